@@ -1,0 +1,1 @@
+//! tracewire-collector (under construction).

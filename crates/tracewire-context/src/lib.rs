@@ -1,0 +1,1 @@
+//! tracewire-context (under construction).

@@ -1,0 +1,1 @@
+//! tracewire-session (under construction).

@@ -1,0 +1,1 @@
+//! tracewire-ws (under construction).

@@ -1,0 +1,1 @@
+//! Runnable examples of the tracewire workspace; see the `[[example]]` targets.
