@@ -1,1 +1,3 @@
 //! tracewire-collector (under construction).
+
+pub mod model;

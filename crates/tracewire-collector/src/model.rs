@@ -1,0 +1,864 @@
+//! The data model shared by every part of the collector (spec §4): identifiers, kinds,
+//! timestamps, statuses, ingest events, completed spans and assembled trees.
+//!
+//! Everything here is plain data with no I/O, so the decoder, the [`Assembler`], the
+//! renderer, the server and the emitter all speak the same types.
+//!
+//! [`Assembler`]: crate::assemble::Assembler
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Why an identifier could not be parsed from hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// The text has a length the id kind does not allow (16 for span ids, 16 or 32 for trace ids).
+    #[error("id has {0} characters, expected {1}")]
+    Length(usize, &'static str),
+    /// A character is not a hex digit.
+    #[error("id contains a non-hex character")]
+    NotHex,
+    /// All digits are zero, which W3C (and go-trace) treat as invalid.
+    #[error("id is all zeros")]
+    Zero,
+}
+
+/// Parses 1..=32 hex digits (any case) into a number; the caller checks the length.
+fn parse_hex_u128(s: &str) -> Result<u128, IdError> {
+    let mut v: u128 = 0;
+    for b in s.bytes() {
+        let d = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return Err(IdError::NotHex),
+        };
+        v = (v << 4) | u128::from(d);
+    }
+    Ok(v)
+}
+
+/// A trace id, keeping the width it arrived with so 16-hex (go-trace) ids are echoed as 16 hex.
+///
+/// Ordering and hashing distinguish the widths: `Short(1)` and `W3c(1)` are different traces,
+/// because on the wire they are different strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TraceId {
+    /// A 64-bit id, written as 16 lowercase hex digits (what go-trace generates).
+    Short(u64),
+    /// A 128-bit W3C id, written as 32 lowercase hex digits.
+    W3c(u128),
+}
+
+impl TraceId {
+    /// Parses 16 or 32 hex digits (any case); all-zero ids are rejected.
+    pub fn parse_hex(s: &str) -> Result<Self, IdError> {
+        let id = match s.len() {
+            16 => TraceId::Short(parse_hex_u128(s)? as u64),
+            32 => TraceId::W3c(parse_hex_u128(s)?),
+            n => return Err(IdError::Length(n, "16 or 32")),
+        };
+        if id.to_u128() == 0 {
+            return Err(IdError::Zero);
+        }
+        Ok(id)
+    }
+
+    /// The id as a 128-bit number; a short id is zero-extended (what OTLP forwarding sends).
+    pub fn to_u128(self) -> u128 {
+        match self {
+            TraceId::Short(v) => u128::from(v),
+            TraceId::W3c(v) => v,
+        }
+    }
+
+    /// True when the id is 64-bit (go-trace width).
+    pub fn is_short(self) -> bool {
+        matches!(self, TraceId::Short(_))
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceId::Short(v) => write!(f, "{v:016x}"),
+            TraceId::W3c(v) => write!(f, "{v:032x}"),
+        }
+    }
+}
+
+impl FromStr for TraceId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_hex(s)
+    }
+}
+
+/// A 64-bit span id; written as 16 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(pub u64);
+
+impl SpanId {
+    /// The id of a synthetic root (all zeros): invalid on the wire, so it never collides.
+    pub const SYNTHETIC: SpanId = SpanId(0);
+
+    /// Parses exactly 16 hex digits (any case); all-zero ids are rejected.
+    pub fn parse_hex(s: &str) -> Result<Self, IdError> {
+        if s.len() != 16 {
+            return Err(IdError::Length(s.len(), "16"));
+        }
+        let v = parse_hex_u128(s)? as u64;
+        if v == 0 {
+            return Err(IdError::Zero);
+        }
+        Ok(SpanId(v))
+    }
+}
+
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl FromStr for SpanId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_hex(s)
+    }
+}
+
+/// What a span represents. Ints 0..=2 are go-trace's, 3..=7 are the OpenTelemetry kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum SpanKind {
+    /// `0`: an in-process function (go-trace's default).
+    #[default]
+    Function,
+    /// `1`: an HTTP request.
+    Http,
+    /// `2`: a SQL query.
+    Sql,
+    /// `3`: OpenTelemetry INTERNAL.
+    Internal,
+    /// `4`: OpenTelemetry SERVER.
+    Server,
+    /// `5`: OpenTelemetry CLIENT.
+    Client,
+    /// `6`: OpenTelemetry PRODUCER.
+    Producer,
+    /// `7`: OpenTelemetry CONSUMER.
+    Consumer,
+    /// Any other int 8..=255, kept so it round-trips; shown as `unknown`.
+    Other(u8),
+}
+
+impl SpanKind {
+    /// Maps the wire int; 8..=255 become `Other`.
+    pub fn from_u8(n: u8) -> Self {
+        match n {
+            0 => SpanKind::Function,
+            1 => SpanKind::Http,
+            2 => SpanKind::Sql,
+            3 => SpanKind::Internal,
+            4 => SpanKind::Server,
+            5 => SpanKind::Client,
+            6 => SpanKind::Producer,
+            7 => SpanKind::Consumer,
+            n => SpanKind::Other(n),
+        }
+    }
+
+    /// The wire int.
+    pub fn as_u8(self) -> u8 {
+        match self {
+            SpanKind::Function => 0,
+            SpanKind::Http => 1,
+            SpanKind::Sql => 2,
+            SpanKind::Internal => 3,
+            SpanKind::Server => 4,
+            SpanKind::Client => 5,
+            SpanKind::Producer => 6,
+            SpanKind::Consumer => 7,
+            SpanKind::Other(n) => n,
+        }
+    }
+
+    /// The lowercase name (`function` … `consumer`), or `unknown` for `Other`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SpanKind::Function => "function",
+            SpanKind::Http => "http",
+            SpanKind::Sql => "sql",
+            SpanKind::Internal => "internal",
+            SpanKind::Server => "server",
+            SpanKind::Client => "client",
+            SpanKind::Producer => "producer",
+            SpanKind::Consumer => "consumer",
+            SpanKind::Other(_) => "unknown",
+        }
+    }
+
+    /// Parses one of the eight names (exact lowercase); `unknown` is not accepted.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "function" => SpanKind::Function,
+            "http" => SpanKind::Http,
+            "sql" => SpanKind::Sql,
+            "internal" => SpanKind::Internal,
+            "server" => SpanKind::Server,
+            "client" => SpanKind::Client,
+            "producer" => SpanKind::Producer,
+            "consumer" => SpanKind::Consumer,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for SpanKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an RFC 3339 timestamp was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// The text does not have the `YYYY-MM-DDTHH:MM:SS[.F](Z|±HH:MM)` shape.
+    #[error("not an RFC 3339 timestamp")]
+    Syntax,
+    /// A field is out of its range (month 13, day 31 in April, second 60, offset 24:00, …).
+    #[error("RFC 3339 field out of range")]
+    Field,
+    /// The instant does not fit in i64 nanoseconds since the epoch (years 1677..2262).
+    #[error("timestamp out of the representable range")]
+    Range,
+}
+
+/// An instant as nanoseconds since the Unix epoch, UTC (the collector's lossless time unit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Timestamp(pub i64);
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date of a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+/// Reads `n` ASCII digits at `at`.
+fn digits(b: &[u8], at: usize, n: usize) -> Result<u32, TimeError> {
+    let part = b.get(at..at + n).ok_or(TimeError::Syntax)?;
+    let mut v = 0u32;
+    for &c in part {
+        if !c.is_ascii_digit() {
+            return Err(TimeError::Syntax);
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Ok(v)
+}
+
+fn expect(b: &[u8], at: usize, c: u8) -> Result<(), TimeError> {
+    if b.get(at) == Some(&c) {
+        Ok(())
+    } else {
+        Err(TimeError::Syntax)
+    }
+}
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// Builds a timestamp from nanoseconds since the epoch.
+    pub fn from_unix_nanos(ns: i64) -> Self {
+        Timestamp(ns)
+    }
+
+    /// Nanoseconds since the epoch.
+    pub fn as_unix_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// The current wall-clock time (saturating outside the representable range).
+    pub fn now() -> Self {
+        match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+            Ok(d) => Timestamp(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+            Err(e) => Timestamp(i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n)),
+        }
+    }
+
+    /// `self + d`, saturating at the end of the range.
+    pub fn saturating_add(self, d: Duration) -> Self {
+        let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Timestamp(self.0.saturating_add(ns))
+    }
+
+    /// `self - earlier` when non-negative, else `None` (clock skew).
+    pub fn duration_since(self, earlier: Timestamp) -> Option<Duration> {
+        let diff = i128::from(self.0) - i128::from(earlier.0);
+        u64::try_from(diff).ok().map(Duration::from_nanos)
+    }
+
+    /// Strict RFC 3339 parse: `YYYY-MM-DDTHH:MM:SS[.F]` then `Z` or `±HH:MM`, `F` of 1–9
+    /// digits, `T` and `Z` in either case. No leap seconds, no other forms.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, TimeError> {
+        let b = s.as_bytes();
+        let year = digits(b, 0, 4)?;
+        expect(b, 4, b'-')?;
+        let month = digits(b, 5, 2)?;
+        expect(b, 7, b'-')?;
+        let day = digits(b, 8, 2)?;
+        if !matches!(b.get(10), Some(b'T' | b't')) {
+            return Err(TimeError::Syntax);
+        }
+        let hour = digits(b, 11, 2)?;
+        expect(b, 13, b':')?;
+        let minute = digits(b, 14, 2)?;
+        expect(b, 16, b':')?;
+        let second = digits(b, 17, 2)?;
+        let mut at = 19;
+        let mut nanos: i64 = 0;
+        if b.get(at) == Some(&b'.') {
+            at += 1;
+            let start = at;
+            while at < b.len() && b[at].is_ascii_digit() {
+                at += 1;
+            }
+            let n = at - start;
+            if n == 0 || n > 9 {
+                return Err(TimeError::Syntax);
+            }
+            let frac = digits(b, start, n)?;
+            nanos = i64::from(frac) * 10i64.pow((9 - n) as u32);
+        }
+        let offset_secs: i64 = match b.get(at) {
+            Some(b'Z' | b'z') if b.len() == at + 1 => 0,
+            Some(&sign @ (b'+' | b'-')) if b.len() == at + 6 => {
+                let oh = digits(b, at + 1, 2)?;
+                expect(b, at + 3, b':')?;
+                let om = digits(b, at + 4, 2)?;
+                if oh > 23 || om > 59 {
+                    return Err(TimeError::Field);
+                }
+                let secs = i64::from(oh * 3600 + om * 60);
+                if sign == b'+' {
+                    secs
+                } else {
+                    -secs
+                }
+            }
+            _ => return Err(TimeError::Syntax),
+        };
+        let year = i64::from(year);
+        if !(1..=12).contains(&month)
+            || day == 0
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 59
+        {
+            return Err(TimeError::Field);
+        }
+        let days = days_from_civil(year, month, day);
+        let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
+        let total = i128::from(secs) * i128::from(NANOS_PER_SEC) + i128::from(nanos);
+        i64::try_from(total)
+            .map(Timestamp)
+            .map_err(|_| TimeError::Range)
+    }
+
+    /// Appends Go's RFC3339Nano form in UTC (`Z`, trailing fraction zeros removed, no
+    /// fraction when it is zero) to `out`.
+    pub fn write_rfc3339_nano(self, out: &mut String) {
+        use fmt::Write as _;
+        let secs = self.0.div_euclid(NANOS_PER_SEC);
+        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        );
+        if nanos != 0 {
+            let mut frac = nanos;
+            let mut width = 9;
+            while frac % 10 == 0 {
+                frac /= 10;
+                width -= 1;
+            }
+            let _ = write!(out, ".{frac:0width$}");
+        }
+        out.push('Z');
+    }
+
+    /// Go's RFC3339Nano form in UTC, e.g. `2025-06-01T01:00:00.123456789Z`.
+    pub fn to_rfc3339_nano(self) -> String {
+        let mut s = String::with_capacity(30);
+        self.write_rfc3339_nano(&mut s);
+        s
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339_nano())
+    }
+}
+
+impl FromStr for Timestamp {
+    type Err = TimeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse_rfc3339(s)
+    }
+}
+
+/// The outcome class of a span (OpenTelemetry's three codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StatusCode {
+    /// No status was reported (the default, and all go-trace spans).
+    #[default]
+    Unset,
+    /// The operation succeeded.
+    Ok,
+    /// The operation failed.
+    Error,
+}
+
+impl StatusCode {
+    /// The wire name: `unset`, `ok` or `error`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusCode::Unset => "unset",
+            StatusCode::Ok => "ok",
+            StatusCode::Error => "error",
+        }
+    }
+
+    /// Parses a wire name (exact lowercase).
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s {
+            "unset" => Some(StatusCode::Unset),
+            "ok" => Some(StatusCode::Ok),
+            "error" => Some(StatusCode::Error),
+            _ => None,
+        }
+    }
+}
+
+/// A span's status: a code and an optional message (used for errors).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Status {
+    /// The outcome class.
+    pub code: StatusCode,
+    /// A human-readable reason, usually only for errors.
+    pub message: Option<String>,
+}
+
+impl Status {
+    /// An error status with a message.
+    pub fn error(message: impl Into<String>) -> Self {
+        Status {
+            code: StatusCode::Error,
+            message: Some(message.into()),
+        }
+    }
+
+    /// True when the code is unset (omitted on the wire).
+    pub fn is_unset(&self) -> bool {
+        self.code == StatusCode::Unset
+    }
+}
+
+/// The start half of a span as sent by an app (`type` 0 / `"span_start"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanStart {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// The span's own id.
+    pub span_id: SpanId,
+    /// The parent span; `None` marks a root.
+    pub parent_id: Option<SpanId>,
+    /// The operation name.
+    pub name: String,
+    /// What the span represents.
+    pub kind: SpanKind,
+    /// Wall-clock start time.
+    pub time: Timestamp,
+    /// Attributes known at start (merged under the end's).
+    pub attrs: BTreeMap<String, String>,
+}
+
+/// The end half of a span (`type` 1 / `"span_end"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanEnd {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// The span's own id.
+    pub span_id: SpanId,
+    /// A non-empty name replaces the start's (go-trace sends `""`).
+    pub name: String,
+    /// Wall-clock end time (not used for timing when `duration_ns` is present).
+    pub time: Timestamp,
+    /// Attributes known at end (they win over the start's per key).
+    pub attrs: BTreeMap<String, String>,
+    /// Monotonic duration measured by the app; end = start + this when present.
+    pub duration_ns: Option<u64>,
+    /// The span's outcome.
+    pub status: Status,
+}
+
+/// One decoded ingest line: a span start or a span end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanEvent {
+    /// A span started.
+    Start(SpanStart),
+    /// A span ended.
+    End(SpanEnd),
+}
+
+/// The name the issue uses for a decoded ingest event.
+pub type IngestEvent = SpanEvent;
+
+impl SpanEvent {
+    /// The event's trace id.
+    pub fn trace_id(&self) -> TraceId {
+        match self {
+            SpanEvent::Start(s) => s.trace_id,
+            SpanEvent::End(e) => e.trace_id,
+        }
+    }
+
+    /// The event's span id.
+    pub fn span_id(&self) -> SpanId {
+        match self {
+            SpanEvent::Start(s) => s.span_id,
+            SpanEvent::End(e) => e.span_id,
+        }
+    }
+
+    /// The event's wall-clock time.
+    pub fn time(&self) -> Timestamp {
+        match self {
+            SpanEvent::Start(s) => s.time,
+            SpanEvent::End(e) => e.time,
+        }
+    }
+}
+
+/// A finished span: a start paired with its end, or a span that arrived complete (OTLP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedSpan {
+    /// The trace this span belongs to.
+    pub trace_id: TraceId,
+    /// The span's own id ([`SpanId::SYNTHETIC`] only for synthetic roots).
+    pub span_id: SpanId,
+    /// The parent span; `None` marks a root.
+    pub parent_id: Option<SpanId>,
+    /// The operation name.
+    pub name: String,
+    /// What the span represents.
+    pub kind: SpanKind,
+    /// Start time.
+    pub start: Timestamp,
+    /// End time (never before `start`).
+    pub end: Timestamp,
+    /// `end - start`.
+    pub duration: Duration,
+    /// Start attributes merged under end attributes.
+    pub attrs: BTreeMap<String, String>,
+    /// The outcome.
+    pub status: Status,
+    /// Collector-wide completion order, from 1 and gapless (0 for synthetic roots).
+    pub seq: u64,
+}
+
+impl CompletedSpan {
+    /// The §1 error rule: status error, or a non-empty `error` attr (go-trace SQL), or an http
+    /// span whose `status` attr is an integer ≥ 500.
+    pub fn is_error(&self) -> bool {
+        if self.status.code == StatusCode::Error {
+            return true;
+        }
+        if self.attrs.get("error").is_some_and(|e| !e.is_empty()) {
+            return true;
+        }
+        self.kind == SpanKind::Http
+            && self
+                .attrs
+                .get("status")
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .is_some_and(|code| code >= 500)
+    }
+
+    /// The message shown for an error span: the status message, else the `error` attr.
+    pub fn error_message(&self) -> Option<&str> {
+        if let Some(m) = self.status.message.as_deref().filter(|m| !m.is_empty()) {
+            if self.status.code == StatusCode::Error {
+                return Some(m);
+            }
+        }
+        self.attrs
+            .get("error")
+            .map(String::as_str)
+            .filter(|e| !e.is_empty())
+    }
+
+    /// True for the all-zero id of a synthetic root.
+    pub fn is_synthetic(&self) -> bool {
+        self.span_id == SpanId::SYNTHETIC
+    }
+}
+
+/// A node of an assembled tree.
+///
+/// `Clone` and `Drop` are iterative, so chains thousands of spans deep cannot overflow the
+/// stack. Because of the `Drop` impl, take fields out with [`std::mem::take`] rather than by
+/// destructuring.
+#[derive(Debug)]
+pub struct SpanNode {
+    /// This node's span.
+    pub span: CompletedSpan,
+    /// Children sorted by (start, end, span id).
+    pub children: Vec<SpanNode>,
+}
+
+impl SpanNode {
+    /// A leaf node.
+    pub fn new(span: CompletedSpan) -> Self {
+        SpanNode {
+            span,
+            children: Vec::new(),
+        }
+    }
+
+    /// True for the synthetic root of a partial trace.
+    pub fn is_synthetic(&self) -> bool {
+        self.span.is_synthetic()
+    }
+
+    /// Pre-order walk yielding `(depth, node)`; the node itself has depth 0.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &SpanNode)> + '_ {
+        let mut stack = vec![(0usize, self)];
+        std::iter::from_fn(move || {
+            let (depth, node) = stack.pop()?;
+            for child in node.children.iter().rev() {
+                stack.push((depth + 1, child));
+            }
+            Some((depth, node))
+        })
+    }
+
+    /// Number of nodes in this subtree, including this one.
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    /// Always false: a node contains at least itself (present for API symmetry with `len`).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Clone for SpanNode {
+    fn clone(&self) -> Self {
+        // Post-order rebuild with an explicit stack.
+        struct Frame<'a> {
+            src: &'a SpanNode,
+            next: usize,
+            built: Vec<SpanNode>,
+        }
+        let mut stack = vec![Frame {
+            src: self,
+            next: 0,
+            built: Vec::with_capacity(self.children.len()),
+        }];
+        loop {
+            let Some(top) = stack.last_mut() else {
+                // Unreachable: the loop returns when the root frame completes.
+                return SpanNode::new(self.span.clone());
+            };
+            if top.next < top.src.children.len() {
+                let child = &top.src.children[top.next];
+                top.next += 1;
+                stack.push(Frame {
+                    src: child,
+                    next: 0,
+                    built: Vec::with_capacity(child.children.len()),
+                });
+                continue;
+            }
+            let done = stack.pop().map(|f| SpanNode {
+                span: f.src.span.clone(),
+                children: f.built,
+            });
+            match (done, stack.last_mut()) {
+                (Some(node), Some(parent)) => parent.built.push(node),
+                (Some(node), None) => return node,
+                (None, _) => return SpanNode::new(self.span.clone()),
+            }
+        }
+    }
+}
+
+impl Drop for SpanNode {
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.children);
+        while let Some(mut node) = stack.pop() {
+            stack.append(&mut node.children);
+        }
+    }
+}
+
+/// An assembled trace as emitted by the [`Assembler`](crate::assemble::Assembler).
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The trace id (at its received width).
+    pub trace_id: TraceId,
+    /// 1 for the first emission, +1 for each re-emission; consumers keep the latest per id.
+    pub revision: u32,
+    /// True when the root is synthetic (missing root, orphans or several parentless spans).
+    pub partial: bool,
+    /// The root: the real root span, or a synthetic one holding all top-level nodes.
+    pub root: SpanNode,
+}
+
+impl Trace {
+    /// Number of real (non-synthetic) spans in the tree.
+    pub fn span_count(&self) -> usize {
+        self.root.iter().filter(|(_, n)| !n.is_synthetic()).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_id_keeps_width_and_lowercases() {
+        let short = TraceId::parse_hex("3A7BD3E2360A3D29").unwrap();
+        assert_eq!(short.to_string(), "3a7bd3e2360a3d29");
+        let long = TraceId::parse_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        assert_eq!(long.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        let small = TraceId::parse_hex("00000000000000000000000000000001").unwrap();
+        assert_eq!(small.to_string(), "00000000000000000000000000000001");
+        for bad in [
+            "",
+            "0000000000000000",
+            "3a7bd3e2360a3d2",
+            "3a7bd3e2360a3d29a",
+            "3a7bd3e2360a3d2g",
+        ] {
+            assert!(TraceId::parse_hex(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timestamp_round_trips_rfc3339_nano() {
+        let t = Timestamp::parse_rfc3339("2025-06-01T10:00:00.123456789+09:00").unwrap();
+        assert_eq!(t.to_rfc3339_nano(), "2025-06-01T01:00:00.123456789Z");
+        let t = Timestamp::parse_rfc3339("2025-06-01T10:00:00.13+09:00").unwrap();
+        assert_eq!(t.to_rfc3339_nano(), "2025-06-01T01:00:00.13Z");
+        let t = Timestamp::parse_rfc3339("1970-01-01t00:00:00z").unwrap();
+        assert_eq!(t, Timestamp::EPOCH);
+        assert_eq!(t.to_rfc3339_nano(), "1970-01-01T00:00:00Z");
+        let t = Timestamp::parse_rfc3339("1969-12-31T23:59:59.5Z").unwrap();
+        assert_eq!(t.0, -500_000_000);
+        assert_eq!(t.to_rfc3339_nano(), "1969-12-31T23:59:59.5Z");
+    }
+
+    #[test]
+    fn timestamp_rejects_bad_forms() {
+        for bad in [
+            "2025-06-01T10:00:00",
+            "2025-06-01T10:00:00.1234567891Z",
+            "2025-06-01T10:00:00.Z",
+            "2025-06-01T10:00:60Z",
+            "2025-02-29T10:00:00Z",
+            "2025-06-01 10:00:00Z",
+            "2025-06-01T10:00:00+0900",
+            "2025-06-01T10:00:00+24:00",
+            "2262-04-12T00:00:00Z",
+            "1677-09-21T00:00:00Z",
+            "2025-06-01T10:00:00ZZ",
+        ] {
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
+        }
+        assert!(Timestamp::parse_rfc3339("2024-02-29T10:00:00Z").is_ok());
+    }
+
+    #[test]
+    fn kind_ints_and_names_round_trip() {
+        for n in 0..=255u8 {
+            assert_eq!(SpanKind::from_u8(n).as_u8(), n);
+        }
+        assert_eq!(SpanKind::from_name("sql"), Some(SpanKind::Sql));
+        assert_eq!(SpanKind::Other(9).name(), "unknown");
+    }
+
+    #[test]
+    fn deep_chains_clone_and_drop_without_recursion() {
+        let span = CompletedSpan {
+            trace_id: TraceId::Short(1),
+            span_id: SpanId(1),
+            parent_id: None,
+            name: "n".into(),
+            kind: SpanKind::Function,
+            start: Timestamp(0),
+            end: Timestamp(0),
+            duration: Duration::ZERO,
+            attrs: BTreeMap::new(),
+            status: Status::default(),
+            seq: 1,
+        };
+        let mut node = SpanNode::new(span.clone());
+        for _ in 0..200_000 {
+            let mut parent = SpanNode::new(span.clone());
+            parent.children.push(node);
+            node = parent;
+        }
+        let copy = node.clone();
+        assert_eq!(copy.len(), 200_001);
+        drop(copy);
+        drop(node);
+    }
+}
