@@ -1,5 +1,6 @@
 //! tracewire-collector (under construction).
 
 pub mod lines;
+pub mod assemble;
 pub mod model;
 pub mod wire;

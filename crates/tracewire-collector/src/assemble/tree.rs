@@ -1,0 +1,150 @@
+//! Tree building (spec §3): completed spans of one trace → a [`SpanNode`] tree, with a
+//! synthetic root when the spans do not form exactly one rooted tree.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::model::{CompletedSpan, SpanId, SpanKind, SpanNode, Status, Timestamp, TraceId};
+
+/// Name of the synthetic root of a partial trace.
+pub const SYNTHETIC_ROOT_NAME: &str = "(partial trace)";
+
+fn order_key(s: &CompletedSpan) -> (Timestamp, Timestamp, SpanId) {
+    (s.start, s.end, s.span_id)
+}
+
+/// Builds the tree of `spans` (all of one trace) and says whether it is partial.
+///
+/// Each span becomes a node attached to its parent when the parent is among `spans`;
+/// siblings are sorted by (start, end, span id). A parent cycle (only possible with
+/// corrupt input) is cut at the first node found on it, so no span is ever left out.
+/// Iterative throughout: a chain of any depth cannot overflow the stack.
+pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool) {
+    let n = spans.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| order_key(&spans[i]));
+
+    let mut by_id: HashMap<SpanId, usize> = HashMap::with_capacity(n);
+    for &i in &order {
+        by_id.entry(spans[i].span_id).or_insert(i);
+    }
+    let mut parent: Vec<Option<usize>> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            s.parent_id
+                .and_then(|p| by_id.get(&p).copied())
+                .filter(|&p| p != i)
+        })
+        .collect();
+    break_cycles(&order, &mut parent);
+
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut tops: Vec<usize> = Vec::new();
+    for &i in &order {
+        match parent[i] {
+            Some(p) => children[p].push(i),
+            None => tops.push(i),
+        }
+    }
+
+    let complete = tops.len() == 1 && spans[tops[0]].parent_id.is_none();
+    let mut built: Vec<Option<SpanNode>> = (0..n).map(|_| None).collect();
+    for &top in &tops {
+        build_subtree(top, spans, &children, &mut built);
+    }
+    let mut top_nodes: Vec<SpanNode> = tops.iter().filter_map(|&i| built[i].take()).collect();
+    if complete {
+        if let Some(root) = top_nodes.pop() {
+            return (root, false);
+        }
+    }
+    let start = top_nodes
+        .iter()
+        .map(|t| t.span.start)
+        .min()
+        .unwrap_or_default();
+    let end = top_nodes
+        .iter()
+        .map(|t| t.span.end)
+        .max()
+        .unwrap_or_default()
+        .max(start);
+    let root = SpanNode {
+        span: CompletedSpan {
+            trace_id,
+            span_id: SpanId::SYNTHETIC,
+            parent_id: None,
+            name: SYNTHETIC_ROOT_NAME.to_owned(),
+            kind: SpanKind::Internal,
+            start,
+            end,
+            duration: end.duration_since(start).unwrap_or(Duration::ZERO),
+            attrs: BTreeMap::new(),
+            status: Status::default(),
+            seq: 0,
+        },
+        children: top_nodes,
+    };
+    (root, true)
+}
+
+/// Cuts one edge of every parent cycle (at the node where the walk meets itself).
+fn break_cycles(order: &[usize], parent: &mut [Option<usize>]) {
+    const NEW: u8 = 0;
+    const ON_PATH: u8 = 1;
+    const DONE: u8 = 2;
+    let mut state = vec![NEW; parent.len()];
+    let mut path = Vec::new();
+    for &start in order {
+        let mut cur = start;
+        loop {
+            match state[cur] {
+                DONE => break,
+                ON_PATH => {
+                    // `cur` closes a cycle: make it top-level.
+                    parent[cur] = None;
+                    break;
+                }
+                _ => {
+                    state[cur] = ON_PATH;
+                    path.push(cur);
+                    match parent[cur] {
+                        Some(p) => cur = p,
+                        None => break,
+                    }
+                }
+            }
+        }
+        for i in path.drain(..) {
+            state[i] = DONE;
+        }
+    }
+}
+
+/// Post-order construction of the subtree at `top` into `built[top]`.
+fn build_subtree(
+    top: usize,
+    spans: &[CompletedSpan],
+    children: &[Vec<usize>],
+    built: &mut [Option<SpanNode>],
+) {
+    let mut stack = vec![(top, false)];
+    while let Some((i, expanded)) = stack.pop() {
+        if expanded {
+            let kids = children[i]
+                .iter()
+                .filter_map(|&c| built[c].take())
+                .collect();
+            built[i] = Some(SpanNode {
+                span: spans[i].clone(),
+                children: kids,
+            });
+        } else {
+            stack.push((i, true));
+            for &c in children[i].iter().rev() {
+                stack.push((c, false));
+            }
+        }
+    }
+}
