@@ -1,0 +1,244 @@
+//! `TraceId` and `SpanId`: fixed-size ids with strict lowercase-hex parsing and
+//! allocation-free formatting.
+
+use std::fmt;
+
+use crate::ParseError;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes `bytes` as lowercase hex into `out` (which must be twice as long).
+pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = HEX[(b >> 4) as usize];
+        out[2 * i + 1] = HEX[(b & 0x0f) as usize];
+    }
+}
+
+/// The value of one lowercase hex digit.
+#[inline]
+fn lower_hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes exactly `N * 2` lowercase hex digits; uppercase is rejected with its own error.
+pub(crate) fn decode_lower_hex<const N: usize>(
+    s: &[u8],
+    field: &'static str,
+) -> Result<[u8; N], ParseError> {
+    if s.len() != N * 2 {
+        return Err(ParseError::WrongLength {
+            field,
+            expected: N * 2,
+            found: s.len(),
+        });
+    }
+    let mut out = [0u8; N];
+    for (i, pair) in s.chunks_exact(2).enumerate() {
+        match (lower_hex_value(pair[0]), lower_hex_value(pair[1])) {
+            (Some(h), Some(l)) => out[i] = (h << 4) | l,
+            _ => return Err(hex_error(pair, field)),
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes exactly `N * 2` hex digits of either case (X-Ray accepts both).
+pub(crate) fn decode_any_hex<const N: usize>(
+    s: &[u8],
+    field: &'static str,
+) -> Result<[u8; N], ParseError> {
+    let mut lower = [0u8; 64];
+    if s.len() > lower.len() {
+        return Err(ParseError::WrongLength {
+            field,
+            expected: N * 2,
+            found: s.len(),
+        });
+    }
+    for (d, c) in lower.iter_mut().zip(s) {
+        *d = c.to_ascii_lowercase();
+    }
+    decode_lower_hex::<N>(&lower[..s.len()], field)
+}
+
+fn hex_error(pair: &[u8], field: &'static str) -> ParseError {
+    if pair.iter().any(|c| matches!(c, b'A'..=b'F')) {
+        ParseError::UppercaseHex { field }
+    } else {
+        ParseError::InvalidHex { field }
+    }
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $len:expr, $field:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $name([u8; $len]);
+
+        impl $name {
+            /// The all-zero id, which W3C defines as invalid.
+            pub const INVALID: Self = Self([0; $len]);
+
+            /// Wraps raw bytes (big-endian, as on the wire).
+            pub const fn from_bytes(bytes: [u8; $len]) -> Self {
+                Self(bytes)
+            }
+
+            /// The raw bytes.
+            pub const fn to_bytes(self) -> [u8; $len] {
+                self.0
+            }
+
+            /// Parses exactly the right number of lowercase hex digits; an all-zero value
+            /// parses to [`Self::INVALID`] (check [`Self::is_valid`]).
+            pub fn from_hex(s: &str) -> Result<Self, ParseError> {
+                decode_lower_hex::<$len>(s.as_bytes(), $field).map(Self)
+            }
+
+            /// `false` for the all-zero id.
+            pub fn is_valid(&self) -> bool {
+                self.0 != [0; $len]
+            }
+
+            /// A random, valid id.
+            pub fn random() -> Self {
+                loop {
+                    let id = Self(rand::random());
+                    if id.is_valid() {
+                        return id;
+                    }
+                }
+            }
+
+            /// Lowercase hex in a stack buffer, without allocating.
+            pub fn to_hex(&self) -> HexBuf<{ $len * 2 }> {
+                let mut buf = [0u8; $len * 2];
+                encode_hex(&self.0, &mut buf);
+                HexBuf(buf)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.to_hex().as_str())
+            }
+        }
+
+        impl fmt::LowerHex for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.to_hex().as_str())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                Self::from_hex(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A 128-bit W3C trace id.
+    TraceId, 16, "trace-id"
+);
+id_type!(
+    /// A 64-bit W3C span id (the `parent-id` of a traceparent).
+    SpanId, 8, "parent-id"
+);
+
+impl TraceId {
+    /// From a `u128` (big-endian byte order, as on the wire).
+    pub const fn from_u128(v: u128) -> Self {
+        Self(v.to_be_bytes())
+    }
+
+    /// As a `u128`.
+    pub const fn to_u128(self) -> u128 {
+        u128::from_be_bytes(self.0)
+    }
+}
+
+impl SpanId {
+    /// From a `u64` (big-endian byte order, as on the wire).
+    pub const fn from_u64(v: u64) -> Self {
+        Self(v.to_be_bytes())
+    }
+
+    /// As a `u64`.
+    pub const fn to_u64(self) -> u64 {
+        u64::from_be_bytes(self.0)
+    }
+}
+
+/// Lowercase hex digits held on the stack; see [`TraceId::to_hex`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexBuf<const N: usize>([u8; N]);
+
+impl<const N: usize> HexBuf<N> {
+    /// The digits as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written into the buffer.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> fmt::Debug for HexBuf<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        assert_eq!(id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(format!("{id:x}"), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(TraceId::from_u128(id.to_u128()), id);
+        let span = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+        assert_eq!(span.to_u64(), 0x00f0_67aa_0ba9_02b7);
+    }
+
+    #[test]
+    fn strict_hex() {
+        assert_eq!(
+            TraceId::from_hex("4BF92F3577B34DA6A3CE929D0E0E4736"),
+            Err(ParseError::UppercaseHex { field: "trace-id" })
+        );
+        assert!(matches!(
+            TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e473"),
+            Err(ParseError::WrongLength { found: 31, .. })
+        ));
+        assert_eq!(
+            SpanId::from_hex("+0f067aa0ba902b7"),
+            Err(ParseError::InvalidHex { field: "parent-id" })
+        );
+        assert!(!TraceId::from_hex("00000000000000000000000000000000")
+            .unwrap()
+            .is_valid());
+    }
+
+    #[test]
+    fn random_ids_are_valid() {
+        for _ in 0..100 {
+            assert!(TraceId::random().is_valid());
+            assert!(SpanId::random().is_valid());
+        }
+    }
+}

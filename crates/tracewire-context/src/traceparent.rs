@@ -1,0 +1,254 @@
+//! The W3C `traceparent` header (Trace Context Level 2), parsed strictly and
+//! formatted without allocating.
+
+use std::fmt;
+
+use crate::ids::{decode_lower_hex, encode_hex};
+use crate::{ParseError, SpanId, TraceFlags, TraceId};
+
+/// Length of a version-00 traceparent.
+pub(crate) const TRACEPARENT_LEN: usize = 55;
+
+/// A parsed `traceparent`: version, trace id, parent id and flags.
+///
+/// [`Traceparent::parse`] applies every W3C rule (see the crate docs); formatting always
+/// writes version `00` and only the sampled and random flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Traceparent {
+    /// The version that was received (`0` when created here). Output is always `00`.
+    pub version: u8,
+    /// The trace id (never all-zero after parsing).
+    pub trace_id: TraceId,
+    /// The caller's span id (never all-zero after parsing).
+    pub parent_id: SpanId,
+    /// The flags as received (unknown bits kept until output).
+    pub flags: TraceFlags,
+}
+
+impl Traceparent {
+    /// A version-00 traceparent.
+    pub const fn new(trace_id: TraceId, parent_id: SpanId, flags: TraceFlags) -> Self {
+        Self {
+            version: 0,
+            trace_id,
+            parent_id,
+            flags,
+        }
+    }
+
+    /// The context to send downstream: same trace, `parent_id` replaced, only the
+    /// propagated flag bits kept.
+    pub const fn child(&self, parent_id: SpanId) -> Self {
+        Self::new(self.trace_id, parent_id, self.flags.propagated())
+    }
+
+    /// Parses one `traceparent` value strictly.
+    ///
+    /// Leading and trailing spaces and tabs are tolerated; everything else that W3C Level 2
+    /// forbids is rejected: uppercase hex, version `ff`, wrong field lengths, data after the
+    /// flags of a version-00 header, all-zero ids and comma-joined lists.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        let s = value.trim_matches(|c| c == ' ' || c == '\t').as_bytes();
+        if s.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        if s.contains(&b',') {
+            return Err(ParseError::MultipleHeaders {
+                header: "traceparent",
+            });
+        }
+        if s.len() < TRACEPARENT_LEN {
+            return Err(ParseError::WrongLength {
+                field: "traceparent",
+                expected: TRACEPARENT_LEN,
+                found: s.len(),
+            });
+        }
+        let [version] = decode_lower_hex::<1>(&s[0..2], "version")?;
+        if version == 0xff {
+            return Err(ParseError::ForbiddenVersion);
+        }
+        for offset in [2, 35, 52] {
+            if s[offset] != b'-' {
+                return Err(ParseError::BadDelimiter { offset });
+            }
+        }
+        if s.len() > TRACEPARENT_LEN {
+            if version == 0 {
+                return Err(ParseError::TrailingData);
+            }
+            if s[TRACEPARENT_LEN] != b'-' {
+                return Err(ParseError::BadDelimiter {
+                    offset: TRACEPARENT_LEN,
+                });
+            }
+        }
+        let trace_id = TraceId::from_bytes(decode_lower_hex::<16>(&s[3..35], "trace-id")?);
+        let parent_id = SpanId::from_bytes(decode_lower_hex::<8>(&s[36..52], "parent-id")?);
+        let [flags] = decode_lower_hex::<1>(&s[53..55], "trace-flags")?;
+        if !trace_id.is_valid() {
+            return Err(ParseError::ZeroId { field: "trace-id" });
+        }
+        if !parent_id.is_valid() {
+            return Err(ParseError::ZeroId { field: "parent-id" });
+        }
+        Ok(Self {
+            version,
+            trace_id,
+            parent_id,
+            flags: TraceFlags::from_bits(flags),
+        })
+    }
+
+    /// The header value in a stack buffer (no heap allocation).
+    pub fn encode(&self) -> TraceparentBuf {
+        let mut b = [0u8; TRACEPARENT_LEN];
+        b[0] = b'0';
+        b[1] = b'0';
+        b[2] = b'-';
+        encode_hex(&self.trace_id.to_bytes(), &mut b[3..35]);
+        b[35] = b'-';
+        encode_hex(&self.parent_id.to_bytes(), &mut b[36..52]);
+        b[52] = b'-';
+        encode_hex(&[self.flags.propagated().bits()], &mut b[53..55]);
+        TraceparentBuf(b)
+    }
+}
+
+impl std::str::FromStr for Traceparent {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Self::parse(s)
+    }
+}
+
+impl fmt::Display for Traceparent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.encode().as_str())
+    }
+}
+
+/// A formatted traceparent held on the stack; see [`Traceparent::encode`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceparentBuf([u8; TRACEPARENT_LEN]);
+
+impl TraceparentBuf {
+    /// The header value.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written into the buffer.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for TraceparentBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn parses_and_formats() {
+        let tp = Traceparent::parse(TP).unwrap();
+        assert_eq!(tp.version, 0);
+        assert_eq!(tp.trace_id.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(tp.parent_id.to_string(), "00f067aa0ba902b7");
+        assert!(tp.flags.is_sampled());
+        assert_eq!(tp.to_string(), TP);
+        assert_eq!(tp.encode().as_str(), TP);
+    }
+
+    #[test]
+    fn tolerates_surrounding_ows() {
+        assert!(Traceparent::parse(&format!(" \t{TP}\t ")).is_ok());
+    }
+
+    #[test]
+    fn rejects_w3c_violations() {
+        let cases: &[(&str, ParseError)] = &[
+            ("", ParseError::Empty),
+            (
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                ParseError::UppercaseHex { field: "trace-id" },
+            ),
+            (
+                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ParseError::ForbiddenVersion,
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+                ParseError::TrailingData,
+            ),
+            (
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                ParseError::ZeroId { field: "trace-id" },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                ParseError::ZeroId { field: "parent-id" },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01,00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ParseError::MultipleHeaders { header: "traceparent" },
+            ),
+            ("00-1-2-01", ParseError::WrongLength { field: "traceparent", expected: 55, found: 9 }),
+            (
+                "0-04bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ParseError::InvalidHex { field: "version" },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",
+                ParseError::BadDelimiter { offset: 35 },
+            ),
+            (
+                "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ParseError::InvalidHex { field: "trace-id" },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1 ",
+                ParseError::WrongLength { field: "traceparent", expected: 55, found: 54 },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
+                ParseError::InvalidHex { field: "trace-flags" },
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(Traceparent::parse(input).as_ref(), Err(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn future_versions() {
+        let tp = Traceparent::parse(
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-what-the-future-holds",
+        )
+        .unwrap();
+        assert_eq!(tp.version, 0xcc);
+        assert_eq!(tp.flags.bits(), 0x09);
+        // Re-emitted as version 00 with only the known bits.
+        assert_eq!(tp.to_string(), TP);
+        assert!(
+            Traceparent::parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").is_ok()
+        );
+        assert_eq!(
+            Traceparent::parse("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.x"),
+            Err(ParseError::BadDelimiter { offset: 55 })
+        );
+    }
+
+    #[test]
+    fn flags_random_kept_and_unknown_zeroed() {
+        let tp =
+            Traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff").unwrap();
+        assert_eq!(tp.flags.bits(), 0xff);
+        let child = tp.child(SpanId::from_u64(1));
+        assert_eq!(child.flags.bits(), 0x03);
+        assert!(child.to_string().ends_with("-0000000000000001-03"));
+    }
+}

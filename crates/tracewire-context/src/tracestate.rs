@@ -1,0 +1,335 @@
+//! The W3C `tracestate` header: an ordered list of vendor entries.
+
+use std::fmt;
+
+use crate::ParseError;
+
+/// At most this many members; more drops the whole header.
+pub const MAX_MEMBERS: usize = 32;
+/// Formatted headers longer than this are truncated by whole entries.
+pub const MAX_HEADER_LEN: usize = 512;
+/// Entries longer than this are the first to go when truncating.
+const LONG_ENTRY: usize = 128;
+const MAX_KEY_LEN: usize = 256;
+const MAX_VALUE_LEN: usize = 256;
+
+/// An ordered list of `key=value` entries (at most 32, keys unique).
+///
+/// Parsing is strict: any invalid member, or more than 32 members, rejects the whole
+/// header, as the W3C test suite expects. Duplicate keys keep the first occurrence.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TraceState {
+    entries: Vec<(String, String)>,
+}
+
+fn is_ows(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Level 2 key grammar: 1–256 chars, first `a-z`/`0-9`, then `a-z 0-9 _ - * / @`.
+pub(crate) fn valid_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_KEY_LEN
+        && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
+        && b[1..]
+            .iter()
+            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'))
+}
+
+/// 1–256 printable ASCII chars except `,` and `=`, not ending in a space.
+pub(crate) fn valid_value(value: &str) -> bool {
+    let b = value.as_bytes();
+    !b.is_empty()
+        && b.len() <= MAX_VALUE_LEN
+        && b[b.len() - 1] != b' '
+        && b.iter()
+            .all(|c| matches!(c, 0x20..=0x7e) && *c != b',' && *c != b'=')
+}
+
+impl TraceState {
+    /// An empty tracestate.
+    pub const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Parses one header value.
+    pub fn parse(value: &str) -> Result<Self, ParseError> {
+        Self::parse_headers([value])
+    }
+
+    /// Parses several `tracestate` headers, combined in order as if joined with `,`.
+    pub fn parse_headers<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, ParseError> {
+        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut count = 0usize;
+        for value in values {
+            for member in value.split(',') {
+                let member = member.trim_matches(is_ows);
+                if member.is_empty() {
+                    continue;
+                }
+                let index = count;
+                count += 1;
+                if count > MAX_MEMBERS {
+                    return Err(ParseError::TooManyMembers {
+                        header: "tracestate",
+                        count: count_members_from(count, value, member),
+                        max: MAX_MEMBERS,
+                    });
+                }
+                let (key, val) = member.split_once('=').ok_or(ParseError::MissingEquals {
+                    header: "tracestate",
+                    index,
+                })?;
+                if !valid_key(key) {
+                    return Err(ParseError::InvalidKey {
+                        header: "tracestate",
+                        index,
+                    });
+                }
+                if !valid_value(val) {
+                    return Err(ParseError::InvalidValue {
+                        header: "tracestate",
+                        index,
+                    });
+                }
+                if !entries.iter().any(|(k, _)| k == key) {
+                    entries.push((key.to_owned(), val.to_owned()));
+                }
+            }
+        }
+        Ok(Self { entries })
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Puts `key=value` first, removing an older entry for the key (a service updating
+    /// its own entry). When that makes 33 entries, the rightmost one is dropped.
+    pub fn insert(&mut self, key: &str, value: &str) -> Result<(), ParseError> {
+        if !valid_key(key) {
+            return Err(ParseError::InvalidKey {
+                header: "tracestate",
+                index: 0,
+            });
+        }
+        if !valid_value(value) {
+            return Err(ParseError::InvalidValue {
+                header: "tracestate",
+                index: 0,
+            });
+        }
+        self.entries.retain(|(k, _)| k != key);
+        self.entries.insert(0, (key.to_owned(), value.to_owned()));
+        self.entries.truncate(MAX_MEMBERS);
+        Ok(())
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(i).1)
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// `true` when there is no entry.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The header value. When it would exceed 512 characters, whole entries are dropped:
+    /// first entries longer than 128 characters (from the right), then from the right.
+    pub fn header(&self) -> String {
+        let mut keep: Vec<bool> = vec![true; self.entries.len()];
+        let entry_len = |(k, v): &(String, String)| k.len() + 1 + v.len();
+        let total = |keep: &[bool]| {
+            let (n, sum) = self
+                .entries
+                .iter()
+                .zip(keep)
+                .filter(|(_, k)| **k)
+                .fold((0usize, 0usize), |(n, sum), (e, _)| {
+                    (n + 1, sum + entry_len(e))
+                });
+            sum + n.saturating_sub(1)
+        };
+        while total(&keep) > MAX_HEADER_LEN {
+            let long = (0..keep.len())
+                .rev()
+                .find(|&i| keep[i] && entry_len(&self.entries[i]) > LONG_ENTRY);
+            let victim = long.or_else(|| (0..keep.len()).rev().find(|&i| keep[i]));
+            match victim {
+                Some(i) => keep[i] = false,
+                None => break,
+            }
+        }
+        let mut out = String::with_capacity(total(&keep));
+        for ((k, v), _) in self.entries.iter().zip(&keep).filter(|(_, k)| **k) {
+            if !out.is_empty() {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        out
+    }
+}
+
+/// Counts every non-empty member of the current value from `member` on, for the error.
+fn count_members_from(seen: usize, value: &str, member: &str) -> usize {
+    let offset = member.as_ptr() as usize - value.as_ptr() as usize;
+    let rest = value.get(offset + member.len()..).unwrap_or_default();
+    seen + rest
+        .split(',')
+        .filter(|m| !m.trim_matches(is_ows).is_empty())
+        .count()
+}
+
+impl fmt::Display for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.header())
+    }
+}
+
+impl std::str::FromStr for TraceState {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        Self::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_with_ows_and_empty_members() {
+        let ts = TraceState::parse(" congo=t61rcWkgMzE ,\t, rojo=00f067aa0ba902b7,").unwrap();
+        assert_eq!(ts.len(), 2);
+        assert_eq!(ts.get("congo"), Some("t61rcWkgMzE"));
+        assert_eq!(ts.header(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    }
+
+    #[test]
+    fn combines_headers_in_order() {
+        let ts = TraceState::parse_headers(["a=1", "b=2,c=3"]).unwrap();
+        assert_eq!(ts.header(), "a=1,b=2,c=3");
+    }
+
+    #[test]
+    fn key_grammar() {
+        for key in ["a", "0a", "tenant@system", "a_-*/@", &"a".repeat(256)] {
+            assert!(valid_key(key), "{key}");
+        }
+        for key in ["", "A", "_a", "a.b", "a b", &"a".repeat(257)] {
+            assert!(!valid_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn any_invalid_member_drops_the_header() {
+        assert_eq!(
+            TraceState::parse("foo=,bar=3"),
+            Err(ParseError::InvalidValue {
+                header: "tracestate",
+                index: 0
+            })
+        );
+        assert_eq!(
+            TraceState::parse("foo=1,bar=a\u{1}b"),
+            Err(ParseError::InvalidValue {
+                header: "tracestate",
+                index: 1
+            })
+        );
+        assert_eq!(
+            TraceState::parse("foo=1,Bar=2"),
+            Err(ParseError::InvalidKey {
+                header: "tracestate",
+                index: 1
+            })
+        );
+        assert!(TraceState::parse("foo=a=b").is_err());
+        // Trailing whitespace is OWS around the member, never part of the value.
+        assert_eq!(
+            TraceState::parse("foo=ends \t").unwrap().get("foo"),
+            Some("ends")
+        );
+        assert!(!valid_value("ends "));
+        assert!(TraceState::parse("foo").is_err());
+    }
+
+    #[test]
+    fn member_limit() {
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=v"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(TraceState::parse(&list(32)).unwrap().len(), 32);
+        assert_eq!(
+            TraceState::parse(&list(33)),
+            Err(ParseError::TooManyMembers {
+                header: "tracestate",
+                count: 33,
+                max: 32
+            })
+        );
+    }
+
+    #[test]
+    fn duplicates_keep_first() {
+        let ts = TraceState::parse("a=1,b=2,a=3").unwrap();
+        assert_eq!(ts.header(), "a=1,b=2");
+    }
+
+    #[test]
+    fn insert_moves_to_front() {
+        let mut ts = TraceState::parse("a=1,b=2,c=3").unwrap();
+        ts.insert("b", "9").unwrap();
+        assert_eq!(ts.header(), "b=9,a=1,c=3");
+        assert!(ts.insert("B", "1").is_err());
+    }
+
+    #[test]
+    fn truncation_drops_long_entries_first_then_from_right() {
+        let mut members = vec![format!("long={}", "x".repeat(200))];
+        for i in 0..20 {
+            members.push(format!("k{i:02}={}", "v".repeat(20)));
+        }
+        let ts = TraceState::parse(&members.join(",")).unwrap();
+        let h = ts.header();
+        assert!(h.len() <= MAX_HEADER_LEN);
+        assert!(!h.contains("long="), "long entry dropped first");
+        assert!(h.starts_with("k00="));
+        // 24 chars per entry + comma: 20 entries = 499 chars, all fit once the long one is gone.
+        assert_eq!(h.split(',').count(), 20);
+
+        let many: Vec<String> = (0..30)
+            .map(|i| format!("k{i:02}={}", "v".repeat(20)))
+            .collect();
+        let h = TraceState::parse(&many.join(",")).unwrap().header();
+        assert_eq!(h.split(',').count(), 20);
+        assert!(h.ends_with(&format!("k19={}", "v".repeat(20))));
+    }
+}
