@@ -1,0 +1,492 @@
+//! Reading session recordings: JSON Lines in PromptKit or native form, detected per line.
+//!
+//! Malformed lines are counted and skipped (the first ten are kept with their line number
+//! and reason) unless [`ReadOptions::strict`] asks for an error. Reading never panics and
+//! never buffers more than [`ReadOptions::max_line_bytes`] of a single line.
+
+use std::io::{self, BufRead};
+
+use serde_json::{Map, Value};
+
+use crate::event::{payload_keys, SessionEvent, SourceFormat, Timestamp, NATIVE_VERSION};
+
+/// The longest line accepted by default (16 MiB).
+pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
+
+/// How many malformed lines are remembered with their reason.
+pub const KEPT_MALFORMED: usize = 10;
+
+/// Options of [`read_jsonl`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadOptions {
+    /// Report malformed lines as errors instead of skipping them (they are counted either way).
+    pub strict: bool,
+    /// Lines longer than this are malformed (default 16 MiB).
+    pub max_line_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Options with strict mode on or off.
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
+    }
+
+    /// Options with a different line-length limit.
+    pub fn with_max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max;
+        self
+    }
+}
+
+/// Why a line is malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MalformedReason {
+    /// The line is not valid UTF-8.
+    #[error("not valid UTF-8")]
+    InvalidUtf8,
+    /// The line is longer than the limit.
+    #[error("line longer than {limit} bytes")]
+    TooLong {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The line is not JSON.
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    /// The line is JSON but not an object.
+    #[error("not a JSON object")]
+    NotObject,
+    /// Neither an `event` object (PromptKit) nor `v` (native) at the top level.
+    #[error("neither a PromptKit (\"event\") nor a native (\"v\") line")]
+    UnknownFormat,
+    /// A native line with a `v` other than 1.
+    #[error("unsupported native version {0}")]
+    UnsupportedVersion(String),
+    /// No string `type`.
+    #[error("missing or non-string \"type\"")]
+    MissingType,
+    /// A `timestamp` that is not RFC 3339 text.
+    #[error("{0}")]
+    BadTimestamp(String),
+    /// An envelope key of the wrong JSON type.
+    #[error("envelope key {0:?} has the wrong JSON type")]
+    BadEnvelopeField(&'static str),
+}
+
+/// One malformed line, as remembered in [`ReadStats::first_malformed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MalformedLine {
+    /// 1-based line number.
+    pub line: u64,
+    /// Why it was rejected.
+    pub reason: MalformedReason,
+}
+
+/// An error yielded by [`Reader`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LineError {
+    /// Reading the input failed; the reader stops after this.
+    #[error("line {line}: read error: {source}")]
+    Io {
+        /// 1-based line number being read.
+        line: u64,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A malformed line (only yielded under [`ReadOptions::strict`]).
+    #[error("line {line}: {reason}")]
+    Malformed {
+        /// 1-based line number.
+        line: u64,
+        /// Why it was rejected.
+        reason: MalformedReason,
+    },
+}
+
+/// What a [`Reader`] has seen so far.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReadStats {
+    /// Lines read, blank and malformed ones included.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Blank lines skipped.
+    pub blank: u64,
+    /// Events produced.
+    pub events: u64,
+    /// Events read from PromptKit lines.
+    pub promptkit: u64,
+    /// Events read from native lines.
+    pub native: u64,
+    /// Malformed lines (skipped, or yielded as errors under strict).
+    pub malformed: u64,
+    /// The first [`KEPT_MALFORMED`] malformed lines with their reasons.
+    pub first_malformed: Vec<MalformedLine>,
+}
+
+/// Iterator over the events of a JSON Lines recording; see [`read_jsonl`].
+#[derive(Debug)]
+pub struct Reader<R> {
+    input: R,
+    options: ReadOptions,
+    stats: ReadStats,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+/// Reads a recording in either format (detected per line).
+pub fn read_jsonl<R: BufRead>(input: R, options: ReadOptions) -> Reader<R> {
+    Reader {
+        input,
+        options,
+        stats: ReadStats::default(),
+        buf: Vec::new(),
+        done: false,
+    }
+}
+
+impl<R> Reader<R> {
+    /// Counts so far (final once the iterator is exhausted).
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// Consumes the reader, returning its counts.
+    pub fn into_stats(self) -> ReadStats {
+        self.stats
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// Reads one line into `self.buf` (without the newline), keeping at most
+    /// `max_line_bytes + 1` bytes. Returns `Ok(None)` at end of input, else whether the
+    /// line was over the limit.
+    fn next_line(&mut self) -> io::Result<Option<bool>> {
+        self.buf.clear();
+        let limit = self.options.max_line_bytes;
+        let mut seen_any = false;
+        let mut too_long = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(seen_any.then_some(too_long));
+            }
+            seen_any = true;
+            let (take, found) = match chunk.iter().position(|b| *b == b'\n') {
+                Some(i) => (i, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long {
+                let room = limit.saturating_sub(self.buf.len());
+                if take > room {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(&chunk[..take]);
+                }
+            }
+            let consumed = if found { take + 1 } else { take };
+            self.stats.bytes += consumed as u64;
+            self.input.consume(consumed);
+            if found {
+                return Ok(Some(too_long));
+            }
+        }
+    }
+
+    fn malformed(&mut self, reason: MalformedReason) -> Option<Result<SessionEvent, LineError>> {
+        let line = self.stats.lines;
+        self.stats.malformed += 1;
+        if self.stats.first_malformed.len() < KEPT_MALFORMED {
+            self.stats.first_malformed.push(MalformedLine {
+                line,
+                reason: reason.clone(),
+            });
+        }
+        self.options
+            .strict
+            .then_some(Err(LineError::Malformed { line, reason }))
+    }
+}
+
+impl<R: BufRead> Iterator for Reader<R> {
+    type Item = Result<SessionEvent, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            let too_long = match self.next_line() {
+                Ok(Some(t)) => t,
+                Ok(None) => {
+                    self.done = true;
+                    return None;
+                }
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(LineError::Io {
+                        line: self.stats.lines + 1,
+                        source,
+                    }));
+                }
+            };
+            self.stats.lines += 1;
+            if too_long {
+                let limit = self.options.max_line_bytes;
+                if let Some(err) = self.malformed(MalformedReason::TooLong { limit }) {
+                    return Some(err);
+                }
+                continue;
+            }
+            let mut bytes: &[u8] = &self.buf;
+            if self.stats.lines == 1 {
+                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+            }
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                self.stats.blank += 1;
+                continue;
+            }
+            let parsed = match std::str::from_utf8(bytes) {
+                Ok(text) => parse_line(text, self.stats.lines),
+                Err(_) => Err(MalformedReason::InvalidUtf8),
+            };
+            match parsed {
+                Ok(event) => {
+                    self.stats.events += 1;
+                    match event.format {
+                        SourceFormat::PromptKit => self.stats.promptkit += 1,
+                        _ => self.stats.native += 1,
+                    }
+                    return Some(Ok(event));
+                }
+                Err(reason) => {
+                    if let Some(err) = self.malformed(reason) {
+                        return Some(err);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Parses one non-blank line (either format). `line` is its 1-based number.
+pub fn parse_line(text: &str, line: u64) -> Result<SessionEvent, MalformedReason> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| MalformedReason::NotJson(e.to_string()))?;
+    let Value::Object(top) = value else {
+        return Err(MalformedReason::NotObject);
+    };
+    if matches!(top.get("event"), Some(Value::Object(_))) {
+        parse_promptkit(top, line)
+    } else if top.contains_key("v") {
+        parse_native(top, line)
+    } else {
+        Err(MalformedReason::UnknownFormat)
+    }
+}
+
+/// Envelope fields common to both formats, collected before validation.
+#[derive(Default)]
+struct Envelope {
+    event_type: Option<Value>,
+    timestamp: Option<Value>,
+    run_id: Option<Value>,
+    execution_id: Option<Value>,
+    sequence: Option<Value>,
+    session_id: Option<Value>,
+    conversation_id: Option<Value>,
+    user_id: Option<Value>,
+    data_type: Option<Value>,
+    data: Option<Value>,
+}
+
+impl Envelope {
+    /// Takes a known envelope key; returns the pair back if the key is not one.
+    fn take(&mut self, key: &str, value: Value) -> Option<Value> {
+        let slot = match key {
+            "type" => &mut self.event_type,
+            "timestamp" => &mut self.timestamp,
+            "run_id" => &mut self.run_id,
+            "execution_id" => &mut self.execution_id,
+            "sequence" => &mut self.sequence,
+            "session_id" => &mut self.session_id,
+            "conversation_id" => &mut self.conversation_id,
+            "user_id" => &mut self.user_id,
+            "data_type" => &mut self.data_type,
+            "data" => &mut self.data,
+            _ => return Some(value),
+        };
+        *slot = Some(value);
+        None
+    }
+
+    fn finish(
+        self,
+        format: SourceFormat,
+        line: u64,
+        seq: Option<u64>,
+        parent_id: Option<Value>,
+    ) -> Result<SessionEvent, MalformedReason> {
+        let Some(Value::String(event_type)) = self.event_type else {
+            return Err(MalformedReason::MissingType);
+        };
+        let timestamp = match self.timestamp {
+            None | Some(Value::Null) => Timestamp::missing(),
+            Some(Value::String(text)) => Timestamp::parse(&text)
+                .map_err(|e| MalformedReason::BadTimestamp(e.to_string()))?,
+            Some(_) => {
+                return Err(MalformedReason::BadTimestamp(
+                    "timestamp is not a string".into(),
+                ))
+            }
+        };
+        let sequence = match self.sequence {
+            None => None,
+            Some(v) => Some(
+                v.as_i64()
+                    .ok_or(MalformedReason::BadEnvelopeField("sequence"))?,
+            ),
+        };
+        Ok(SessionEvent {
+            format,
+            line,
+            seq,
+            parent_id,
+            event_type,
+            timestamp,
+            run_id: opt_string(self.run_id, "run_id")?,
+            execution_id: opt_string(self.execution_id, "execution_id")?,
+            sequence,
+            session_id: opt_string(self.session_id, "session_id")?,
+            conversation_id: opt_string(self.conversation_id, "conversation_id")?,
+            user_id: opt_string(self.user_id, "user_id")?,
+            data_type: opt_string(self.data_type, "data_type")?,
+            data: self.data,
+        })
+    }
+}
+
+fn opt_string(v: Option<Value>, name: &'static str) -> Result<Option<String>, MalformedReason> {
+    match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(MalformedReason::BadEnvelopeField(name)),
+    }
+}
+
+fn opt_seq(v: Option<Value>) -> Result<Option<u64>, MalformedReason> {
+    match v {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or(MalformedReason::BadEnvelopeField("seq")),
+    }
+}
+
+fn parse_promptkit(top: Map<String, Value>, line: u64) -> Result<SessionEvent, MalformedReason> {
+    let mut seq = None;
+    let mut parent_id = None;
+    let mut inner = None;
+    for (key, value) in top {
+        match key.as_str() {
+            "seq" => seq = Some(value),
+            "parent_id" => parent_id = Some(value),
+            "event" => inner = Some(value),
+            _ => {}
+        }
+    }
+    let Some(Value::Object(inner)) = inner else {
+        return Err(MalformedReason::UnknownFormat);
+    };
+    let mut env = Envelope::default();
+    for (key, value) in inner {
+        env.take(&key, value);
+    }
+    env.finish(SourceFormat::PromptKit, line, opt_seq(seq)?, parent_id)
+}
+
+fn parse_native(top: Map<String, Value>, line: u64) -> Result<SessionEvent, MalformedReason> {
+    let mut seq = None;
+    let mut parent_id = None;
+    let mut env = Envelope::default();
+    for (key, value) in top {
+        match key.as_str() {
+            "v" => {
+                if value.as_u64() != Some(NATIVE_VERSION) {
+                    let mut text = value.to_string();
+                    text.truncate(32);
+                    return Err(MalformedReason::UnsupportedVersion(text));
+                }
+            }
+            "seq" => seq = Some(value),
+            "parent_id" => parent_id = Some(value),
+            _ => {
+                env.take(&key, value);
+            }
+        }
+    }
+    if let (Some(Value::String(t)), Some(data)) = (&env.event_type, env.data.take()) {
+        env.data = Some(native_data_to_go(t, data));
+    }
+    env.finish(SourceFormat::Native, line, opt_seq(seq)?, parent_id)
+}
+
+/// Renames a native payload's snake-case keys back to Go names and unfolds `extra`.
+fn native_data_to_go(event_type: &str, data: Value) -> Value {
+    let Some(table) = payload_keys(event_type) else {
+        return data;
+    };
+    let Value::Object(map) = data else {
+        return data;
+    };
+    let mut out = Map::with_capacity(map.len());
+    for (key, value) in map {
+        if key == "extra" {
+            if let Value::Object(extra) = value {
+                out.extend(extra);
+                continue;
+            }
+            out.insert(key, value);
+            continue;
+        }
+        match table.iter().find(|(_, snake)| *snake == key) {
+            Some((go, _)) => out.insert((*go).to_owned(), value),
+            None => out.insert(key, value),
+        };
+    }
+    Value::Object(out)
+}
+
+/// Reads every event of an input, returning them with the final counts.
+///
+/// Under [`ReadOptions::strict`] the first malformed line stops reading with its error.
+pub fn read_all<R: BufRead>(
+    input: R,
+    options: ReadOptions,
+) -> Result<(Vec<SessionEvent>, ReadStats), LineError> {
+    let mut reader = read_jsonl(input, options);
+    let mut events = Vec::new();
+    for item in reader.by_ref() {
+        events.push(item?);
+    }
+    Ok((events, reader.into_stats()))
+}
