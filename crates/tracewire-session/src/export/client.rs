@@ -1,0 +1,143 @@
+//! The pluggable HTTP client of [`OtlpHttpExporter`](super::OtlpHttpExporter) (spec §6).
+//!
+//! The exporter only needs "send this request, give me the response": a dyn-compatible
+//! trait keeps reqwest optional and lets tests and embedders bring their own client.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+
+/// A boxed, `Send` future, as returned by dyn-compatible async traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Sends one HTTP request and returns the full response.
+///
+/// Implementations should map connection failures to [`TransportErrorKind::Connect`] and
+/// timeouts to [`TransportErrorKind::Timeout`]: those are retried, other errors are not.
+pub trait HttpClient: Send + Sync + fmt::Debug + 'static {
+    /// Sends `req` and returns the response with its (possibly truncated) body.
+    fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>>;
+}
+
+/// What kind of transport failure happened; decides whether it is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The connection could not be established (retried).
+    Connect,
+    /// The attempt timed out (retried).
+    Timeout,
+    /// Anything else (not retried).
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransportErrorKind::Connect => "connect",
+            TransportErrorKind::Timeout => "timeout",
+            TransportErrorKind::Other => "transport",
+        })
+    }
+}
+
+/// A request that produced no HTTP response.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} error: {source}")]
+pub struct TransportError {
+    /// Classification used by the retry policy.
+    pub kind: TransportErrorKind,
+    /// The underlying error.
+    pub source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+impl TransportError {
+    /// Wraps an error with its kind.
+    pub fn new(
+        kind: TransportErrorKind,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            kind,
+            source: source.into(),
+        }
+    }
+
+    /// Whether the retry policy may retry after this error.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            TransportErrorKind::Connect | TransportErrorKind::Timeout
+        )
+    }
+}
+
+/// Largest response body read by [`ReqwestClient`]; the rest is discarded.
+pub const MAX_RESPONSE_BODY: usize = 4 << 20;
+
+/// The default client: async `reqwest` (rustls), reading response bodies up to 4 MiB.
+#[cfg(feature = "reqwest")]
+#[derive(Debug, Clone, Default)]
+pub struct ReqwestClient {
+    client: reqwest::Client,
+}
+
+#[cfg(feature = "reqwest")]
+impl ReqwestClient {
+    /// A client with reqwest's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Wraps an already-configured `reqwest::Client` (proxies, TLS roots, …).
+    pub fn from_client(client: reqwest::Client) -> Self {
+        Self { client }
+    }
+}
+
+#[cfg(feature = "reqwest")]
+fn classify(err: reqwest::Error) -> TransportError {
+    let kind = if err.is_timeout() {
+        TransportErrorKind::Timeout
+    } else if err.is_connect() {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Other
+    };
+    TransportError::new(kind, err)
+}
+
+#[cfg(feature = "reqwest")]
+impl HttpClient for ReqwestClient {
+    fn send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>> {
+        Box::pin(async move {
+            let req = reqwest::Request::try_from(req).map_err(classify)?;
+            let mut resp = self.client.execute(req).await.map_err(classify)?;
+            let mut builder = http::Response::builder()
+                .status(resp.status())
+                .version(resp.version());
+            if let Some(headers) = builder.headers_mut() {
+                *headers = resp.headers().clone();
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+                let room = MAX_RESPONSE_BODY.saturating_sub(body.len());
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= MAX_RESPONSE_BODY {
+                    break;
+                }
+            }
+            builder
+                .body(Bytes::from(body))
+                .map_err(|e| TransportError::new(TransportErrorKind::Other, e))
+        })
+    }
+}

@@ -1,0 +1,258 @@
+//! The exported resource (spec §8): who produced the spans.
+//!
+//! [`Resource::from_env`] follows the OpenTelemetry environment conventions
+//! (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`); [`Resource::promptkit`] reproduces the
+//! resource PromptKit's batch converter writes.
+
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+
+use crate::span::{Attributes, KeyValue, Value};
+
+/// Environment variable naming the service (wins over `OTEL_RESOURCE_ATTRIBUTES`).
+pub const ENV_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+/// Environment variable with extra resource attributes, `k=v,k2=v2` (percent-encoded).
+pub const ENV_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// A set of resource attributes, sorted by key.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Resource {
+    attributes: Attributes,
+}
+
+impl Resource {
+    /// A resource without attributes.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// The default resource, read from the process environment (spec §8).
+    ///
+    /// `service.name` comes from `OTEL_SERVICE_NAME`, else from `OTEL_RESOURCE_ATTRIBUTES`,
+    /// else is `unknown_service:<executable file name>`. The other `OTEL_RESOURCE_ATTRIBUTES`
+    /// pairs are added (an unparseable value is discarded whole, with a warning), and
+    /// `telemetry.sdk.{name,language,version}` identify this crate.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// [`Resource::from_env`] with an explicit variable lookup (used by tests and embedders
+    /// that keep configuration elsewhere).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let non_empty = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let mut attributes = Attributes::new();
+        if let Some(raw) = non_empty(ENV_RESOURCE_ATTRIBUTES) {
+            match parse_key_value_list(&raw) {
+                Ok(pairs) => {
+                    for (k, v) in pairs {
+                        attributes.insert(k, v);
+                    }
+                }
+                Err(err) => tracing::warn!(
+                    target: "tracewire_session::resource",
+                    variable = ENV_RESOURCE_ATTRIBUTES,
+                    error = %err,
+                    "ignoring unparseable resource attributes"
+                ),
+            }
+        }
+        if let Some(name) = non_empty(ENV_SERVICE_NAME) {
+            attributes.insert("service.name", name.trim());
+        }
+        if !attributes.contains_key("service.name") {
+            attributes.insert("service.name", unknown_service_name());
+        }
+        attributes.insert("telemetry.sdk.name", "tracewire");
+        attributes.insert("telemetry.sdk.language", "rust");
+        attributes.insert("telemetry.sdk.version", env!("CARGO_PKG_VERSION"));
+        Self { attributes }
+    }
+
+    /// The resource PromptKit's batch converter writes: `service.name=promptkit`,
+    /// `service.version=1.0.0`, `telemetry.sdk=promptkit-telemetry`.
+    pub fn promptkit() -> Self {
+        let mut attributes = Attributes::new();
+        attributes.insert("service.name", "promptkit");
+        attributes.insert("service.version", "1.0.0");
+        attributes.insert("telemetry.sdk", "promptkit-telemetry");
+        Self { attributes }
+    }
+
+    /// Adds `pack.id` (PromptKit's key for the prompt pack) and keeps the rest.
+    pub fn with_pack_id(self, id: impl Into<String>) -> Self {
+        self.with_attribute("pack.id", id.into())
+    }
+
+    /// Sets one attribute; it beats any value from the environment.
+    pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.attributes.insert(key, value);
+        self
+    }
+
+    /// Sets several attributes; they beat values from the environment.
+    pub fn with_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes.extend(attrs);
+        self
+    }
+
+    /// The attributes, sorted by key.
+    pub fn attributes(&self) -> &Attributes {
+        &self.attributes
+    }
+
+    /// The value of one attribute.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.attributes.get(key)
+    }
+
+    /// The OTLP proto resource (attributes sorted by key).
+    pub fn to_proto(&self) -> ProtoResource {
+        ProtoResource {
+            attributes: crate::otlp::to_proto_attributes(&self.attributes),
+            dropped_attributes_count: 0,
+            entity_refs: Vec::new(),
+        }
+    }
+
+    /// The `opentelemetry_sdk` resource with the same attributes.
+    pub fn to_sdk(&self) -> opentelemetry_sdk::Resource {
+        opentelemetry_sdk::Resource::builder_empty()
+            .with_attributes(self.attributes.iter().map(|kv| {
+                opentelemetry::KeyValue::new(kv.key.clone(), crate::otlp::to_otel_value(&kv.value))
+            }))
+            .build()
+    }
+}
+
+fn unknown_service_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| !n.is_empty())
+        .map_or_else(
+            || "unknown_service".to_owned(),
+            |n| format!("unknown_service:{n}"),
+        )
+}
+
+/// Why a `k=v,k2=v2` list could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum KeyValueListError {
+    /// A member without `=`.
+    #[error("member {0} has no '='")]
+    MissingEquals(usize),
+    /// A member whose key is empty.
+    #[error("member {0} has an empty key")]
+    EmptyKey(usize),
+    /// A member that does not percent-decode to UTF-8.
+    #[error("member {0} is not valid percent-encoded UTF-8")]
+    BadEncoding(usize),
+}
+
+/// Parses the OpenTelemetry `k=v,k2=v2` list format used by `OTEL_RESOURCE_ATTRIBUTES` and
+/// `OTEL_EXPORTER_OTLP_HEADERS`: members trimmed, keys and values percent-decoded, empty
+/// members skipped. Any bad member fails the whole list.
+pub(crate) fn parse_key_value_list(raw: &str) -> Result<Vec<(String, String)>, KeyValueListError> {
+    let mut out = Vec::new();
+    for (index, member) in raw.split(',').enumerate() {
+        let member = member.trim();
+        if member.is_empty() {
+            continue;
+        }
+        let (k, v) = member
+            .split_once('=')
+            .ok_or(KeyValueListError::MissingEquals(index))?;
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s.trim())
+                .decode_utf8()
+                .map(|c| c.trim().to_owned())
+                .map_err(|_| KeyValueListError::BadEncoding(index))
+        };
+        let key = decode(k)?;
+        if key.is_empty() {
+            return Err(KeyValueListError::EmptyKey(index));
+        }
+        out.push((key, decode(v)?));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    fn s(r: &Resource, k: &str) -> Option<String> {
+        r.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+    }
+
+    #[test]
+    fn resource_service_name_env_wins_over_attributes() {
+        let r = Resource::from_lookup(env(&[
+            ("OTEL_SERVICE_NAME", "svc"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=other,team=core"),
+        ]));
+        assert_eq!(s(&r, "service.name").as_deref(), Some("svc"));
+        assert_eq!(s(&r, "team").as_deref(), Some("core"));
+        assert_eq!(s(&r, "telemetry.sdk.name").as_deref(), Some("tracewire"));
+        assert_eq!(s(&r, "telemetry.sdk.language").as_deref(), Some("rust"));
+    }
+
+    #[test]
+    fn resource_percent_decoding_and_invalid_dropped_whole() {
+        let r = Resource::from_lookup(env(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            " a = x%20y , b=%E2%9C%93",
+        )]));
+        assert_eq!(s(&r, "a").as_deref(), Some("x y"));
+        assert_eq!(s(&r, "b").as_deref(), Some("✓"));
+        let r = Resource::from_lookup(env(&[("OTEL_RESOURCE_ATTRIBUTES", "a=1,broken")]));
+        assert!(r.get("a").is_none());
+        let r = Resource::from_lookup(env(&[("OTEL_RESOURCE_ATTRIBUTES", "a=%FF")]));
+        assert!(r.get("a").is_none());
+    }
+
+    #[test]
+    fn resource_unknown_service_uses_exe_name() {
+        let r = Resource::from_lookup(env(&[]));
+        let name = s(&r, "service.name").unwrap_or_default();
+        assert!(name.starts_with("unknown_service:"), "{name}");
+        assert!(name.len() > "unknown_service:".len());
+    }
+
+    #[test]
+    fn resource_pack_id_keeps_rest_and_promptkit() {
+        let r = Resource::promptkit().with_pack_id("pack-1");
+        assert_eq!(s(&r, "pack.id").as_deref(), Some("pack-1"));
+        assert_eq!(s(&r, "service.name").as_deref(), Some("promptkit"));
+        assert_eq!(s(&r, "service.version").as_deref(), Some("1.0.0"));
+        assert_eq!(
+            s(&r, "telemetry.sdk").as_deref(),
+            Some("promptkit-telemetry")
+        );
+        let keys: Vec<_> = r
+            .to_proto()
+            .attributes
+            .into_iter()
+            .map(|kv| kv.key)
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+    }
+
+    #[test]
+    fn builder_attributes_beat_env() {
+        let r = Resource::from_lookup(env(&[("OTEL_SERVICE_NAME", "svc")]))
+            .with_attribute("service.name", "mine");
+        assert_eq!(s(&r, "service.name").as_deref(), Some("mine"));
+    }
+}
