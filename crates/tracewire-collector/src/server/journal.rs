@@ -1,0 +1,187 @@
+//! The journal (spec §8): every completed span appended as a §5 view line to a file
+//! (mode 0600, `O_APPEND`) by its own task from a bounded queue, flushed at shutdown;
+//! [`JournalReader`] replays it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use super::stats::OutputCounters;
+use super::view_server::Line;
+use crate::lines::{LineEvent, LineSplitter};
+use crate::model::CompletedSpan;
+use crate::wire::{decode_view_line, IngestCounts, Rejection};
+
+/// Opens (creating 0600) a journal for appending.
+pub(crate) fn open_journal(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// The producer side: a non-blocking enqueue, overflow counted as `journal_dropped`.
+#[derive(Debug, Clone)]
+pub(crate) struct JournalSink {
+    tx: mpsc::Sender<Line>,
+    counters: Arc<OutputCounters>,
+}
+
+impl JournalSink {
+    pub(crate) fn offer(&self, line: &Line) {
+        if self.tx.try_send(Arc::clone(line)).is_err() {
+            self.counters.journal_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Starts the journal writer; it ends (after writing and flushing everything queued) when
+/// every [`JournalSink`] is dropped.
+pub(crate) fn start_journal(
+    file: File,
+    capacity: usize,
+    counters: Arc<OutputCounters>,
+    tasks: &tokio_util::task::TaskTracker,
+) -> JournalSink {
+    let (tx, mut rx) = mpsc::channel::<Line>(capacity.max(1));
+    let task_counters = Arc::clone(&counters);
+    tasks.spawn(async move {
+        let mut file = tokio::fs::File::from_std(file);
+        let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
+        while let Some(line) = rx.recv().await {
+            buf.clear();
+            buf.extend_from_slice(&line);
+            let mut n = 1u64;
+            while buf.len() < 256 * 1024 {
+                match rx.try_recv() {
+                    Ok(line) => {
+                        buf.extend_from_slice(&line);
+                        n += 1;
+                    }
+                    Err(_) => break,
+                }
+            }
+            match file.write_all(&buf).await {
+                Ok(()) => {
+                    task_counters.journal_written.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                    task_counters.journal_dropped.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+        if file.flush().await.is_err() || file.sync_data().await.is_err() {
+            task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    JournalSink { tx, counters }
+}
+
+/// Replays a journal (or any file of view lines): yields each completed span in file order,
+/// skipping and counting bad and over-long lines.
+#[derive(Debug)]
+pub struct JournalReader<R = BufReader<File>> {
+    reader: R,
+    splitter: LineSplitter,
+    ready: std::collections::VecDeque<CompletedSpan>,
+    counts: IngestCounts,
+    eof: bool,
+    error: Option<io::Error>,
+}
+
+impl JournalReader<BufReader<File>> {
+    /// Opens a journal file.
+    pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(Self::new(BufReader::new(File::open(path)?)))
+    }
+}
+
+impl<R: Read> JournalReader<R> {
+    /// Reads view lines from any reader (lines up to 1 MiB).
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            splitter: LineSplitter::new(1024 * 1024),
+            ready: std::collections::VecDeque::new(),
+            counts: IngestCounts::default(),
+            eof: false,
+            error: None,
+        }
+    }
+
+    /// Line counters so far: `ends` counts good spans, the rejection counters the skipped
+    /// lines.
+    pub fn counts(&self) -> IngestCounts {
+        self.counts
+    }
+
+    /// Lines skipped so far (bad or over-long).
+    pub fn skipped(&self) -> u64 {
+        self.counts.rejected()
+    }
+
+    /// The read error that ended the replay early, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.error.take()
+    }
+
+    fn handle(
+        ready: &mut std::collections::VecDeque<CompletedSpan>,
+        counts: &mut IngestCounts,
+        ev: LineEvent<'_>,
+    ) {
+        match ev {
+            LineEvent::Blank => counts.blank += 1,
+            LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
+            LineEvent::Line(line) => match decode_view_line(line) {
+                Ok(span) => {
+                    counts.lines += 1;
+                    counts.ends += 1;
+                    ready.push_back(span);
+                }
+                Err(r) => counts.record_rejection(r),
+            },
+        }
+    }
+}
+
+impl<R: Read> Iterator for JournalReader<R> {
+    type Item = CompletedSpan;
+
+    fn next(&mut self) -> Option<CompletedSpan> {
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            if let Some(span) = self.ready.pop_front() {
+                return Some(span);
+            }
+            if self.eof {
+                return None;
+            }
+            let (ready, counts) = (&mut self.ready, &mut self.counts);
+            match self.reader.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    self.splitter.finish(|ev| Self::handle(ready, counts, ev));
+                }
+                Ok(n) => {
+                    counts.bytes += n as u64;
+                    self.splitter
+                        .push(&chunk[..n], |ev| Self::handle(ready, counts, ev));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.eof = true;
+                    self.error = Some(e);
+                }
+            }
+        }
+    }
+}
