@@ -67,3 +67,8 @@ pub mod limits {
         MAX_HEADER_LEN as TRACESTATE_MAX_HEADER_LEN, MAX_MEMBERS as TRACESTATE_MAX_MEMBERS,
     };
 }
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "http"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
