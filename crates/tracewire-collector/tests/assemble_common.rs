@@ -1,0 +1,77 @@
+//! Shared helpers for the assembler tests (included with `#[path]`, not a test itself).
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use tracewire_collector::assemble::{Assembler, Output};
+use tracewire_collector::model::{
+    CompletedSpan, SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, Timestamp, Trace,
+    TraceId,
+};
+
+/// Wall-clock origin of the tests (2025-06-01T01:00:00Z) in ns.
+pub const T0_NS: i64 = 1_748_739_600_000_000_000;
+
+/// Milliseconds as a `Duration`.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// The wall-clock time `ms_offset` ms after `T0_NS`.
+pub fn wall(ms_offset: i64) -> Timestamp {
+    Timestamp(T0_NS + ms_offset * 1_000_000)
+}
+
+/// A start event of span `span` in short trace `trace`.
+pub fn start(trace: u64, span: u64, parent: Option<u64>, name: &str, at_ms: i64) -> SpanEvent {
+    SpanEvent::Start(SpanStart {
+        trace_id: TraceId::Short(trace),
+        span_id: SpanId(span),
+        parent_id: parent.map(SpanId),
+        name: name.to_owned(),
+        kind: SpanKind::Function,
+        time: wall(at_ms),
+        attrs: BTreeMap::new(),
+    })
+}
+
+/// An end event (wall time only, unset status).
+pub fn end(trace: u64, span: u64, at_ms: i64) -> SpanEvent {
+    SpanEvent::End(SpanEnd {
+        trace_id: TraceId::Short(trace),
+        span_id: SpanId(span),
+        name: String::new(),
+        time: wall(at_ms),
+        attrs: BTreeMap::new(),
+        duration_ns: None,
+        status: Status::default(),
+    })
+}
+
+/// Drains outputs into (flat spans, trees).
+pub fn drain(asm: &mut Assembler) -> (Vec<CompletedSpan>, Vec<Trace>) {
+    let mut spans = Vec::new();
+    let mut traces = Vec::new();
+    for out in asm.drain_outputs() {
+        match out {
+            Output::Span(s) => spans.push(s),
+            Output::Trace(t) => traces.push(t),
+        }
+    }
+    (spans, traces)
+}
+
+/// The tree as `depth name` lines (pre-order), for structural assertions.
+pub fn shape(trace: &Trace) -> Vec<String> {
+    trace
+        .root
+        .iter()
+        .map(|(d, n)| format!("{}{}", "  ".repeat(d), n.span.name))
+        .collect()
+}
+
+/// A monotonic origin for the injected clock.
+pub fn base() -> Instant {
+    Instant::now()
+}

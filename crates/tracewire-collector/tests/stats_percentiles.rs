@@ -1,0 +1,130 @@
+//! Statistics of spec §9 (§11 item 26).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use tracewire_collector::model::{CompletedSpan, SpanId, SpanKind, Status, Timestamp, TraceId};
+use tracewire_collector::stats::{nearest_rank, SortKey, SpanStats};
+
+fn span(name: &str, kind: SpanKind, dur_ms: u64) -> CompletedSpan {
+    CompletedSpan {
+        trace_id: TraceId::Short(1),
+        span_id: SpanId(dur_ms + 1),
+        parent_id: None,
+        name: name.to_owned(),
+        kind,
+        start: Timestamp(0),
+        end: Timestamp((dur_ms * 1_000_000) as i64),
+        duration: Duration::from_millis(dur_ms),
+        attrs: BTreeMap::new(),
+        status: Status::default(),
+        seq: 1,
+    }
+}
+
+#[test]
+fn item26_nearest_rank_cases() {
+    let ms: Vec<u64> = (1..=20).collect();
+    assert_eq!(nearest_rank(&ms, 95), Some(19));
+    assert_eq!(nearest_rank(&[1, 2, 3, 4, 5], 50), Some(3));
+    assert_eq!(nearest_rank(&[7], 50), Some(7));
+    assert_eq!(nearest_rank(&[7], 99), Some(7));
+    assert_eq!(nearest_rank(&ms, 100), Some(20));
+    assert_eq!(nearest_rank(&ms, 0), Some(1));
+    assert_eq!(nearest_rank(&[], 50), None);
+}
+
+#[test]
+fn item26_span_stats_p95_of_1_to_20_ms() {
+    let mut stats = SpanStats::new();
+    for d in 1..=20 {
+        stats.add(&span("q", SpanKind::Sql, d));
+    }
+    let rows = stats.rows(SortKey::Total);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r.count, 20);
+    assert_eq!(r.p50_ns, 10_000_000);
+    assert_eq!(r.p90_ns, 18_000_000);
+    assert_eq!(r.p95_ns, 19_000_000);
+    assert_eq!(r.p99_ns, 20_000_000);
+    assert_eq!(r.max_ns, 20_000_000);
+    assert_eq!(r.total_ns, 210_000_000);
+}
+
+#[test]
+fn grouping_errors_sorting_synthetic_excluded_and_table() {
+    let mut stats = SpanStats::new();
+    for d in [4, 10] {
+        stats.add(&span("GET /users", SpanKind::Http, d));
+    }
+    let mut err = span("GET /users", SpanKind::Http, 41);
+    err.attrs.insert("status".into(), "500".into());
+    stats.add(&err);
+    for d in [1, 1, 2, 3] {
+        stats.add(&span("SQL Query", SpanKind::Sql, d));
+    }
+    // Same name, other kind: its own group.
+    stats.add(&span("SQL Query", SpanKind::Function, 100));
+    let mut synthetic = span("(partial trace)", SpanKind::Internal, 1000);
+    synthetic.span_id = SpanId::SYNTHETIC;
+    stats.add(&synthetic);
+    assert_eq!(stats.span_count(), 8);
+
+    let by_total: Vec<(String, &str)> = stats
+        .rows(SortKey::Total)
+        .into_iter()
+        .map(|r| (r.name, r.kind))
+        .collect();
+    assert_eq!(
+        by_total,
+        [
+            ("SQL Query".to_owned(), "function"),
+            ("GET /users".to_owned(), "http"),
+            ("SQL Query".to_owned(), "sql"),
+        ]
+    );
+    let by_count: Vec<u64> = stats.rows(SortKey::Count).iter().map(|r| r.count).collect();
+    assert_eq!(by_count, [4, 3, 1]);
+    let by_name: Vec<String> = stats
+        .rows(SortKey::Name)
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(by_name, ["GET /users", "SQL Query", "SQL Query"]);
+    assert_eq!(stats.rows(SortKey::Total)[1].errors, 1);
+    assert_eq!("p99".parse::<SortKey>(), Ok(SortKey::P99));
+    assert!("bogus".parse::<SortKey>().is_err());
+
+    let table = stats.render_table(SortKey::Count);
+    assert_eq!(
+        table,
+        concat!(
+            "NAME        KIND      COUNT  ERR      P50      P90      P95      P99      MAX\n",
+            "SQL Query   sql           4    0    1.0ms    3.0ms    3.0ms    3.0ms    3.0ms\n",
+            "GET /users  http          3    1   10.0ms   41.0ms   41.0ms   41.0ms   41.0ms\n",
+            "SQL Query   function      1    0  100.0ms  100.0ms  100.0ms  100.0ms  100.0ms\n",
+        )
+    );
+
+    let json = stats.to_json(SortKey::Count);
+    assert_eq!(json[0]["name"], "SQL Query");
+    assert_eq!(json[0]["p50_ns"], 1_000_000);
+    assert_eq!(json[1]["errors"], 1);
+}
+
+proptest! {
+    #[test]
+    fn nearest_rank_is_an_element_and_monotonic(mut v in prop::collection::vec(any::<u64>(), 1..50), p in 0u32..=100) {
+        v.sort_unstable();
+        let x = nearest_rank(&v, p).unwrap();
+        prop_assert!(v.contains(&x));
+        if p < 100 {
+            prop_assert!(nearest_rank(&v, p + 1).unwrap() >= x);
+        }
+        // At least p% of the values are <= x.
+        let le = v.iter().filter(|&&y| y <= x).count() as u64;
+        prop_assert!(le * 100 >= u64::from(p) * v.len() as u64);
+    }
+}

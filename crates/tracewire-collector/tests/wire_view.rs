@@ -1,0 +1,186 @@
+//! View line encoding (spec §5; §11 item 16).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use serde::Deserialize;
+use tracewire_collector::model::{
+    CompletedSpan, SpanId, SpanKind, Status, StatusCode, Timestamp, TraceId,
+};
+use tracewire_collector::wire::{decode_view_line, encode_view_line, view_line, Rejection};
+
+fn sample() -> CompletedSpan {
+    let start = Timestamp::parse_rfc3339("2025-06-01T10:00:00.123400+09:00").unwrap();
+    CompletedSpan {
+        trace_id: TraceId::Short(0x3a7bd3e2360a3d29),
+        span_id: SpanId(0x9f86d081884c7d65),
+        parent_id: Some(SpanId(0x00f067aa0ba902b7)),
+        name: "SQL \"Query\" <x>".into(),
+        kind: SpanKind::Sql,
+        start,
+        end: start.saturating_add(Duration::from_nanos(2_876_600)),
+        duration: Duration::from_nanos(2_876_600),
+        attrs: [
+            ("query", "SELECT 1"),
+            ("error", "deadlock detected"),
+            ("db", "main"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        status: Status::error("deadlock detected"),
+        seq: 42,
+    }
+}
+
+#[test]
+fn item16_golden_view_line() {
+    let line = String::from_utf8(view_line(&sample())).unwrap();
+    // Go's RFC3339Nano trims trailing zeros: .1262766 (not .126276600).
+    let expected = concat!(
+        r#"{"id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","parent_id":"00f067aa0ba902b7","#,
+        r#""name":"SQL \"Query\" <x>","kind":2,"start_time":"2025-06-01T01:00:00.1234Z","#,
+        r#""end_time":"2025-06-01T01:00:00.1262766Z","#,
+        r#""attrs":{"db":"main","error":"deadlock detected","query":"SELECT 1"},"#,
+        r#""seq":42,"duration_ns":2876600,"kind_name":"sql","#,
+        r#""status":{"code":"error","message":"deadlock detected"}}"#,
+        "\n"
+    );
+    assert_eq!(line, expected);
+}
+
+#[test]
+fn item16_omissions_for_root_without_attrs_or_status() {
+    let mut span = sample();
+    span.parent_id = None;
+    span.attrs.clear();
+    span.status = Status::default();
+    span.kind = SpanKind::Other(9);
+    span.start = Timestamp::parse_rfc3339("2025-06-01T01:00:00Z").unwrap();
+    span.end = Timestamp::parse_rfc3339("2025-06-01T01:00:01Z").unwrap();
+    span.duration = Duration::from_secs(1);
+    let line = String::from_utf8(view_line(&span)).unwrap();
+    assert_eq!(
+        line,
+        concat!(
+            r#"{"id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"SQL \"Query\" <x>","#,
+            r#""kind":9,"start_time":"2025-06-01T01:00:00Z","end_time":"2025-06-01T01:00:01Z","#,
+            r#""seq":42,"duration_ns":1000000000,"kind_name":"unknown"}"#,
+            "\n"
+        )
+    );
+}
+
+/// Mirrors go-trace's `Span` struct and its json tags (what its viewer decodes into).
+#[derive(Debug, Deserialize)]
+#[allow(dead_code)]
+struct GoSpan {
+    id: String,
+    trace_id: String,
+    #[serde(default)]
+    parent_id: String,
+    name: String,
+    kind: i64,
+    start_time: String,
+    end_time: String,
+    #[serde(default)]
+    attrs: HashMap<String, String>,
+    #[serde(default)]
+    children: Vec<GoSpan>,
+}
+
+#[test]
+fn item16_decodes_with_go_trace_span_struct() {
+    let line = view_line(&sample());
+    let go: GoSpan = serde_json::from_slice(&line).unwrap();
+    assert_eq!(go.id, "9f86d081884c7d65");
+    assert_eq!(go.trace_id, "3a7bd3e2360a3d29");
+    assert_eq!(go.parent_id, "00f067aa0ba902b7");
+    assert_eq!(go.kind, 2);
+    assert_eq!(go.start_time, "2025-06-01T01:00:00.1234Z");
+    assert_eq!(go.attrs.len(), 3);
+    assert!(go.children.is_empty());
+    // Additive keys never collide with go-trace keys case-insensitively (Go's decoder
+    // matches keys that way).
+    let go_keys = [
+        "id",
+        "trace_id",
+        "parent_id",
+        "name",
+        "kind",
+        "start_time",
+        "end_time",
+        "attrs",
+        "children",
+    ];
+    let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
+    for key in value.keys() {
+        let clashes = go_keys
+            .iter()
+            .filter(|g| g.eq_ignore_ascii_case(key) && *g != key)
+            .count();
+        assert_eq!(clashes, 0, "{key}");
+    }
+}
+
+#[test]
+fn decode_round_trips_ours_and_reads_go_trace_lines() {
+    let span = sample();
+    let line = view_line(&span);
+    assert_eq!(decode_view_line(&line[..line.len() - 1]), Ok(span));
+
+    // A go-trace view server line: no seq/duration/status, children allowed, local zone.
+    let go = r#"{"id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"GET /hello","kind":1,"start_time":"2025-06-01T10:00:00.5+09:00","end_time":"2025-06-01T10:00:00.6+09:00","attrs":{"status":"200"},"children":null}"#;
+    let s = decode_view_line(go.as_bytes()).unwrap();
+    assert_eq!(s.seq, 0);
+    assert_eq!(s.duration, Duration::from_millis(100));
+    assert_eq!(s.kind, SpanKind::Http);
+    assert_eq!(s.parent_id, None);
+    assert_eq!(s.status.code, StatusCode::Unset);
+
+    assert_eq!(decode_view_line(b"{oops"), Err(Rejection::Malformed));
+    let bad_id = go.replace("9f86d081884c7d65", "xyz");
+    assert_eq!(
+        decode_view_line(bad_id.as_bytes()),
+        Err(Rejection::InvalidId)
+    );
+    let bad_time = go.replace("2025-06-01T10:00:00.5+09:00", "yesterday");
+    assert_eq!(
+        decode_view_line(bad_time.as_bytes()),
+        Err(Rejection::InvalidTime)
+    );
+}
+
+proptest! {
+    #[test]
+    fn view_lines_round_trip(
+        name in "\\PC{0,16}",
+        kind in any::<u8>(),
+        start in -9_000_000_000_000_000_000i64..9_000_000_000_000_000_000,
+        dur in 0u64..1_000_000_000_000,
+        attrs in prop::collection::btree_map("\\PC{0,6}", "\\PC{0,6}", 0..4),
+        seq in any::<u64>(),
+        parent in prop::option::of(1u64..),
+        w3c in any::<bool>(),
+    ) {
+        let start = Timestamp(start);
+        let duration = Duration::from_nanos(dur);
+        let span = CompletedSpan {
+            trace_id: if w3c { TraceId::W3c(u128::from(seq) + 1) } else { TraceId::Short(seq | 1) },
+            span_id: SpanId(seq | 1),
+            parent_id: parent.map(SpanId),
+            name,
+            kind: SpanKind::from_u8(kind),
+            start,
+            end: start.saturating_add(duration),
+            duration,
+            attrs: attrs.into_iter().collect::<BTreeMap<_, _>>(),
+            status: Status::default(),
+            seq,
+        };
+        let mut out = Vec::new();
+        encode_view_line(&span, &mut out);
+        prop_assert_eq!(decode_view_line(&out[..out.len() - 1]), Ok(span));
+    }
+}
