@@ -1,0 +1,123 @@
+//! Propagation hot paths, measured side by side with the OpenTelemetry SDK.
+//!
+//! `extract_inject/*` is the spec §8 comparison: extract a `traceparent` plus a
+//! 2-member `tracestate` from an `http::HeaderMap` and inject the result into a fresh
+//! `http::HeaderMap`, once with `TraceContext` and once with
+//! `opentelemetry_sdk::propagation::TraceContextPropagator` through
+//! `opentelemetry_http::HeaderExtractor` / `HeaderInjector`, on the same input.
+//! `extract/*` and `inject/*` split the two halves; `traceparent/*` measures the
+//! allocation-free parser and formatter alone.
+//!
+//! Run with short settings on the shared machine:
+//! `cargo bench -p tracewire-context --bench propagation -- --warm-up-time 1 --measurement-time 3`
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{HeaderMap, HeaderValue};
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracewire_context::{TraceContext, Traceparent};
+
+const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+const TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+fn input_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert("traceparent", HeaderValue::from_static(TRACEPARENT));
+    headers.insert("tracestate", HeaderValue::from_static(TRACESTATE));
+    // Typical neighbours, so the lookups do not run on an otherwise empty map.
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    headers.insert("accept", HeaderValue::from_static("*/*"));
+    headers.insert("user-agent", HeaderValue::from_static("bench/1.0"));
+    headers
+}
+
+/// Both implementations must see and produce the same headers, or the comparison
+/// would be meaningless.
+fn check_same_behaviour(headers: &HeaderMap, sdk: &TraceContextPropagator) {
+    let mut ours = HeaderMap::new();
+    TraceContext::extract(headers).inject(&mut ours);
+    let mut theirs = HeaderMap::new();
+    let cx = sdk.extract(&HeaderExtractor(headers));
+    sdk.inject_context(&cx, &mut HeaderInjector(&mut theirs));
+    for name in ["traceparent", "tracestate"] {
+        assert_eq!(ours.get(name), theirs.get(name), "{name} differs");
+        assert_eq!(ours.get(name), headers.get(name), "{name} not carried");
+    }
+}
+
+fn extract_inject(c: &mut Criterion) {
+    let headers = input_headers();
+    let sdk = TraceContextPropagator::new();
+    check_same_behaviour(&headers, &sdk);
+
+    let mut group = c.benchmark_group("extract_inject");
+    group.bench_function("tracewire", |b| {
+        b.iter(|| {
+            let context = TraceContext::extract(black_box(&headers));
+            let mut out = HeaderMap::new();
+            context.inject(&mut out);
+            out
+        })
+    });
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| {
+            let cx = sdk.extract(&HeaderExtractor(black_box(&headers)));
+            let mut out = HeaderMap::new();
+            sdk.inject_context(&cx, &mut HeaderInjector(&mut out));
+            out
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("extract");
+    group.bench_function("tracewire", |b| {
+        b.iter(|| TraceContext::extract(black_box(&headers)))
+    });
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| sdk.extract(&HeaderExtractor(black_box(&headers))))
+    });
+    group.finish();
+
+    let ours = TraceContext::extract(&headers);
+    let theirs = sdk.extract(&HeaderExtractor(&headers));
+    let mut group = c.benchmark_group("inject");
+    group.bench_function("tracewire", |b| {
+        b.iter(|| {
+            let mut out = HeaderMap::new();
+            black_box(&ours).inject(&mut out);
+            out
+        })
+    });
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| {
+            let mut out = HeaderMap::new();
+            sdk.inject_context(black_box(&theirs), &mut HeaderInjector(&mut out));
+            out
+        })
+    });
+    group.finish();
+}
+
+fn traceparent(c: &mut Criterion) {
+    let mut group = c.benchmark_group("traceparent");
+    group.bench_function("parse", |b| {
+        b.iter(|| Traceparent::parse(black_box(TRACEPARENT)))
+    });
+    let parsed = Traceparent::parse(TRACEPARENT).expect("benchmark input is valid");
+    let mut buf = String::with_capacity(64);
+    group.bench_function("format", |b| {
+        b.iter(|| {
+            buf.clear();
+            write!(buf, "{}", black_box(&parsed)).expect("writing to a String cannot fail");
+            buf.len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, extract_inject, traceparent);
+criterion_main!(benches);

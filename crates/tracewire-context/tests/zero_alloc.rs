@@ -1,0 +1,149 @@
+//! Spec §8: parsing and formatting a `traceparent` allocate nothing on the heap.
+//!
+//! A counting global allocator (`stats_alloc`, so no `unsafe` here) wraps the system
+//! allocator. This file holds a single test so no other test thread allocates while it
+//! measures; each measurement is still repeated and the minimum taken, so stray
+//! allocations of the test harness cannot make it fail, while an allocation inside
+//! the measured code (which happens on every repetition) always does.
+
+use std::alloc::System;
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use tracewire_context::{SpanId, TraceFlags, TraceId, Traceparent};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Smallest number of allocations `f` made over a few runs.
+fn min_allocations(mut f: impl FnMut()) -> usize {
+    (0..8)
+        .map(|_| {
+            let region = Region::new(GLOBAL);
+            f();
+            let stats = region.change();
+            stats.allocations + stats.reallocations
+        })
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// A fixed-size stack buffer implementing `fmt::Write`, to format without a heap.
+struct StackBuf {
+    bytes: [u8; 128],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl StackBuf {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or("<invalid utf-8>")
+    }
+}
+
+#[test]
+fn traceparent_parse_and_format_do_not_allocate() {
+    const VALID: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    const FUTURE: &str =
+        "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-07-what-the-future-holds";
+    const INVALID: &str = "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01";
+
+    // Sanity: the counter sees a real allocation, so a zero below means something.
+    assert!(min_allocations(|| drop(black_box(String::from("x")))) >= 1);
+
+    // Parsing: valid, future-version and invalid input.
+    let mut parsed = None;
+    assert_eq!(
+        min_allocations(|| parsed = Some(Traceparent::parse(black_box(VALID)))),
+        0,
+        "parsing a valid traceparent allocated"
+    );
+    let parsed = parsed
+        .and_then(Result::ok)
+        .expect("valid traceparent parses");
+    assert_eq!(
+        min_allocations(|| drop(black_box(Traceparent::parse(black_box(FUTURE))))),
+        0,
+        "parsing a future-version traceparent allocated"
+    );
+    assert_eq!(
+        min_allocations(|| drop(black_box(Traceparent::parse(black_box(INVALID))))),
+        0,
+        "rejecting an invalid traceparent allocated"
+    );
+
+    // Formatting into a stack buffer.
+    let mut buf = StackBuf {
+        bytes: [0; 128],
+        len: 0,
+    };
+    assert_eq!(
+        min_allocations(|| {
+            buf.len = 0;
+            let _ = write!(buf, "{}", black_box(&parsed));
+        }),
+        0,
+        "formatting a traceparent into a stack buffer allocated"
+    );
+    assert_eq!(buf.as_str(), VALID);
+
+    // Formatting into a pre-sized String.
+    let mut string = String::with_capacity(64);
+    assert_eq!(
+        min_allocations(|| {
+            string.clear();
+            let _ = write!(string, "{}", black_box(&parsed));
+        }),
+        0,
+        "formatting a traceparent into a pre-sized String allocated"
+    );
+    assert_eq!(string, VALID);
+
+    // The ids and a child, formatted the same way.
+    let child = parsed.child(SpanId::from_u64(0x00f0_67aa_0ba9_02b7));
+    let trace_id = TraceId::from_u128(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736);
+    assert_eq!(
+        min_allocations(|| {
+            buf.len = 0;
+            let _ = write!(
+                buf,
+                "{} {} {}",
+                black_box(&child),
+                trace_id,
+                child.parent_id
+            );
+        }),
+        0,
+        "formatting a child traceparent and ids allocated"
+    );
+    assert_eq!(
+        buf.as_str(),
+        "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01 \
+         4bf92f3577b34da6a3ce929d0e0e4736 00f067aa0ba902b7"
+    );
+
+    // Flags outside the propagated bits are dropped on output, still without allocating.
+    let odd = Traceparent::new(
+        parsed.trace_id,
+        parsed.parent_id,
+        TraceFlags::from_bits(0xff),
+    );
+    assert_eq!(
+        min_allocations(|| {
+            buf.len = 0;
+            let _ = write!(buf, "{}", black_box(&odd));
+        }),
+        0
+    );
+    assert!(buf.as_str().ends_with("-03"), "got {}", buf.as_str());
+}
