@@ -165,7 +165,7 @@ pub(crate) fn parse_key_value_list(raw: &str) -> Result<Vec<(String, String)>, K
         let decode = |s: &str| {
             percent_encoding::percent_decode_str(s.trim())
                 .decode_utf8()
-                .map(|c| c.trim().to_owned())
+                .map(|c| c.into_owned())
                 .map_err(|_| KeyValueListError::BadEncoding(index))
         };
         let key = decode(k)?;
