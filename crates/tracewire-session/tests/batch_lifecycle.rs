@@ -47,11 +47,23 @@ async fn b24_drop_newest_counts_and_reports_once() {
     let r = batch.report();
     assert_eq!((r.submitted, r.dropped), (12, 2));
     assert!(r.is_consistent());
-    let report = batch.shutdown(Duration::from_secs(5)).await.expect("clean shutdown");
+    let report = batch
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("clean shutdown");
     assert_eq!((report.sent, report.dropped, report.pending), (10, 2, 0));
     let mut dropped_events = Vec::new();
-    while let Some(e) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await.ok().flatten() {
-        if let ExportEvent::Dropped { count, reason, total_dropped } = e {
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(5), events.recv())
+        .await
+        .ok()
+        .flatten()
+    {
+        if let ExportEvent::Dropped {
+            count,
+            reason,
+            total_dropped,
+        } = e
+        {
             dropped_events.push((count, reason, total_dropped));
         }
     }
@@ -75,7 +87,10 @@ async fn b24_wait_overflow_drops_nothing() {
         .expect("submit_wait finishes")
         .expect("accepted");
     assert_eq!((outcome.accepted, outcome.dropped), (12, 0));
-    let report = batch.shutdown(Duration::from_secs(5)).await.expect("clean shutdown");
+    let report = batch
+        .shutdown(Duration::from_secs(5))
+        .await
+        .expect("clean shutdown");
     assert_eq!((report.sent, report.dropped, report.failed), (12, 0, 0));
     assert_eq!(rx.accepted_span_ids().len(), 12);
 }
@@ -115,7 +130,10 @@ async fn b25_accounting_invariant_holds_after_every_flush() {
         }
         let r = batch.flush(Duration::from_secs(10)).await;
         assert!(r.is_consistent(), "{r:?}");
-        assert_eq!(r.pending, 0, "flush settles everything queued at call time: {r:?}");
+        assert_eq!(
+            r.pending, 0,
+            "flush settles everything queued at call time: {r:?}"
+        );
         let d = r.delta(&previous);
         assert_eq!(
             d.submitted + previous.pending,
@@ -156,7 +174,10 @@ async fn b26_shutdown_against_hanging_receiver_meets_deadline() {
     let start = std::time::Instant::now();
     let result = batch.shutdown(deadline).await;
     let took = start.elapsed();
-    assert!(took <= deadline + Duration::from_millis(50), "took {took:?}");
+    assert!(
+        took <= deadline + Duration::from_millis(50),
+        "took {took:?}"
+    );
     match result {
         Err(ShutdownError::DeadlineExceeded { report }) => {
             assert!(report.pending > 0, "{report:?}");
@@ -165,7 +186,11 @@ async fn b26_shutdown_against_hanging_receiver_meets_deadline() {
         other => panic!("expected DeadlineExceeded, got {other:?}"),
     }
     let after = batch.report();
-    assert_eq!((after.pending, after.dropped), (0, 20), "cancelled spans count as dropped");
+    assert_eq!(
+        (after.pending, after.dropped),
+        (0, 20),
+        "cancelled spans count as dropped"
+    );
     assert!(after.is_consistent());
 }
 
@@ -188,8 +213,14 @@ async fn b26_shutdown_against_failing_receiver_is_never_ok() {
         }
         other => panic!("expected ExportFailed, got {other:?}"),
     }
-    assert!(matches!(batch.shutdown(Duration::from_secs(1)).await, Err(ShutdownError::AlreadyShutdown)));
-    assert_eq!(batch.submit(spans(3)), Err(SubmitError::Shutdown { dropped: 3 }));
+    assert!(matches!(
+        batch.shutdown(Duration::from_secs(1)).await,
+        Err(ShutdownError::AlreadyShutdown)
+    ));
+    assert_eq!(
+        batch.submit(spans(3)),
+        Err(SubmitError::Shutdown { dropped: 3 })
+    );
     let r = batch.report();
     assert_eq!((r.submitted, r.dropped, r.failed), (8, 3, 5));
     assert!(r.is_consistent());
@@ -197,7 +228,10 @@ async fn b26_shutdown_against_failing_receiver_is_never_ok() {
 
 #[test]
 fn b27_current_thread_runtime_flush_and_shutdown_complete() {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     rt.block_on(async {
         let rx = Receiver::start().await;
         let batch = BatchExporter::builder(otlp(&rx))
@@ -210,13 +244,19 @@ fn b27_current_thread_runtime_flush_and_shutdown_complete() {
         let r = batch.flush(Duration::from_secs(5)).await;
         assert_eq!((r.sent, r.pending), (30, 0));
         // Blocking variants refuse to run inside a runtime.
-        assert_eq!(batch.flush_blocking(Duration::from_secs(1)), Err(BlockingError::WouldBlockRuntime));
+        assert_eq!(
+            batch.flush_blocking(Duration::from_secs(1)),
+            Err(BlockingError::WouldBlockRuntime)
+        );
         assert!(matches!(
             batch.shutdown_blocking(Duration::from_secs(1)),
             Err(ShutdownError::WouldBlockRuntime)
         ));
         batch.submit(spans(4)).expect("submit");
-        let r = batch.shutdown(Duration::from_secs(5)).await.expect("clean shutdown");
+        let r = batch
+            .shutdown(Duration::from_secs(5))
+            .await
+            .expect("clean shutdown");
         assert_eq!((r.sent, r.pending), (34, 0));
     });
 }
@@ -238,9 +278,13 @@ fn b27_blocking_variants_work_outside_a_runtime() {
             .expect("build")
     });
     batch.submit(spans(9)).expect("submit");
-    let r = batch.flush_blocking(Duration::from_secs(5)).expect("not in a runtime");
+    let r = batch
+        .flush_blocking(Duration::from_secs(5))
+        .expect("not in a runtime");
     assert_eq!((r.sent, r.pending), (9, 0));
-    let r = batch.shutdown_blocking(Duration::from_secs(5)).expect("clean shutdown");
+    let r = batch
+        .shutdown_blocking(Duration::from_secs(5))
+        .expect("clean shutdown");
     assert_eq!(r.sent, 9);
 }
 
@@ -251,17 +295,26 @@ async fn build_outside_runtime_is_an_error_and_env_seeds_defaults() {
     let result = std::thread::spawn(move || BatchExporter::builder(exp).build().map(|_| ()))
         .join()
         .expect("join");
-    assert!(matches!(result, Err(tracewire_session::batch::BatchBuildError::NoRuntime)));
+    assert!(matches!(
+        result,
+        Err(tracewire_session::batch::BatchBuildError::NoRuntime)
+    ));
 
     // OTEL_BSP_MAX_QUEUE_SIZE seeds the queue bound; a builder call wins over it.
     let batch = BatchExporter::builder(otlp(&rx))
-        .with_env_vars([("OTEL_BSP_MAX_QUEUE_SIZE", "3"), ("OTEL_BSP_SCHEDULE_DELAY", "3600000")])
+        .with_env_vars([
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "3"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ])
         .without_default_handler()
         .build()
         .expect("build");
     assert_eq!(batch.submit(spans(5)).expect("submit").dropped, 2);
     let batch2 = BatchExporter::builder(otlp(&rx))
-        .with_env_vars([("OTEL_BSP_MAX_QUEUE_SIZE", "3"), ("OTEL_BSP_SCHEDULE_DELAY", "3600000")])
+        .with_env_vars([
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "3"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ])
         .max_queue_spans(4)
         .without_default_handler()
         .build()
@@ -284,7 +337,11 @@ async fn dropping_last_handle_shuts_down_in_background() {
     let clone = batch.clone();
     drop(batch);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(rx.accepted_span_ids().len(), 0, "a clone still holds the exporter");
+    assert_eq!(
+        rx.accepted_span_ids().len(),
+        0,
+        "a clone still holds the exporter"
+    );
     drop(clone);
     for _ in 0..200 {
         if rx.accepted_span_ids().len() == 6 {

@@ -44,7 +44,11 @@ fn assert_exactly_once(rx: &Receiver) {
     let ids = rx.accepted_span_ids();
     let unique: BTreeSet<_> = ids.iter().cloned().collect();
     assert_eq!(ids.len(), SPANS, "no duplicates");
-    assert_eq!(unique, (0..SPANS).map(id_of).collect::<BTreeSet<_>>(), "no loss");
+    assert_eq!(
+        unique,
+        (0..SPANS).map(id_of).collect::<BTreeSet<_>>(),
+        "no loss"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +60,20 @@ async fn b28_zero_loss_through_503_outage() {
     submit_during_outage(&batch).await;
     tokio::time::sleep_until(outage + Duration::from_secs(3)).await;
     rx.set_default(Reply::Ok);
-    let report = batch.shutdown(Duration::from_secs(30)).await.expect("clean shutdown");
-    assert_eq!((report.sent, report.dropped, report.failed, report.pending), (SPANS as u64, 0, 0, 0));
-    assert!(rx.requests().iter().any(|r| r.reply.starts_with("status 503")), "the outage was seen");
+    let report = batch
+        .shutdown(Duration::from_secs(30))
+        .await
+        .expect("clean shutdown");
+    assert_eq!(
+        (report.sent, report.dropped, report.failed, report.pending),
+        (SPANS as u64, 0, 0, 0)
+    );
+    assert!(
+        rx.requests()
+            .iter()
+            .any(|r| r.reply.starts_with("status 503")),
+        "the outage was seen"
+    );
     assert_exactly_once(&rx);
 }
 
@@ -71,7 +86,13 @@ async fn b28_zero_loss_through_refused_connections() {
     submit_during_outage(&batch).await;
     tokio::time::sleep_until(outage + Duration::from_secs(3)).await;
     rx.resume().await;
-    let report = batch.shutdown(Duration::from_secs(30)).await.expect("clean shutdown");
-    assert_eq!((report.sent, report.dropped, report.failed, report.pending), (SPANS as u64, 0, 0, 0));
+    let report = batch
+        .shutdown(Duration::from_secs(30))
+        .await
+        .expect("clean shutdown");
+    assert_eq!(
+        (report.sent, report.dropped, report.failed, report.pending),
+        (SPANS as u64, 0, 0, 0)
+    );
     assert_exactly_once(&rx);
 }

@@ -28,7 +28,11 @@ fn set(pairs: &[(&str, &str)]) {
 }
 
 fn build() -> tracewire_session::export::ExporterConfig {
-    OtlpHttpExporter::builder().build().expect("build").config().clone()
+    OtlpHttpExporter::builder()
+        .build()
+        .expect("build")
+        .config()
+        .clone()
 }
 
 #[tokio::test]
@@ -36,16 +40,29 @@ async fn b19_settings_table_from_process_env() {
     set(&[]);
     let c = build();
     assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
-    assert_eq!((c.protocol, c.compression, c.timeout), (Protocol::HttpProtobuf, Compression::None, Duration::from_secs(10)));
+    assert_eq!(
+        (c.protocol, c.compression, c.timeout),
+        (
+            Protocol::HttpProtobuf,
+            Compression::None,
+            Duration::from_secs(10)
+        )
+    );
 
     // Generic endpoint gets /v1/traces, without a double slash; empty per-signal = unset.
-    set(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")]);
+    set(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
+    ]);
     assert_eq!(build().endpoint, "http://collector:4318/v1/traces");
 
     // Per-signal values beat generic ones, verbatim.
     set(&[
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://traces.example/custom"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "https://traces.example/custom",
+        ),
         ("OTEL_EXPORTER_OTLP_HEADERS", "k=generic,a=1"),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=traces"),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
@@ -57,7 +74,10 @@ async fn b19_settings_table_from_process_env() {
     ]);
     let c = build();
     assert_eq!(c.endpoint, "https://traces.example/custom");
-    assert_eq!(c.headers.get("k").map(|v| v.as_bytes()), Some(&b"traces"[..]));
+    assert_eq!(
+        c.headers.get("k").map(|v| v.as_bytes()),
+        Some(&b"traces"[..])
+    );
     assert_eq!(c.headers.get("a").map(|v| v.as_bytes()), Some(&b"1"[..]));
     assert_eq!(c.timeout, Duration::from_millis(2000));
     assert_eq!(c.compression, Compression::Gzip);
@@ -76,10 +96,23 @@ async fn b19_settings_table_from_process_env() {
         .clone();
     assert_eq!(c.endpoint, "http://code:1/x");
     assert_eq!(c.headers.get("k").map(|v| v.as_bytes()), Some(&b"code"[..]));
-    assert_eq!((c.protocol, c.compression, c.timeout), (Protocol::HttpProtobuf, Compression::None, Duration::from_secs(3)));
+    assert_eq!(
+        (c.protocol, c.compression, c.timeout),
+        (
+            Protocol::HttpProtobuf,
+            Compression::None,
+            Duration::from_secs(3)
+        )
+    );
 
     // A malformed headers variable is ignored whole; reserved headers from env are ignored.
-    set(&[("OTEL_EXPORTER_OTLP_HEADERS", "good=1,broken"), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "content-type=text/plain,x=%20y")]);
+    set(&[
+        ("OTEL_EXPORTER_OTLP_HEADERS", "good=1,broken"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+            "content-type=text/plain,x=%20y",
+        ),
+    ]);
     let c = build();
     assert!(c.headers.get("good").is_none());
     assert!(c.headers.get("content-type").is_none());
@@ -89,11 +122,15 @@ async fn b19_settings_table_from_process_env() {
     set(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
     assert!(matches!(
         OtlpHttpExporter::builder().build(),
-        Err(tracewire_session::export::BuildError::UnsupportedProtocol(_))
+        Err(tracewire_session::export::BuildError::UnsupportedProtocol(
+            _
+        ))
     ));
     set(&[]);
     assert!(matches!(
-        OtlpHttpExporter::builder().with_endpoint("unix:///tmp/x").build(),
+        OtlpHttpExporter::builder()
+            .with_endpoint("unix:///tmp/x")
+            .build(),
         Err(tracewire_session::export::BuildError::InvalidEndpoint { .. })
     ));
     set(&[]);

@@ -7,7 +7,9 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use support::{id_of, spans, Receiver, Reply};
-use tracewire_session::export::{Compression, ExportError, OtlpHttpExporter, Protocol, RetryPolicy};
+use tracewire_session::export::{
+    Compression, ExportError, OtlpHttpExporter, Protocol, RetryPolicy,
+};
 use tracewire_session::resource::Resource;
 
 fn exporter(rx: &Receiver) -> tracewire_session::export::OtlpHttpExporterBuilder {
@@ -21,16 +23,32 @@ fn exporter(rx: &Receiver) -> tracewire_session::export::OtlpHttpExporterBuilder
 #[tokio::test]
 async fn b18_protobuf_body_decodes_with_headers() {
     let rx = Receiver::start().await;
-    let exp = exporter(&rx).with_header("x-api-key", "secret-1").build().expect("build");
+    let exp = exporter(&rx)
+        .with_header("x-api-key", "secret-1")
+        .build()
+        .expect("build");
     let outcome = exp.export(&spans(5)).await.expect("export");
-    assert_eq!((outcome.sent, outcome.requests, outcome.attempts), (5, 1, 1));
+    assert_eq!(
+        (outcome.sent, outcome.requests, outcome.attempts),
+        (5, 1, 1)
+    );
     let reqs = rx.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
-    assert_eq!(r.headers.get("content-type").map(|v| v.as_bytes()), Some(&b"application/x-protobuf"[..]));
-    let ua = r.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(
+        r.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/x-protobuf"[..])
+    );
+    let ua = r
+        .headers
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     assert_eq!(ua, concat!("tracewire-session/", env!("CARGO_PKG_VERSION")));
-    assert_eq!(r.headers.get("x-api-key").map(|v| v.as_bytes()), Some(&b"secret-1"[..]));
+    assert_eq!(
+        r.headers.get("x-api-key").map(|v| v.as_bytes()),
+        Some(&b"secret-1"[..])
+    );
     assert!(r.headers.get("content-encoding").is_none());
     let req = ExportTraceServiceRequest::decode(r.body.clone()).expect("decode protobuf");
     let rs = &req.resource_spans[0];
@@ -40,17 +58,26 @@ async fn b18_protobuf_body_decodes_with_headers() {
         .and_then(|res| res.attributes.iter().find(|kv| kv.key == "service.name"))
         .map(|kv| format!("{:?}", kv.value));
     assert!(svc.unwrap_or_default().contains("promptkit"));
-    assert_eq!(rs.scope_spans[0].scope.as_ref().map(|s| s.name.as_str()), Some("tracewire-session"));
+    assert_eq!(
+        rs.scope_spans[0].scope.as_ref().map(|s| s.name.as_str()),
+        Some("tracewire-session")
+    );
     assert_eq!(r.span_ids(), (0..5).map(id_of).collect::<Vec<_>>());
 }
 
 #[tokio::test]
 async fn b18_gzip_bodies_decode() {
     let rx = Receiver::start().await;
-    let exp = exporter(&rx).with_compression(Compression::Gzip).build().expect("build");
+    let exp = exporter(&rx)
+        .with_compression(Compression::Gzip)
+        .build()
+        .expect("build");
     exp.export(&spans(50)).await.expect("export");
     let r = &rx.requests()[0];
-    assert_eq!(r.headers.get("content-encoding").map(|v| v.as_bytes()), Some(&b"gzip"[..]));
+    assert_eq!(
+        r.headers.get("content-encoding").map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
     assert_ne!(r.raw, r.body, "the wire body is compressed");
     assert_eq!(r.span_ids().len(), 50);
 }
@@ -58,15 +85,31 @@ async fn b18_gzip_bodies_decode() {
 #[tokio::test]
 async fn b18_json_uses_string_int64s() {
     let rx = Receiver::start().await;
-    let exp = exporter(&rx).with_protocol(Protocol::HttpJson).build().expect("build");
+    let exp = exporter(&rx)
+        .with_protocol(Protocol::HttpJson)
+        .build()
+        .expect("build");
     exp.export(&spans(2)).await.expect("export");
     let r = &rx.requests()[0];
-    assert_eq!(r.headers.get("content-type").map(|v| v.as_bytes()), Some(&b"application/json"[..]));
+    assert_eq!(
+        r.headers.get("content-type").map(|v| v.as_bytes()),
+        Some(&b"application/json"[..])
+    );
     let text = String::from_utf8(r.body.to_vec()).expect("utf8");
-    assert!(text.contains("\"startTimeUnixNano\":\"1700000000000000000\""), "{text}");
+    assert!(
+        text.contains("\"startTimeUnixNano\":\"1700000000000000000\""),
+        "{text}"
+    );
     assert!(text.contains("\"intValue\":\"1\""), "{text}");
-    assert!(text.contains("\"traceId\":\"0af7651916cd43dd8448eb211c80319c\""), "{text}");
-    assert_eq!(r.span_ids().len(), 2, "decodes with opentelemetry-proto serde");
+    assert!(
+        text.contains("\"traceId\":\"0af7651916cd43dd8448eb211c80319c\""),
+        "{text}"
+    );
+    assert_eq!(
+        r.span_ids().len(),
+        2,
+        "decodes with opentelemetry-proto serde"
+    );
 }
 
 #[tokio::test]
@@ -87,11 +130,17 @@ async fn b21_partial_success_counts_rejected_and_surfaces_message() {
             rejected: 3,
             message: "3 spans too old".into(),
         }]);
-        let exp = exporter(&rx).with_protocol(protocol).build().expect("build");
+        let exp = exporter(&rx)
+            .with_protocol(protocol)
+            .build()
+            .expect("build");
         let report = exp.export_report(&spans(10)).await;
         assert_eq!(report.outcome.sent, 7, "{protocol}");
         assert_eq!(report.outcome.rejected, 3);
-        assert_eq!(report.outcome.rejection_message.as_deref(), Some("3 spans too old"));
+        assert_eq!(
+            report.outcome.rejection_message.as_deref(),
+            Some("3 spans too old")
+        );
         assert_eq!(report.outcome.attempts, 1, "partial success is not retried");
         assert!(!report.is_success());
     }
@@ -101,23 +150,37 @@ async fn b21_partial_success_counts_rejected_and_surfaces_message() {
 async fn b22_size_limit_splits_every_span_once() {
     let rx = Receiver::start().await;
     let limit = 256 << 10;
-    let exp = exporter(&rx).with_max_request_bytes(limit).build().expect("build");
+    let exp = exporter(&rx)
+        .with_max_request_bytes(limit)
+        .build()
+        .expect("build");
     let outcome = exp.export(&spans(10_000)).await.expect("export");
     assert_eq!(outcome.sent, 10_000);
     let reqs = rx.requests();
     assert!(reqs.len() > 1, "the batch was split");
     assert_eq!(outcome.requests as usize, reqs.len());
     for r in &reqs {
-        assert!(r.body.len() <= limit, "request of {} bytes over the limit", r.body.len());
+        assert!(
+            r.body.len() <= limit,
+            "request of {} bytes over the limit",
+            r.body.len()
+        );
     }
     let ids = rx.accepted_span_ids();
-    assert_eq!(ids, (0..10_000).map(id_of).collect::<Vec<_>>(), "each span exactly once, in order");
+    assert_eq!(
+        ids,
+        (0..10_000).map(id_of).collect::<Vec<_>>(),
+        "each span exactly once, in order"
+    );
 }
 
 #[tokio::test]
 async fn b22_oversize_span_is_too_large_and_others_are_sent() {
     let rx = Receiver::start().await;
-    let exp = exporter(&rx).with_max_request_bytes(4096).build().expect("build");
+    let exp = exporter(&rx)
+        .with_max_request_bytes(4096)
+        .build()
+        .expect("build");
     let mut batch = spans(5);
     batch[2].attributes.insert("huge", "x".repeat(10_000));
     let report = exp.export_report(&batch).await;
@@ -129,7 +192,10 @@ async fn b22_oversize_span_is_too_large_and_others_are_sent() {
     ));
     let ids = rx.accepted_span_ids();
     assert_eq!(ids, vec![id_of(0), id_of(1), id_of(3), id_of(4)]);
-    assert!(matches!(exp.export(&batch).await, Err(ExportError::SpanTooLarge { .. })));
+    assert!(matches!(
+        exp.export(&batch).await,
+        Err(ExportError::SpanTooLarge { .. })
+    ));
 }
 
 #[tokio::test]
@@ -139,7 +205,11 @@ async fn b20_non_retryable_statuses_make_one_attempt() {
         rx.set_default(Reply::Status(code));
         let exp = exporter(&rx).build().expect("build");
         match exp.export(&spans(3)).await {
-            Err(ExportError::Status { code: c, retry, body_excerpt }) => {
+            Err(ExportError::Status {
+                code: c,
+                retry,
+                body_excerpt,
+            }) => {
                 assert_eq!(c, code);
                 assert_eq!(retry.attempt, 1);
                 assert!(!retry.will_retry);
@@ -154,7 +224,9 @@ async fn b20_non_retryable_statuses_make_one_attempt() {
 #[tokio::test]
 async fn b20_connection_refused_is_retried() {
     // Bind, note the port, close it: connections are refused.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
     let exp = OtlpHttpExporter::builder()
@@ -173,10 +245,13 @@ async fn b20_connection_refused_is_retried() {
     match report.errors.as_slice() {
         [ExportError::RetryWindowExceeded { last, retry }] => {
             assert!(!retry.will_retry);
-            assert!(matches!(
-                &**last,
-                ExportError::Transport { source, .. } if source.kind == tracewire_session::export::TransportErrorKind::Connect
-            ), "{last:?}");
+            assert!(
+                matches!(
+                    &**last,
+                    ExportError::Transport { source, .. } if source.kind == tracewire_session::export::TransportErrorKind::Connect
+                ),
+                "{last:?}"
+            );
         }
         other => panic!("unexpected errors {other:?}"),
     }

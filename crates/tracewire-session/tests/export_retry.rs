@@ -10,7 +10,8 @@ use bytes::Bytes;
 use support::spans;
 use tokio::time::Instant;
 use tracewire_session::export::{
-    BoxFuture, ExportError, HttpClient, OtlpHttpExporter, RetryPolicy, TransportError, TransportErrorKind,
+    BoxFuture, ExportError, HttpClient, OtlpHttpExporter, RetryPolicy, TransportError,
+    TransportErrorKind,
 };
 
 type Answer = Result<(u16, Option<&'static str>), TransportErrorKind>;
@@ -33,9 +34,17 @@ impl Fake {
 }
 
 impl HttpClient for Fake {
-    fn send(&self, _req: http::Request<Bytes>) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>> {
+    fn send(
+        &self,
+        _req: http::Request<Bytes>,
+    ) -> BoxFuture<'_, Result<http::Response<Bytes>, TransportError>> {
         self.calls.lock().expect("lock").push(Instant::now());
-        let answer = self.answers.lock().expect("lock").pop_front().unwrap_or(Ok((200, None)));
+        let answer = self
+            .answers
+            .lock()
+            .expect("lock")
+            .pop_front()
+            .unwrap_or(Ok((200, None)));
         Box::pin(async move {
             match answer {
                 Ok((code, retry_after)) => {
@@ -72,8 +81,14 @@ async fn b20_503_503_200_three_attempts_then_success() {
     // Backoff with 20 % jitter: 0.4–0.5 s, then 0.8–1.0 s.
     let d1 = calls[1] - calls[0];
     let d2 = calls[2] - calls[1];
-    assert!(d1 >= Duration::from_millis(400) && d1 <= Duration::from_millis(500), "{d1:?}");
-    assert!(d2 >= Duration::from_millis(800) && d2 <= Duration::from_millis(1000), "{d2:?}");
+    assert!(
+        d1 >= Duration::from_millis(400) && d1 <= Duration::from_millis(500),
+        "{d1:?}"
+    );
+    assert!(
+        d2 >= Duration::from_millis(800) && d2 <= Duration::from_millis(1000),
+        "{d2:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -83,7 +98,11 @@ async fn b20_429_retry_after_is_honoured() {
     exp.export(&spans(1)).await.expect("export succeeds");
     let calls = fake.calls();
     assert_eq!(calls.len(), 2);
-    assert!(calls[1] - calls[0] >= Duration::from_secs(2), "{:?}", calls[1] - calls[0]);
+    assert!(
+        calls[1] - calls[0] >= Duration::from_secs(2),
+        "{:?}",
+        calls[1] - calls[0]
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -99,7 +118,13 @@ async fn b20_retryable_statuses_and_transport_errors_are_retried() {
         exp.export(&spans(1)).await.expect("retried to success");
         assert_eq!(fake.calls().len(), 2, "{answer:?}");
     }
-    for answer in [Ok((400, None)), Ok((401, None)), Ok((500, None)), Ok((501, None)), Err(TransportErrorKind::Other)] {
+    for answer in [
+        Ok((400, None)),
+        Ok((401, None)),
+        Ok((500, None)),
+        Ok((501, None)),
+        Err(TransportErrorKind::Other),
+    ] {
         let fake = Fake::new([answer, Ok((200, None))]);
         let exp = exporter(&fake, RetryPolicy::default());
         assert!(exp.export(&spans(1)).await.is_err(), "{answer:?}");
@@ -121,20 +146,37 @@ async fn b20_retry_after_past_window_fails_without_sleeping() {
         }
         other => panic!("expected RetryWindowExceeded, got {other:?}"),
     }
-    assert_eq!(start.elapsed(), Duration::ZERO, "no sleep on the paused clock");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no sleep on the paused clock"
+    );
     assert_eq!(fake.calls().len(), 1);
 }
 
 #[tokio::test(start_paused = true)]
 async fn b20_window_bounds_the_attempts() {
     let fake = Fake::new(std::iter::repeat_n(Ok((503, None)), 100));
-    let exp = exporter(&fake, RetryPolicy::default().with_window(Duration::from_secs(10)));
+    let exp = exporter(
+        &fake,
+        RetryPolicy::default().with_window(Duration::from_secs(10)),
+    );
     let start = Instant::now();
-    assert!(matches!(exp.export(&spans(1)).await, Err(ExportError::RetryWindowExceeded { .. })));
+    assert!(matches!(
+        exp.export(&spans(1)).await,
+        Err(ExportError::RetryWindowExceeded { .. })
+    ));
     let calls = fake.calls();
-    assert!(calls.len() >= 3 && calls.len() < 10, "{} attempts", calls.len());
+    assert!(
+        calls.len() >= 3 && calls.len() < 10,
+        "{} attempts",
+        calls.len()
+    );
     for c in &calls {
-        assert!(*c - start <= Duration::from_secs(10), "an attempt started outside the window");
+        assert!(
+            *c - start <= Duration::from_secs(10),
+            "an attempt started outside the window"
+        );
     }
 }
 
@@ -142,6 +184,9 @@ async fn b20_window_bounds_the_attempts() {
 async fn b20_disabled_policy_never_retries() {
     let fake = Fake::new([Ok((503, None)), Ok((200, None))]);
     let exp = exporter(&fake, RetryPolicy::disabled());
-    assert!(matches!(exp.export(&spans(1)).await, Err(ExportError::Status { code: 503, .. })));
+    assert!(matches!(
+        exp.export(&spans(1)).await,
+        Err(ExportError::Status { code: 503, .. })
+    ));
     assert_eq!(fake.calls().len(), 1);
 }

@@ -49,7 +49,11 @@ fn b23_sdk_batch_processor_without_runtime() {
         .build()
         .expect("build");
     let provider = SdkTracerProvider::builder()
-        .with_resource(opentelemetry_sdk::Resource::builder_empty().with_service_name("sdk-svc").build())
+        .with_resource(
+            opentelemetry_sdk::Resource::builder_empty()
+                .with_service_name("sdk-svc")
+                .build(),
+        )
         .with_batch_exporter(exporter)
         .build();
     emit_and_flush(&provider, 7);
@@ -61,8 +65,10 @@ fn b23_sdk_batch_processor_without_runtime() {
         .as_ref()
         .and_then(|r| r.resource_spans[0].resource.clone())
         .expect("resource");
-    assert!(res.attributes.iter().any(|kv| kv.key == "service.name"
-        && format!("{:?}", kv.value).contains("sdk-svc")));
+    assert!(res
+        .attributes
+        .iter()
+        .any(|kv| kv.key == "service.name" && format!("{:?}", kv.value).contains("sdk-svc")));
     provider.shutdown().expect("shutdown");
     drop(rx);
 }
@@ -75,7 +81,9 @@ async fn b23_sdk_batch_processor_inside_runtime() {
         .with_endpoint(rx.endpoint())
         .build()
         .expect("build");
-    let provider = SdkTracerProvider::builder().with_batch_exporter(exporter).build();
+    let provider = SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .build();
     let p = provider.clone();
     tokio::task::spawn_blocking(move || emit_and_flush(&p, 5))
         .await
@@ -106,9 +114,14 @@ async fn b23_sdk_export_errors_and_shutdown() {
         .expect("build");
     let span = tracewire_session::otlp::to_span_data(&support::spans(1)[0], &Default::default());
     let err = SpanExporter::export(&exporter, vec![span.clone()]).await;
-    assert!(matches!(err, Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(ref m)) if m.contains("500")), "{err:?}");
+    assert!(
+        matches!(err, Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(ref m)) if m.contains("500")),
+        "{err:?}"
+    );
     assert!(exporter.force_flush().is_ok());
-    assert!(exporter.shutdown_with_timeout(Duration::from_secs(1)).is_ok());
+    assert!(exporter
+        .shutdown_with_timeout(Duration::from_secs(1))
+        .is_ok());
     assert!(matches!(
         SpanExporter::export(&exporter, vec![span]).await,
         Err(opentelemetry_sdk::error::OTelSdkError::AlreadyShutdown)

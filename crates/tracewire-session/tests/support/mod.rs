@@ -92,7 +92,9 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(Mutex::new(State {
             script: VecDeque::new(),
@@ -174,7 +176,9 @@ impl Receiver {
 async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
     let mut conns = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let state = Arc::clone(&state);
         conns.spawn(async move {
             let svc = service_fn(move |req| handle(req, Arc::clone(&state)));
@@ -204,12 +208,20 @@ async fn handle(
     state: Arc<Mutex<State>>,
 ) -> Result<http::Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
-    let raw = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let raw = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
     let gz = parts
         .headers
         .get("content-encoding")
         .is_some_and(|v| v.as_bytes() == b"gzip");
-    let body = if gz { Bytes::from(gunzip(&raw)) } else { raw.clone() };
+    let body = if gz {
+        Bytes::from(gunzip(&raw))
+    } else {
+        raw.clone()
+    };
     let json = parts
         .headers
         .get("content-type")
@@ -239,11 +251,17 @@ async fn handle(
         });
         reply
     };
-    let ct = if json { "application/json" } else { "application/x-protobuf" };
+    let ct = if json {
+        "application/json"
+    } else {
+        "application/x-protobuf"
+    };
     let resp = http::Response::builder().header("content-type", ct);
     let resp = match reply {
         Reply::Ok => resp.status(200).body(Full::new(Bytes::new())),
-        Reply::Status(c) => resp.status(c).body(Full::new(Bytes::from_static(b"receiver error"))),
+        Reply::Status(c) => resp
+            .status(c)
+            .body(Full::new(Bytes::from_static(b"receiver error"))),
         Reply::RetryAfter(c, v) => resp
             .status(c)
             .header("retry-after", v)
