@@ -387,6 +387,10 @@ fn arb_event() -> impl Strategy<Value = SpanEvent> {
             message: None
         }),
         "\\PC{0,10}".prop_map(Status::error),
+        "\\PC{0,10}".prop_map(|m| Status {
+            code: StatusCode::Unset,
+            message: Some(m)
+        }),
     ];
     prop_oneof![
         (

@@ -449,7 +449,7 @@ pub fn encode_ingest_line(event: &SpanEvent, out: &mut Vec<u8>) {
             json::write_key(out, false, "duration_ns");
             json::write_u64(out, d);
         }
-        if !e.status.is_unset() {
+        if !e.status.is_unset() || e.status.message.is_some() {
             json::write_key(out, false, "status");
             json::write_status_object(out, &e.status);
         }
