@@ -741,9 +741,14 @@ fn differential_against_opentelemetry_python_propagators() {
             "JUSTIFIED lists {id}, which is not in the corpus"
         );
     }
+    let per_kind = |k: Kind| cases.iter().filter(|c| c.kind == k).count();
     println!(
-        "differential: {} cases, {agreements} agreements, {justified_disagreements} justified disagreements",
-        cases.len()
+        "differential: {} cases ({} traceparent/tracestate, {} baggage, {} X-Ray), \
+         {agreements} agreements, {justified_disagreements} justified disagreements",
+        cases.len(),
+        per_kind(Kind::W3c),
+        per_kind(Kind::Baggage),
+        per_kind(Kind::XRay),
     );
     assert!(
         unlisted.is_empty(),
