@@ -68,5 +68,7 @@ pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, Rejection};
 
 #[cfg(feature = "emitter")]
 pub mod emitter;
+#[cfg(feature = "otel")]
+pub mod otel;
 #[cfg(feature = "server")]
 pub mod server;

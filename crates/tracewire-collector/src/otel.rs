@@ -1,0 +1,197 @@
+//! [`TracewireSpanExporter`] (feature `otel`, spec §7): an `opentelemetry_sdk` 0.33
+//! `SpanExporter` that sends each finished span to a collector through an [`Emitter`], so
+//! any `opentelemetry` or `tracing-opentelemetry` app can use the local collector.
+//!
+//! `export` only enqueues and returns a ready future: it works under `SimpleSpanProcessor`
+//! (recommended locally: no batch delay) and the thread-based `BatchSpanProcessor`,
+//! without tokio.
+//!
+//! ```no_run
+//! use opentelemetry::trace::{Tracer, TracerProvider as _};
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use tracewire_collector::emitter::Emitter;
+//! use tracewire_collector::otel::TracewireSpanExporter;
+//!
+//! let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path("/tmp/t.sock").build());
+//! let provider = SdkTracerProvider::builder().with_simple_exporter(exporter).build();
+//! provider.tracer("app").in_span("work", |_cx| {});
+//! provider.shutdown().ok();
+//! ```
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelKind, Status as OtelStatus};
+use opentelemetry::{Array, Key, Value};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::resource::Resource;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+
+use crate::emitter::Emitter;
+use crate::model::{
+    SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, StatusCode, Timestamp, TraceId,
+};
+
+/// How long `force_flush` waits.
+pub const FORCE_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends OpenTelemetry spans to a tracewire (or go-trace) collector.
+#[derive(Debug)]
+pub struct TracewireSpanExporter {
+    emitter: Emitter,
+    service_name: Option<String>,
+}
+
+impl TracewireSpanExporter {
+    /// Exports through `emitter` (use [`Emitter::from_env`] to follow `TRACEWIRE_SOCKET`).
+    pub fn new(emitter: Emitter) -> Self {
+        Self {
+            emitter,
+            service_name: None,
+        }
+    }
+
+    /// The emitter, for its stats.
+    pub fn emitter(&self) -> &Emitter {
+        &self.emitter
+    }
+}
+
+fn timestamp(t: SystemTime) -> Timestamp {
+    let ns = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    };
+    Timestamp::from_unix_nanos(ns)
+}
+
+fn kind(k: &OtelKind) -> SpanKind {
+    match k {
+        OtelKind::Client => SpanKind::Client,
+        OtelKind::Server => SpanKind::Server,
+        OtelKind::Producer => SpanKind::Producer,
+        OtelKind::Consumer => SpanKind::Consumer,
+        OtelKind::Internal => SpanKind::Internal,
+    }
+}
+
+/// An attribute value as a string; arrays as JSON text.
+pub(crate) fn value_text(v: &Value) -> String {
+    match v {
+        Value::Bool(b) => b.to_string(),
+        Value::I64(i) => i.to_string(),
+        Value::F64(f) => f.to_string(),
+        Value::String(s) => s.as_str().to_owned(),
+        Value::Array(a) => {
+            let json = match a {
+                Array::Bool(v) => serde_json::to_string(v),
+                Array::I64(v) => serde_json::to_string(v),
+                Array::F64(v) => serde_json::to_string(v),
+                Array::String(v) => {
+                    serde_json::to_string(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+                }
+                other => Ok(other.to_string()),
+            };
+            json.unwrap_or_else(|_| a.to_string())
+        }
+        other => other.to_string(),
+    }
+}
+
+fn status(s: &OtelStatus) -> Status {
+    match s {
+        OtelStatus::Unset => Status::default(),
+        OtelStatus::Ok => Status {
+            code: StatusCode::Ok,
+            message: None,
+        },
+        OtelStatus::Error { description } => Status {
+            code: StatusCode::Error,
+            message: (!description.is_empty()).then(|| description.to_string()),
+        },
+    }
+}
+
+/// The start and end events of one finished SDK span; `None` for an invalid context.
+pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option<[SpanEvent; 2]> {
+    let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
+    let span_id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
+    if trace_id == 0 || span_id == 0 {
+        return None;
+    }
+    let parent_id = (span.parent_span_id != OtelSpanId::INVALID)
+        .then(|| SpanId(u64::from_be_bytes(span.parent_span_id.to_bytes())));
+    let mut attrs: BTreeMap<String, String> = span
+        .attributes
+        .iter()
+        .map(|kv| (kv.key.as_str().to_owned(), value_text(&kv.value)))
+        .collect();
+    if let Some(service) = service_name {
+        attrs
+            .entry("service.name".to_owned())
+            .or_insert_with(|| service.to_owned());
+    }
+    let start = timestamp(span.start_time);
+    let end = timestamp(span.end_time);
+    let duration_ns = span
+        .end_time
+        .duration_since(span.start_time)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let trace_id = TraceId::W3c(trace_id);
+    let span_id = SpanId(span_id);
+    Some([
+        SpanEvent::Start(SpanStart {
+            trace_id,
+            span_id,
+            parent_id,
+            name: span.name.to_string(),
+            kind: kind(&span.span_kind),
+            time: start,
+            attrs: BTreeMap::new(),
+        }),
+        SpanEvent::End(SpanEnd {
+            trace_id,
+            span_id,
+            name: String::new(),
+            time: end,
+            attrs,
+            duration_ns: Some(duration_ns),
+            status: status(&span.status),
+        }),
+    ])
+}
+
+impl SpanExporter for TracewireSpanExporter {
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+        for span in &batch {
+            if let Some([start, end]) = span_events(span, self.service_name.as_deref()) {
+                // Back to back: the end never precedes its start.
+                self.emitter.emit(&start);
+                self.emitter.emit(&end);
+            }
+        }
+        std::future::ready(Ok(()))
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.emitter
+            .flush(Instant::now() + FORCE_FLUSH_TIMEOUT)
+            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.emitter
+            .shutdown(Instant::now() + timeout)
+            .map_err(|e| OTelSdkError::InternalFailure(e.to_string()))
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.service_name = resource
+            .get(&Key::from_static_str("service.name"))
+            .map(|v| value_text(&v));
+    }
+}
