@@ -10,6 +10,8 @@
 //! valid `traceparent` starts a new trace (and, as W3C requires, does not propagate
 //! its `tracestate`).
 //!
+//! [`RequestBuilderExt::trace_context`]: tracewire_context::reqwest::RequestBuilderExt::trace_context
+//!
 //! Used by the `w3c_service` example binary and by `examples/tests/w3c_service.rs`.
 
 use std::convert::Infallible;
