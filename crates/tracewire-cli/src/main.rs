@@ -5,6 +5,7 @@
 
 mod collect;
 mod session;
+mod session_export;
 mod stats;
 mod view;
 

@@ -5,3 +5,7 @@ pub mod read;
 pub mod write;
 pub mod convert;
 pub mod span;
+pub mod otlp;
+pub mod resource;
+pub mod export;
+pub mod batch;

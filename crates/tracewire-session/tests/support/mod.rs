@@ -191,16 +191,13 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>) {
 }
 
 fn gunzip(raw: &[u8]) -> Vec<u8> {
-    #[cfg(feature = "gzip")]
-    {
-        use std::io::Read;
-        let mut out = Vec::new();
-        let mut d = flate2::read::GzDecoder::new(raw);
-        if d.read_to_end(&mut out).is_ok() {
-            return out;
-        }
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut d = flate2::read::GzDecoder::new(raw);
+    match d.read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(_) => raw.to_vec(),
     }
-    raw.to_vec()
 }
 
 async fn handle(
