@@ -72,3 +72,5 @@ pub mod emitter;
 pub mod otel;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "otlp")]
+pub mod otlp;

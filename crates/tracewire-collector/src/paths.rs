@@ -66,6 +66,17 @@ pub enum BindError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The OTLP/HTTP receiver's address is taken.
+    #[error("{0} is already in use; pass another --otlp-http ADDR")]
+    AddrInUse(std::net::SocketAddr),
+    /// The forward URL points at our own OTLP receiver, which would loop every span.
+    #[error("--forward {url} points at this collector's own OTLP receiver on {receiver}; forward to another collector")]
+    ForwardLoop {
+        /// The refused URL.
+        url: String,
+        /// The receiver's address.
+        receiver: std::net::SocketAddr,
+    },
     /// An I/O error on the given path.
     #[error("{}: {source}", path.display())]
     Io {

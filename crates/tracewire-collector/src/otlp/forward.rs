@@ -1,0 +1,201 @@
+//! The OTLP forwarder (spec §8): feeds from a span subscription into
+//! `tracewire-session`'s batching OTLP/HTTP exporter, whose enqueue never blocks. One
+//! exporter per `service.name` (the resource is per exporter), up to a bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracewire_session::batch::{BatchExporter, Deadline, FlushReport};
+use tracewire_session::export::OtlpHttpExporter;
+use tracewire_session::otlp::Scope;
+use tracewire_session::resource::Resource;
+use tracewire_session::span::{
+    Span as OtlpSpan, SpanId as OtlpSpanId, SpanKind as OtlpKind, Status as OtlpStatus,
+    TraceId as OtlpTraceId,
+};
+
+use crate::model::{CompletedSpan, SpanKind, StatusCode};
+use crate::server::{Collector, RecvError, SpanSubscription};
+
+/// Most distinct `service.name` values with their own exporter; further services share
+/// the default one (their spans keep `service.name` as a span attribute).
+const MAX_SERVICES: usize = 64;
+
+/// How the forwarder is configured.
+#[derive(Debug, Clone)]
+pub(crate) struct ForwardConfig {
+    /// The OTLP/HTTP traces URL.
+    pub(crate) url: String,
+    /// `service.name` for spans without one.
+    pub(crate) service_name: String,
+}
+
+/// The traces URL of a `--forward` value: a bare base URL gets `/v1/traces`.
+pub(crate) fn traces_url(url: &str) -> String {
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.path() == "/" || uri.path().is_empty() => {
+            format!("{}/v1/traces", url.trim_end_matches('/'))
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Our span kinds in OTLP terms: function → INTERNAL, http → SERVER, sql → CLIENT, the
+/// rest 1:1.
+pub(crate) fn otlp_kind(kind: SpanKind) -> OtlpKind {
+    match kind {
+        SpanKind::Function | SpanKind::Internal => OtlpKind::Internal,
+        SpanKind::Http | SpanKind::Server => OtlpKind::Server,
+        SpanKind::Sql | SpanKind::Client => OtlpKind::Client,
+        SpanKind::Producer => OtlpKind::Producer,
+        SpanKind::Consumer => OtlpKind::Consumer,
+        _ => OtlpKind::Internal,
+    }
+}
+
+/// Converts a completed span into the exporter's span: 16-hex trace ids are left-padded
+/// to 32 hex, error spans get `STATUS_CODE_ERROR`, and semantic attribute copies are added.
+pub(crate) fn to_otlp_span(span: &CompletedSpan) -> OtlpSpan {
+    let nanos = |t: crate::model::Timestamp| u64::try_from(t.as_unix_nanos()).unwrap_or(0);
+    let mut out = OtlpSpan::new(
+        OtlpTraceId::from_u128(span.trace_id.to_u128()),
+        OtlpSpanId::from_u64(span.span_id.0),
+        span.name.clone(),
+        otlp_kind(span.kind),
+        nanos(span.start),
+        nanos(span.end),
+    );
+    out.parent_span_id = span.parent_id.map(|p| OtlpSpanId::from_u64(p.0));
+    for (k, v) in &span.attrs {
+        out.attributes.insert(k.clone(), v.clone());
+    }
+    let copies = [
+        ("method", "http.request.method"),
+        ("path", "url.path"),
+        ("query", "db.query.text"),
+    ];
+    for (from, to) in copies {
+        if let Some(v) = span.attrs.get(from) {
+            if !span.attrs.contains_key(to) {
+                out.attributes.insert(to, v.clone());
+            }
+        }
+    }
+    if let Some(code) = span.attrs.get("status").and_then(|s| s.parse::<i64>().ok()) {
+        if !span.attrs.contains_key("http.response.status_code") {
+            out.attributes.insert("http.response.status_code", code);
+        }
+    }
+    out.status = if span.is_error() {
+        OtlpStatus::error(span.error_message().unwrap_or_default())
+    } else if span.status.code == StatusCode::Ok {
+        OtlpStatus::ok()
+    } else {
+        OtlpStatus::unset()
+    };
+    out
+}
+
+struct Exporters {
+    config: ForwardConfig,
+    by_service: HashMap<String, BatchExporter>,
+}
+
+impl Exporters {
+    fn build(&self, service: &str) -> Option<BatchExporter> {
+        let exporter = OtlpHttpExporter::builder()
+            .with_endpoint(traces_url(&self.config.url))
+            .with_resource(Resource::empty().with_attribute("service.name", service.to_owned()))
+            .with_scope(Scope::new("tracewire-collector", env!("CARGO_PKG_VERSION")))
+            .build()
+            .ok()?;
+        BatchExporter::builder(exporter)
+            .without_default_handler()
+            .build()
+            .ok()
+    }
+
+    fn get(&mut self, service: &str) -> Option<&BatchExporter> {
+        if !self.by_service.contains_key(service) {
+            let key = if self.by_service.len() >= MAX_SERVICES {
+                self.config.service_name.clone()
+            } else {
+                service.to_owned()
+            };
+            if !self.by_service.contains_key(&key) {
+                let e = self.build(&key)?;
+                self.by_service.insert(key.clone(), e);
+            }
+            return self.by_service.get(&key);
+        }
+        self.by_service.get(service)
+    }
+
+    fn totals(&self) -> FlushReport {
+        let mut t = FlushReport::default();
+        for e in self.by_service.values() {
+            let r = e.report();
+            t.sent += r.sent;
+            t.dropped += r.dropped;
+            t.failed += r.failed;
+        }
+        t
+    }
+}
+
+/// Runs the forwarder until the span subscription closes, then flushes every exporter
+/// within the shutdown deadline.
+pub(crate) async fn run(config: ForwardConfig, collector: Collector, mut sub: SpanSubscription) {
+    let counters = Arc::clone(&collector.shared.counters);
+    let mut exporters = Exporters {
+        config,
+        by_service: HashMap::new(),
+    };
+    // Spans whose exporter could not be built (a bad URL), counted as failed.
+    let mut unbuildable = 0u64;
+    let publish = |e: &Exporters, unbuildable: u64| {
+        let t = e.totals();
+        counters.forward_exported.store(t.sent, Ordering::Relaxed);
+        counters.forward_failed.store(t.failed + unbuildable, Ordering::Relaxed);
+        counters.forward_dropped.store(t.dropped, Ordering::Relaxed);
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        let item = tokio::select! {
+            item = sub.recv() => item,
+            _ = tick.tick() => {
+                publish(&exporters, unbuildable);
+                continue;
+            }
+        };
+        match item {
+            Ok(span) => {
+                let service = span
+                    .attrs
+                    .get("service.name")
+                    .cloned()
+                    .unwrap_or_else(|| exporters.config.service_name.clone());
+                let otlp = to_otlp_span(&span);
+                match exporters.get(&service) {
+                    Some(e) => {
+                        // Never blocks: spans that do not fit are dropped and counted.
+                        let _ = e.submit([otlp]);
+                        counters.forward_enqueued.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => unbuildable += 1,
+                }
+            }
+            Err(RecvError::Lagged(n)) => {
+                counters.forward_lagged.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(RecvError::Closed) => break,
+        }
+    }
+    let deadline = Deadline::after(crate::server::SHUTDOWN_DEADLINE);
+    for e in exporters.by_service.values() {
+        let _ = e.shutdown(deadline).await;
+    }
+    publish(&exporters, unbuildable);
+}

@@ -1,0 +1,235 @@
+//! The OTLP/HTTP receiver (spec §8): `POST /v1/traces` with protobuf or JSON (enum-name
+//! kinds, nanos as string or number), optionally gzip; 404/405/415/413 otherwise. Spans
+//! arrive complete and go to the assembler; invalid ones are counted and reported in
+//! `partial_success`.
+
+use std::convert::Infallible;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::convert::{normalise_json_enums, spans_from_request};
+use crate::server::Collector;
+
+/// Largest accepted request body (compressed and decompressed): 16 MiB.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Protobuf,
+    Json,
+}
+
+impl Format {
+    fn content_type(self) -> &'static str {
+        match self {
+            Format::Protobuf => "application/x-protobuf",
+            Format::Json => "application/json",
+        }
+    }
+}
+
+fn plain(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(msg.to_owned())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn format_of(req: &Request<Incoming>) -> Option<Format> {
+    let ct = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(Format::Protobuf),
+        "application/json" => Some(Format::Json),
+        _ => None,
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Bad(&'static str),
+}
+
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    let mut dec = flate2::read::GzDecoder::new(body).take(MAX_BODY_BYTES as u64 + 1);
+    dec.read_to_end(&mut out)
+        .map_err(|_| BodyError::Bad("invalid gzip body"))?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(out)
+}
+
+fn decode(format: Format, body: &[u8]) -> Result<ExportTraceServiceRequest, BodyError> {
+    match format {
+        Format::Protobuf => ExportTraceServiceRequest::decode(body)
+            .map_err(|_| BodyError::Bad("invalid protobuf ExportTraceServiceRequest")),
+        Format::Json => {
+            let mut v: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|_| BodyError::Bad("invalid JSON"))?;
+            normalise_json_enums(&mut v);
+            serde_json::from_value(v)
+                .map_err(|_| BodyError::Bad("invalid OTLP/JSON ExportTraceServiceRequest"))
+        }
+    }
+}
+
+fn encode_response(format: Format, resp: &ExportTraceServiceResponse) -> Response<Full<Bytes>> {
+    let body = match format {
+        Format::Protobuf => resp.encode_to_vec(),
+        Format::Json => serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec()),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(format.content_type()),
+    );
+    r
+}
+
+async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<Bytes>> {
+    if req.uri().path() != "/v1/traces" {
+        return plain(StatusCode::NOT_FOUND, "not found: POST OTLP traces to /v1/traces\n");
+    }
+    if req.method() != Method::POST {
+        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
+        r.headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return r;
+    }
+    let Some(format) = format_of(&req) else {
+        return plain(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported content type: use application/x-protobuf or application/json\n",
+        );
+    };
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB\n");
+    }
+    let gzip = match req
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase())
+    {
+        None => false,
+        Some(e) if e == "gzip" => true,
+        Some(e) if e == "identity" => false,
+        Some(_) => {
+            return plain(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported content encoding: use gzip or none\n",
+            )
+        }
+    };
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            return if e.is::<http_body_util::LengthLimitError>() {
+                plain(StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB\n")
+            } else {
+                plain(StatusCode::BAD_REQUEST, "could not read the request body\n")
+            }
+        }
+    };
+    let decoded = if gzip {
+        gunzip(&body).and_then(|b| decode(format, &b))
+    } else {
+        decode(format, &body)
+    };
+    let request = match decoded {
+        Ok(r) => r,
+        Err(BodyError::TooLarge) => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "decompressed body over 16 MiB\n")
+        }
+        Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
+    };
+    let (good, bad) = spans_from_request(&request);
+    let counters = &collector.shared.counters;
+    counters
+        .otlp_rejected
+        .fetch_add(bad.len() as u64, Ordering::Relaxed);
+    let accepted = good.len() as u64;
+    let delivered = collector.ingest_completed_batch(good).await;
+    if delivered {
+        counters.otlp_accepted.fetch_add(accepted, Ordering::Relaxed);
+    } else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "collector is shutting down\n");
+    }
+    let partial_success = (!bad.is_empty()).then(|| ExportTracePartialSuccess {
+        rejected_spans: bad.len() as i64,
+        error_message: bad[0].message().to_owned(),
+    });
+    encode_response(format, &ExportTraceServiceResponse { partial_success })
+}
+
+/// Serves HTTP/1 connections until `cancel`.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    collector: Collector,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = cancel.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((s, _)) => {
+                backoff = Duration::from_millis(5);
+                s
+            }
+            Err(_) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let collector = collector.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let c = collector.clone();
+                async move { Ok::<_, Infallible>(handle(req, c).await) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+}
