@@ -1,0 +1,246 @@
+//! Global set-up (spec §8 items 24–26). These tests touch the OpenTelemetry globals and
+//! the environment, so they live in their own binary and run one at a time.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use opentelemetry::trace::{Span as _, Tracer as _};
+use opentelemetry::{global, KeyValue};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use prost::Message as _;
+use tracewire_ws::{init_tracer, init_tracer_with_provider, shutdown_tracer, InitError, Options};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn clear_env() {
+    for k in [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES",
+    ] {
+        std::env::remove_var(k);
+    }
+}
+
+/// A mock OTLP/HTTP collector on its own thread and runtime (so it answers while a test
+/// blocks its own runtime on the guard).
+struct Collector {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+}
+
+impl Collector {
+    fn start(answer: bool) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reqs = requests.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(l.local_addr().unwrap()).unwrap();
+                loop {
+                    let Ok((tcp, _)) = l.accept().await else { return };
+                    let reqs = reqs.clone();
+                    tokio::spawn(async move {
+                        if !answer {
+                            // Hold the connection open and never answer.
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                            drop(tcp);
+                            return;
+                        }
+                        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                            let reqs = reqs.clone();
+                            async move {
+                                let path = req.uri().path().to_owned();
+                                let body = req.into_body().collect().await?.to_bytes();
+                                if path == "/v1/traces" {
+                                    if let Ok(r) = ExportTraceServiceRequest::decode(body) {
+                                        reqs.lock().unwrap().push(r);
+                                    }
+                                }
+                                Ok::<_, hyper::Error>(
+                                    hyper::Response::builder()
+                                        .header("content-type", "application/x-protobuf")
+                                        .body(Full::new(Bytes::new()))
+                                        .unwrap(),
+                                )
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(tcp), svc)
+                            .await;
+                    });
+                }
+            });
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("collector up");
+        Collector { addr, requests }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn span_names(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_spans.iter())
+            .flat_map(|rs| rs.scope_spans.iter())
+            .flat_map(|ss| ss.spans.iter())
+            .map(|s| s.name.clone())
+            .collect()
+    }
+
+    fn resource_attr(&self, key: &str) -> Option<String> {
+        let reqs = self.requests.lock().unwrap();
+        let rs = reqs.first()?.resource_spans.first()?;
+        let res = rs.resource.as_ref()?;
+        res.attributes.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            AnyValue::StringValue(s) => Some(s.clone()),
+            _ => None,
+        })
+    }
+}
+
+fn global_is_noop() -> bool {
+    !global::tracer("probe").start("probe").is_recording()
+}
+
+#[test]
+fn item25_init_lifecycle_once_shutdown_reinit() {
+    let _s = serial();
+    clear_env();
+    let spans = common::Spans::new();
+    let cx = spans.root("op");
+    let guard = init_tracer_with_provider(spans.provider.clone()).expect("first init");
+    assert!(!global_is_noop());
+    assert_eq!(init_tracer(Some("http://127.0.0.1:9/"), []).err(), Some(InitError::AlreadyInitialized));
+    assert_eq!(init_tracer_with_provider(spans.provider.clone()).err(), Some(InitError::AlreadyInitialized));
+    shutdown_tracer().expect("shutdown");
+    assert!(global_is_noop(), "shutdown_tracer resets the global provider");
+    let mut carrier = std::collections::HashMap::new();
+    global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
+    assert!(carrier.is_empty(), "global propagator reset");
+    drop(guard); // does nothing now
+    assert_eq!(shutdown_tracer(), Ok(()), "nothing installed: Ok");
+    let spans2 = common::Spans::new();
+    let guard2 = init_tracer_with_provider(spans2.provider.clone()).expect("re-init after shutdown");
+    let cx2 = spans2.root("op2");
+    global::get_text_map_propagator(|p| p.inject_context(&cx2, &mut carrier));
+    assert!(carrier.contains_key("traceparent"), "the strict propagator is installed globally");
+    guard2.shutdown().expect("guard shutdown");
+    assert!(global_is_noop());
+}
+
+#[test]
+fn item25_resource_honours_env_and_explicit_attributes_win() {
+    let _s = serial();
+    clear_env();
+    let collector = Collector::start(true);
+    std::env::set_var("OTEL_SERVICE_NAME", "svc-from-env");
+    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=env,team=blue");
+    let guard = init_tracer(
+        Some(&collector.url()),
+        [KeyValue::new("deployment.environment", "explicit")],
+    )
+    .expect("init");
+    clear_env();
+    global::tracer("t").start("resource-probe").end();
+    guard.shutdown().expect("flush");
+    assert_eq!(collector.span_names(), ["resource-probe"]);
+    assert_eq!(collector.resource_attr("service.name").as_deref(), Some("svc-from-env"));
+    assert_eq!(collector.resource_attr("team").as_deref(), Some("blue"));
+    assert_eq!(collector.resource_attr("deployment.environment").as_deref(), Some("explicit"));
+
+    // Without OTEL_SERVICE_NAME no service name is invented.
+    let collector = Collector::start(true);
+    let guard = init_tracer(Some(&collector.url()), []).expect("init");
+    global::tracer("t").start("unnamed").end();
+    guard.shutdown().expect("flush");
+    let name = collector.resource_attr("service.name").unwrap_or_default();
+    assert!(name.starts_with("unknown_service"), "{name}");
+}
+
+#[test]
+fn item24_grpc_without_feature_or_runtime() {
+    let _s = serial();
+    clear_env();
+    let err = init_tracer(Some("127.0.0.1:4317"), []).err().expect("gRPC must fail here");
+    if cfg!(feature = "grpc") {
+        // No Tokio runtime on this thread: gRPC needs a multi-thread one.
+        assert_eq!(err, InitError::Runtime);
+    } else {
+        assert!(matches!(&err, InitError::GrpcUnavailable { endpoint } if endpoint == "http://127.0.0.1:4317"));
+        assert!(err.to_string().contains("`grpc` feature"), "{err}");
+    }
+    // The env endpoint is used when no argument is given.
+    let collector = Collector::start(true);
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url());
+    let guard = init_tracer(None, []).expect("init from env");
+    clear_env();
+    global::tracer("t").start("from-env").end();
+    guard.shutdown().expect("flush");
+    assert_eq!(collector.span_names(), ["from-env"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn item26_guard_drop_exports_on_current_thread_runtime() {
+    let _s = serial();
+    clear_env();
+    let collector = Collector::start(true);
+    let guard = init_tracer(Some(&collector.url()), []).expect("init");
+    global::tracer("t").start("on-drop").end();
+    let started = Instant::now();
+    drop(guard.with_shutdown_timeout(Duration::from_secs(5)));
+    assert!(started.elapsed() < Duration::from_secs(30), "guard drop is bounded");
+    assert_eq!(collector.span_names(), ["on-drop"]);
+    assert!(global_is_noop());
+
+    // A collector that never answers: the drop still returns (generous bound).
+    let silent = Collector::start(false);
+    let guard = init_tracer(Some(&silent.url()), []).expect("init");
+    global::tracer("t").start("lost").end();
+    let started = Instant::now();
+    let res = guard.with_shutdown_timeout(Duration::from_secs(2)).shutdown();
+    assert!(started.elapsed() < Duration::from_secs(20), "shutdown is bounded: {:?}", started.elapsed());
+    assert!(res.is_err(), "a failed flush is reported: {res:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item26_implicit_init_only_when_opted_in() {
+    let _s = serial();
+    clear_env();
+    let collector = Collector::start(true);
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url());
+    // Default options: no init, no globals.
+    let (c, s) = common::traced_pair(Options::default(), Options::default()).await;
+    drop((c, s));
+    assert!(global_is_noop(), "default options set no global");
+    // Opted in: the first connection installs the provider.
+    let (mut c, mut s) = common::traced_pair(Options::default().implicit_init(true), Options::default()).await;
+    clear_env();
+    assert!(!global_is_noop(), "implicit init installed a provider");
+    c.send(&opentelemetry::Context::new(), tracewire_ws::Message::text("x")).await.unwrap();
+    common::recv(&mut s).await.unwrap();
+    tokio::task::spawn_blocking(shutdown_tracer).await.unwrap().expect("shutdown");
+    assert!(global_is_noop());
+    let names = collector.span_names();
+    assert!(names.contains(&"websocket.send".to_owned()), "{names:?}");
+}
