@@ -58,11 +58,53 @@ impl Injector for OtelSink<'_> {
     }
 }
 
+/// OpenTelemetry's `TraceState` implements the Level 1 key grammar, so it cannot hold some
+/// Level 2 keys (`a@b@c`, a system part over 14 chars). It gets every member it can hold,
+/// in order; the full strict tracestate travels beside it in the `Context`
+/// ([`StrictTraceState`]) so the strict propagators re-inject it unchanged.
 fn to_otel_state(ts: &TraceState) -> OtelTraceState {
     if ts.is_empty() {
         return OtelTraceState::NONE;
     }
-    OtelTraceState::from_key_value(ts.iter()).unwrap_or(OtelTraceState::NONE)
+    let representable = ts
+        .iter()
+        .filter(|member| OtelTraceState::from_key_value([*member]).is_ok());
+    OtelTraceState::from_key_value(representable).unwrap_or(OtelTraceState::NONE)
+}
+
+/// The strict tracestate received for a trace, kept in the `Context` beside the
+/// OpenTelemetry span context, which may hold only part of it.
+#[derive(Debug, Clone)]
+struct StrictTraceState {
+    trace_id: TraceId,
+    state: TraceState,
+}
+
+/// The tracestate to propagate for `sc` in `cx`: the strict one stored for the same trace
+/// if the span's (OpenTelemetry) view of it is unchanged, else the span's own.
+fn tracestate_for(cx: &Context, sc: &SpanContext) -> TraceState {
+    let span_view = from_otel_state(sc.trace_state());
+    match cx.get::<StrictTraceState>() {
+        Some(stored)
+            if stored.trace_id.to_bytes() == sc.trace_id().to_bytes()
+                && from_otel_state(&to_otel_state(&stored.state)) == span_view =>
+        {
+            stored.state.clone()
+        }
+        _ => span_view,
+    }
+}
+
+/// `cx` with `tp`/`ts` as its remote parent, keeping the strict tracestate beside it.
+fn with_remote_parent(cx: &Context, tp: &Traceparent, ts: TraceState) -> Context {
+    let cx = cx.with_remote_span_context(span_context(tp, &ts, true));
+    if ts.is_empty() {
+        return cx;
+    }
+    cx.with_value(StrictTraceState {
+        trace_id: tp.trace_id,
+        state: ts,
+    })
 }
 
 fn from_otel_state(ts: &OtelTraceState) -> TraceState {
@@ -159,8 +201,8 @@ struct XRayFields(Vec<XRayField>);
 /// context's baggage, and `tc` itself is stored so [`trace_context`] can read X-Ray
 /// fields back.
 pub fn context_with(cx: &Context, tc: &TraceContext) -> Context {
-    let mut out = match tc.to_span_context() {
-        Some(sc) => cx.with_remote_span_context(sc),
+    let mut out = match tc.effective_traceparent() {
+        Some(tp) => with_remote_parent(cx, &tp, tc.tracestate.clone()),
         None => cx.clone(),
     };
     if !tc.baggage.is_empty() {
@@ -180,7 +222,7 @@ pub fn trace_context(cx: &Context) -> TraceContext {
     let sc = span.span_context();
     if sc.is_valid() {
         tc.traceparent = Some(traceparent_of(sc));
-        tc.tracestate = from_otel_state(sc.trace_state());
+        tc.tracestate = tracestate_for(cx, sc);
     }
     let baggage = cx.baggage();
     if !baggage.is_empty() {
@@ -220,7 +262,7 @@ impl TextMapPropagator for W3cPropagator {
             return;
         }
         let mut tc = TraceContext::from_traceparent(traceparent_of(sc));
-        tc.tracestate = from_otel_state(sc.trace_state());
+        tc.tracestate = tracestate_for(cx, sc);
         tc.inject(&mut OtelSink(injector));
     }
 
@@ -234,7 +276,7 @@ impl TextMapPropagator for W3cPropagator {
             return cx.clone();
         };
         let ts = TraceState::parse_headers(carrier.get_all(header::TRACESTATE)).unwrap_or_default();
-        cx.with_remote_span_context(span_context(&tp, &ts, true))
+        with_remote_parent(cx, &tp, ts)
     }
 
     fn fields(&self) -> FieldIter<'_> {
@@ -458,6 +500,46 @@ mod tests {
             let cx = p.extract(&headers(&[("traceparent", bad)]));
             assert!(!cx.span().span_context().is_valid(), "{bad}");
         }
+    }
+
+    #[test]
+    fn level_2_tracestate_survives_the_otel_context() {
+        let p = W3cPropagator::new();
+        let cx = p.extract(&headers(&[
+            ("traceparent", TP),
+            ("tracestate", "congo=x,a@b@c=1,t@abcdefghijklmnopq=2"),
+        ]));
+        // OpenTelemetry holds what its Level 1 grammar allows…
+        assert_eq!(cx.span().span_context().trace_state().header(), "congo=x");
+        // …and the strict propagator re-injects the whole received tracestate.
+        let mut out = HashMap::new();
+        p.inject_context(&cx, &mut out);
+        assert_eq!(out["tracestate"], "congo=x,a@b@c=1,t@abcdefghijklmnopq=2");
+        assert_eq!(
+            trace_context(&cx).tracestate.header(),
+            "congo=x,a@b@c=1,t@abcdefghijklmnopq=2"
+        );
+    }
+
+    #[test]
+    fn a_changed_span_tracestate_wins_over_the_stored_one() {
+        let p = W3cPropagator::new();
+        let cx = p.extract(&headers(&[
+            ("traceparent", TP),
+            ("tracestate", "congo=x,a@b@c=1"),
+        ]));
+        let sc = cx.span().span_context().clone();
+        let updated = SpanContext::new(
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags(),
+            true,
+            sc.trace_state().insert("mine", "1").unwrap(),
+        );
+        let cx = cx.with_remote_span_context(updated);
+        let mut out = HashMap::new();
+        p.inject_context(&cx, &mut out);
+        assert_eq!(out["tracestate"], "mine=1,congo=x");
     }
 
     #[test]
