@@ -29,6 +29,7 @@
 //! assert!(stats.conservation_holds());
 //! ```
 
+mod hash;
 mod pending;
 mod tree;
 
@@ -38,6 +39,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::model::{CompletedSpan, SpanEnd, SpanEvent, SpanStart, Trace, TraceId};
+use hash::IdHashBuilder;
 use pending::{SpanKey, TimedBuffer};
 
 pub use tree::{build_tree, SYNTHETIC_ROOT_NAME};
@@ -204,7 +206,7 @@ pub struct Assembler {
     stats: AssemblyStats,
     pending: TimedBuffer<SpanStart>,
     early: TimedBuffer<SpanEnd>,
-    traces: HashMap<TraceId, TraceEntry>,
+    traces: HashMap<TraceId, TraceEntry, IdHashBuilder>,
     /// Buffered traces by (indexed activity, id); keys may lag the real activity.
     activity: BTreeSet<(Instant, TraceId)>,
     /// Grace deadlines in order: (deadline, trace, closing generation).
@@ -213,7 +215,7 @@ pub struct Assembler {
     retained: VecDeque<(TraceId, u64)>,
     retained_count: usize,
     /// Recently evicted trace ids and their last revision.
-    tombstones: HashMap<TraceId, u32>,
+    tombstones: HashMap<TraceId, u32, IdHashBuilder>,
     tombstone_order: VecDeque<TraceId>,
     outputs: VecDeque<Output>,
 }
@@ -235,12 +237,12 @@ impl Assembler {
             stats: AssemblyStats::default(),
             pending: TimedBuffer::new(),
             early: TimedBuffer::new(),
-            traces: HashMap::new(),
+            traces: HashMap::with_hasher(IdHashBuilder::new()),
             activity: BTreeSet::new(),
             grace: VecDeque::new(),
             retained: VecDeque::new(),
             retained_count: 0,
-            tombstones: HashMap::new(),
+            tombstones: HashMap::with_hasher(IdHashBuilder::new()),
             tombstone_order: VecDeque::new(),
             outputs: VecDeque::new(),
         }
@@ -378,6 +380,13 @@ impl Assembler {
     }
 
     fn expire_pending(&mut self, now: Instant) {
+        // The front record (live or stale) is the oldest: nothing is due before it.
+        let due = |hint: Option<Instant>, ttl| hint.is_some_and(|at| at + ttl <= now);
+        if !due(self.pending.oldest_hint(), self.limits.pending_ttl)
+            && !due(self.early.oldest_hint(), self.limits.early_end_ttl)
+        {
+            return;
+        }
         while let Some((at, _)) = self.pending.oldest() {
             if at + self.limits.pending_ttl > now {
                 break;
@@ -411,6 +420,14 @@ impl Assembler {
     }
 
     fn expire_idle(&mut self, now: Instant) {
+        // Index keys never exceed the real activity, so a fresh first key means none is due.
+        if self
+            .activity
+            .first()
+            .is_none_or(|&(at, _)| at + self.limits.idle_timeout > now)
+        {
+            return;
+        }
         while let Some(id) = self.least_recently_active() {
             let Some(e) = self.traces.get(&id) else {
                 break;

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
+use super::hash::IdHashBuilder;
 use crate::model::{SpanId, TraceId};
 
 /// Spans pair by (trace id, span id).
@@ -12,14 +13,14 @@ pub(crate) type SpanKey = (TraceId, SpanId);
 
 #[derive(Debug)]
 pub(crate) struct TimedBuffer<T> {
-    map: HashMap<SpanKey, (T, u64)>,
+    map: HashMap<SpanKey, (T, u64), IdHashBuilder>,
     order: VecDeque<(Instant, u64, SpanKey)>,
 }
 
 impl<T> TimedBuffer<T> {
     pub(crate) fn new() -> Self {
         TimedBuffer {
-            map: HashMap::new(),
+            map: HashMap::with_hasher(IdHashBuilder::new()),
             order: VecDeque::new(),
         }
     }

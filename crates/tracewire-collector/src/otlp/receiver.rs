@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -26,6 +26,8 @@ use crate::server::Collector;
 
 /// Largest accepted request body (compressed and decompressed): 16 MiB.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// How much of an over-large body is read and discarded before answering 413.
+const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Format {
@@ -105,6 +107,31 @@ fn encode_response(format: Format, resp: &ExportTraceServiceResponse) -> Respons
     r
 }
 
+/// Reads the body up to [`MAX_BODY_BYTES`]. A larger body is read on and discarded (up to
+/// [`MAX_DRAIN_BYTES`]) so the client, still sending, gets the 413 instead of a broken pipe.
+async fn read_body(mut body: Incoming) -> Result<Vec<u8>, BodyError> {
+    let mut out = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| BodyError::Bad("could not read the request body"))?;
+        if let Ok(data) = frame.into_data() {
+            total = total.saturating_add(data.len());
+            if total <= MAX_BODY_BYTES {
+                out.extend_from_slice(&data);
+            } else {
+                out = Vec::new();
+                if total > MAX_DRAIN_BYTES {
+                    break;
+                }
+            }
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(out)
+}
+
 async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<Bytes>> {
     if req.uri().path() != "/v1/traces" {
         return plain(StatusCode::NOT_FOUND, "not found: POST OTLP traces to /v1/traces\n");
@@ -121,14 +148,6 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
             "unsupported content type: use application/x-protobuf or application/json\n",
         );
     };
-    let declared_len = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared_len.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB\n");
-    }
     let gzip = match req
         .headers()
         .get(header::CONTENT_ENCODING)
@@ -145,15 +164,12 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
             )
         }
     };
-    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            return if e.is::<http_body_util::LengthLimitError>() {
-                plain(StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB\n")
-            } else {
-                plain(StatusCode::BAD_REQUEST, "could not read the request body\n")
-            }
+    let body = match read_body(req.into_body()).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body over 16 MiB\n")
         }
+        Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
     };
     let decoded = if gzip {
         gunzip(&body).and_then(|b| decode(format, &b))
