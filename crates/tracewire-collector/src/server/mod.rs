@@ -33,4 +33,5 @@ pub use subscribe::{CallbackHandle, RecvError, SpanSubscription, TraceSubscripti
 pub use view_client::{ConnectError, ViewClient, ViewEnd, ViewError, ViewSummary, VIEW_CONNECT_TIMEOUT};
 pub use view_server::VIEW_WRITE_DEADLINE;
 
+#[cfg(feature = "otlp")]
 pub(crate) use collector::SHUTDOWN_DEADLINE;
