@@ -92,7 +92,6 @@ mod tests {
     use super::*;
     use crate::model::{SpanId, TraceId};
     use std::collections::HashSet;
-    use std::hash::BuildHasher as _;
 
     #[test]
     fn distinct_keys_rarely_collide_and_widths_differ() {
