@@ -1,12 +1,120 @@
-//! `tracewire stats` (being built: see the collector issue).
+//! `tracewire stats`: p50/p90/p95/p99/max latency per span name and kind, from a journal or
+//! a live view socket.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracewire_collector::server::JournalReader;
+use tracewire_collector::{SortKey, SpanStats};
+
+use crate::view::{connect, discover, exit, stream_spans};
 
 /// Options of `tracewire stats`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct StatsArgs {}
+#[command(after_help = "From a journal it reads to the end; from a view socket (discovered as \
+for `tracewire view` when neither option is given) it reads the backlog and live spans until \
+--for elapses, the session ends or Ctrl-C. Exit codes: 0 ok, 1 I/O failure, 3 no session, \
+4 several sessions.")]
+pub(crate) struct StatsArgs {
+    /// Read spans from a journal written by `tracewire collect --journal FILE`
+    #[arg(long, value_name = "FILE", conflicts_with = "socket")]
+    journal: Option<PathBuf>,
+    /// View socket of a running session
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// Stop reading a live session after SECS seconds
+    #[arg(long = "for", value_name = "SECS")]
+    for_secs: Option<f64>,
+    /// Row order: total, count, p95, p99, max or name
+    #[arg(long, value_name = "KEY", default_value = "total")]
+    sort: SortKey,
+    /// Print JSON (durations in ns) instead of the table
+    #[arg(long)]
+    json: bool,
+}
 
-pub(crate) fn run(_args: StatsArgs) -> ExitCode {
-    eprintln!("tracewire: 'stats' is not available in this build yet");
-    ExitCode::from(2)
+fn print(stats: &SpanStats, args: &StatsArgs) {
+    if args.json {
+        println!("{}", stats.to_json(args.sort));
+    } else {
+        print!("{}", stats.render_table(args.sort));
+    }
+}
+
+pub(crate) fn run(args: StatsArgs) -> ExitCode {
+    if let Some(secs) = args.for_secs {
+        if !(secs.is_finite() && secs >= 0.0) {
+            eprintln!("tracewire: --for takes a number of seconds, e.g. --for 30");
+            return ExitCode::from(exit::USAGE);
+        }
+    }
+    let mut stats = SpanStats::new();
+    if let Some(journal) = &args.journal {
+        let mut reader = match JournalReader::open(journal) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("tracewire: cannot open {}: {e}", journal.display());
+                return ExitCode::from(exit::IO);
+            }
+        };
+        for span in reader.by_ref() {
+            stats.add(&span);
+        }
+        if reader.skipped() > 0 {
+            eprintln!("tracewire: skipped {} bad lines", reader.skipped());
+        }
+        if let Some(e) = reader.take_error() {
+            eprintln!("tracewire: reading {} failed: {e}", journal.display());
+            return ExitCode::from(exit::IO);
+        }
+        print(&stats, &args);
+        return ExitCode::SUCCESS;
+    }
+    let path = match &args.socket {
+        Some(p) => p.clone(),
+        None => match discover() {
+            Ok(p) => p,
+            Err(code) => return code,
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tracewire: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::IO);
+        }
+    };
+    let stats = Arc::new(Mutex::new(stats));
+    let collected = Arc::clone(&stats);
+    let for_secs = args.for_secs;
+    let result = runtime.block_on(async move {
+        let client = connect(&path).await?;
+        let cancel = CancellationToken::new();
+        if let Some(secs) = for_secs {
+            let c = cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                c.cancel();
+            });
+        }
+        stream_spans(client, cancel, move |span| {
+            collected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .add(&span)
+        })
+        .await
+    });
+    if let Err(code) = result {
+        return code;
+    }
+    let stats = stats.lock().unwrap_or_else(|e| e.into_inner());
+    print(&stats, &args);
+    ExitCode::SUCCESS
 }

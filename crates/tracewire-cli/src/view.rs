@@ -1,12 +1,290 @@
-//! `tracewire view` (being built: see the collector issue).
+//! `tracewire view`: show the traces of a running collector (or go-trace session) or of a
+//! journal, assembled client-side; session discovery shared with `tracewire stats`.
 
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+use tracewire_collector::paths::{self, SocketProbe};
+use tracewire_collector::render::{render_tree, RenderOptions};
+use tracewire_collector::server::{ConnectError, JournalReader, ViewClient};
+use tracewire_collector::wire::view_line;
+use tracewire_collector::{Assembler, CompletedSpan, Limits, Output};
+
+/// Exit codes of spec §10.
+pub(crate) mod exit {
+    /// Runtime I/O failure.
+    pub(crate) const IO: u8 = 1;
+    /// Usage error, bad option value, bad configuration.
+    pub(crate) const USAGE: u8 = 2;
+    /// No session found, or connection refused.
+    pub(crate) const NO_SESSION: u8 = 3;
+    /// Several sessions: pick one with `--socket`.
+    pub(crate) const SEVERAL: u8 = 4;
+    /// Cannot bind.
+    pub(crate) const BIND: u8 = 5;
+}
 
 /// Options of `tracewire view`.
 #[derive(Debug, clap::Args)]
-pub(crate) struct ViewArgs {}
+#[command(after_help = "Without --socket or --journal, running sessions are discovered in the \
+runtime directory (view-*.sock) and ${TMPDIR:-/tmp} (go-trace-view-*.sock). Exit codes: 0 ok \
+(including server EOF and Ctrl-C), 1 I/O failure, 3 no session or connection refused, \
+4 several sessions.")]
+pub(crate) struct ViewArgs {
+    /// View socket of a session (tracewire's or go-trace's)
+    #[arg(long, value_name = "PATH", conflicts_with = "journal")]
+    socket: Option<PathBuf>,
+    /// Replay a journal written by `tracewire collect --journal FILE`
+    #[arg(long, value_name = "FILE")]
+    journal: Option<PathBuf>,
+    /// Print the raw span lines (one JSON object per line) instead of trees
+    #[arg(long)]
+    json: bool,
+    /// No ANSI colours (also when NO_COLOR is set or stdout is not a terminal)
+    #[arg(long)]
+    no_color: bool,
+}
 
-pub(crate) fn run(_args: ViewArgs) -> ExitCode {
-    eprintln!("tracewire: 'view' is not available in this build yet");
-    ExitCode::from(2)
+/// A session found by discovery.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    pub(crate) path: PathBuf,
+    pub(crate) pid: Option<u32>,
+    pub(crate) go_trace: bool,
+}
+
+fn pid_from(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.strip_suffix(".sock")?.parse().ok()
+}
+
+fn candidates(dir: &Path, prefix: &str, go_trace: bool) -> Vec<Session> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Session> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let pid = pid_from(&name, prefix);
+            (name.starts_with(prefix) && name.ends_with(".sock")).then(|| Session {
+                path: e.path(),
+                pid,
+                go_trace,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// Finds the one session to attach to, or the exit code (with its message printed).
+pub(crate) fn discover() -> Result<PathBuf, ExitCode> {
+    let runtime = paths::runtime_dir_path();
+    let mut all = candidates(&runtime, "view-", false);
+    all.extend(candidates(&paths::tmp_dir(), "go-trace-view-", true));
+    let mut live = Vec::new();
+    for s in all {
+        match paths::probe_socket(&s.path) {
+            Ok(SocketProbe::Live) => live.push(s),
+            Ok(SocketProbe::Busy) => {
+                eprintln!("tracewire: {} is busy (not accepting); skipped", s.path.display());
+            }
+            Ok(SocketProbe::Stale) if !s.go_trace => {
+                // Ours and dead: remove it so the next discovery is clean.
+                let _ = std::fs::remove_file(&s.path);
+            }
+            _ => {}
+        }
+    }
+    match live.len() {
+        0 => {
+            eprintln!(
+                "tracewire: no running session in {}; start one with: tracewire collect",
+                runtime.display()
+            );
+            Err(ExitCode::from(exit::NO_SESSION))
+        }
+        1 => Ok(live.remove(0).path),
+        n => {
+            eprintln!("tracewire: {n} sessions are running; pick one with --socket:");
+            for s in &live {
+                let pid = s.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+                let kind = if s.go_trace { "go-trace" } else { "tracewire" };
+                eprintln!("  {}  pid {pid}  {kind}", s.path.display());
+            }
+            Err(ExitCode::from(exit::SEVERAL))
+        }
+    }
+}
+
+/// Connects to a view socket, mapping failures to exit 3 with a message.
+pub(crate) async fn connect(path: &Path) -> Result<ViewClient, ExitCode> {
+    match ViewClient::connect(path).await {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            let hint = match &e {
+                ConnectError::NotFound(_) | ConnectError::Refused(_) => {
+                    "; is the session still running? start one with: tracewire collect"
+                }
+                _ => "",
+            };
+            eprintln!("tracewire: {e}{hint}");
+            Err(ExitCode::from(exit::NO_SESSION))
+        }
+    }
+}
+
+/// Reads spans from a view socket into `on_span` until EOF or Ctrl-C (or `cancel`).
+pub(crate) async fn stream_spans(
+    client: ViewClient,
+    cancel: CancellationToken,
+    on_span: impl FnMut(CompletedSpan),
+) -> Result<(), ExitCode> {
+    let c2 = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let result = client.run(cancel, on_span).await;
+    ctrl_c.abort();
+    match result {
+        Ok(summary) => {
+            let skipped = summary.counts.rejected();
+            if skipped > 0 {
+                eprintln!("tracewire: skipped {skipped} bad lines");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("tracewire: {e}");
+            Err(ExitCode::from(exit::IO))
+        }
+    }
+}
+
+fn lock(p: &Mutex<Printer>) -> std::sync::MutexGuard<'_, Printer> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Printer {
+    asm: Assembler,
+    json: bool,
+    opts: RenderOptions,
+}
+
+impl Printer {
+    fn span(&mut self, span: CompletedSpan) {
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(&view_line(&span));
+        } else {
+            self.asm.push_completed(span, Instant::now());
+            self.flush();
+        }
+    }
+
+    fn tick(&mut self) {
+        if !self.json {
+            self.asm.tick(Instant::now());
+            self.flush();
+        }
+    }
+
+    fn finish(&mut self) {
+        if !self.json {
+            self.asm.shutdown(Instant::now());
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        let mut out = std::io::stdout().lock();
+        for o in self.asm.drain_outputs() {
+            if let Output::Trace(t) = o {
+                let _ = out.write_all(render_tree(&t, &self.opts).as_bytes());
+            }
+        }
+        let _ = out.flush();
+    }
+}
+
+pub(crate) fn run(args: ViewArgs) -> ExitCode {
+    let color = !args.no_color && std::io::stdout().is_terminal();
+    let mut printer = Printer {
+        asm: Assembler::new(Limits::default()),
+        json: args.json,
+        opts: RenderOptions::for_terminal(color),
+    };
+    if let Some(journal) = &args.journal {
+        let mut reader = match JournalReader::open(journal) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("tracewire: cannot open {}: {e}", journal.display());
+                return ExitCode::from(exit::IO);
+            }
+        };
+        for span in reader.by_ref() {
+            printer.span(span);
+        }
+        printer.finish();
+        if reader.skipped() > 0 {
+            eprintln!("tracewire: skipped {} bad lines", reader.skipped());
+        }
+        return match reader.take_error() {
+            Some(e) => {
+                eprintln!("tracewire: reading {} failed: {e}", journal.display());
+                ExitCode::from(exit::IO)
+            }
+            None => ExitCode::SUCCESS,
+        };
+    }
+    let path = match &args.socket {
+        Some(p) => p.clone(),
+        None => match discover() {
+            Ok(p) => p,
+            Err(code) => return code,
+        },
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tracewire: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::IO);
+        }
+    };
+    runtime.block_on(async move {
+        let client = match connect(&path).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        // The assembler is shared by the reader (spans) and a ticker (grace timers).
+        let printer = Arc::new(Mutex::new(printer));
+        let ticker_printer = Arc::clone(&printer);
+        let ticker = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                lock(&ticker_printer).tick();
+            }
+        });
+        let reading_printer = Arc::clone(&printer);
+        let result = stream_spans(client, CancellationToken::new(), move |span| {
+            lock(&reading_printer).span(span)
+        })
+        .await;
+        ticker.abort();
+        lock(&printer).finish();
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
+        }
+    })
 }
