@@ -101,6 +101,7 @@ proptest! {
         let mut now = base();
         let mut prev = asm.stats();
         let mut next_seq = 1u64;
+        let mut in_trees: HashSet<u64> = HashSet::new();
         for op in ops {
             let before = asm.stats();
             match op {
@@ -160,6 +161,7 @@ proptest! {
                             prop_assert_eq!(n.span.trace_id, t.trace_id);
                             if !n.is_synthetic() {
                                 prop_assert!(seen.insert(n.span.seq), "a span appears once per tree");
+                                in_trees.insert(n.span.seq);
                             }
                         }
                         prop_assert_eq!(t.partial, t.root.is_synthetic());
@@ -169,8 +171,16 @@ proptest! {
             prev = st;
         }
         asm.shutdown(now);
+        for out in asm.drain_outputs() {
+            if let Output::Trace(t) = out {
+                in_trees.extend(t.root.iter().filter(|(_, n)| !n.is_synthetic()).map(|(_, n)| n.span.seq));
+            }
+        }
         let st = asm.stats();
         check(&st, &prev, &limits)?;
+        // Every completed span reached a tree, except those counted over the per-trace limit.
+        prop_assert_eq!(next_seq - 1, st.completed);
+        prop_assert_eq!(st.completed - in_trees.len() as u64, st.over_trace_limit);
         prop_assert_eq!(st.buffered_traces, 0);
         prop_assert!(asm.snapshot().len() <= limits.max_retained_traces + limits.max_buffered_traces);
     }

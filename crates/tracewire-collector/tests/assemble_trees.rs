@@ -277,3 +277,37 @@ fn next_deadline_is_never_late() {
     asm.push_event(end(1, 1, 1), t + ms(3));
     assert_eq!(asm.next_deadline(), Some(t + ms(3) + limits.grace));
 }
+
+#[test]
+fn late_span_whose_trace_is_evicted_while_making_room_opens_a_fresh_trace() {
+    let mut limits = Limits::default();
+    limits.max_buffered_traces = 1;
+    limits.max_retained_traces = 1;
+    let mut asm = Assembler::new(limits.clone());
+    let t = base();
+    asm.push_event(start(1, 1, None, "root A", 0), t);
+    asm.push_event(end(1, 1, 1), t);
+    asm.tick(t + limits.grace);
+    // Trace B is open (buffered); A is retained.
+    asm.push_event(start(2, 5, Some(4), "B child", 0), t + limits.grace);
+    asm.push_event(end(2, 5, 1), t + limits.grace);
+    drain(&mut asm);
+    // A late span for A needs buffer room: B is forced out, which evicts A from the ring.
+    let late = t + limits.grace + ms(1);
+    asm.push_event(start(1, 2, Some(1), "late A", 0), late);
+    asm.push_event(end(1, 2, 1), late);
+    let st = asm.stats();
+    assert_eq!(st.forced_flushes, 1);
+    assert_eq!(st.retained_evicted, 1);
+    assert_eq!(st.late_after_eviction, 1);
+    assert_eq!(st.over_trace_limit, 0);
+    asm.shutdown(late);
+    let (_, traces) = drain(&mut asm);
+    let a = traces
+        .iter()
+        .filter(|t| t.trace_id == TraceId::Short(1))
+        .last()
+        .unwrap();
+    assert_eq!(shape(a), ["(partial trace)", "  late A"]);
+    assert_eq!(a.revision, 2);
+}

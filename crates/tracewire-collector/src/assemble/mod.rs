@@ -572,21 +572,23 @@ impl Assembler {
     fn attach(&mut self, span: CompletedSpan, now: Instant) {
         let id = span.trace_id;
         let max_spans = self.limits.max_spans_per_trace;
-        let existing = self.traces.get(&id).map(|e| (e.spans.len(), e.state));
-        match existing {
-            Some((len, _)) if len >= max_spans => {
-                self.stats.over_trace_limit += 1;
-                return;
-            }
-            None if max_spans == 0 => {
-                self.stats.over_trace_limit += 1;
-                return;
-            }
-            _ => {}
+        let len_and_state = |traces: &HashMap<TraceId, TraceEntry, IdHashBuilder>| {
+            traces.get(&id).map(|e| (e.spans.len(), e.state))
+        };
+        if len_and_state(&self.traces).map_or(max_spans == 0, |(len, _)| len >= max_spans) {
+            self.stats.over_trace_limit += 1;
+            return;
         }
-        match existing {
+        let buffered = matches!(
+            len_and_state(&self.traces),
+            Some((_, State::Open | State::Closing { .. }))
+        );
+        if !buffered {
+            // May emit another trace and thereby evict this one from the retained ring.
+            self.make_buffer_room(now);
+        }
+        match len_and_state(&self.traces) {
             None => {
-                self.make_buffer_room(now);
                 let revision = match self.tombstones.remove(&id) {
                     Some(rev) => {
                         self.stats.late_after_eviction += 1;
@@ -609,7 +611,6 @@ impl Assembler {
                 self.activity.insert((now, id));
             }
             Some((_, State::Emitted)) => {
-                self.make_buffer_room(now);
                 let gen = self.next_stamp();
                 if let Some(e) = self.traces.get_mut(&id) {
                     e.state = State::Closing { gen };

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use super::hash::IdHashBuilder;
 use crate::model::{CompletedSpan, SpanId, SpanKind, SpanNode, Status, Timestamp, TraceId};
 
 /// Name of the synthetic root of a partial trace.
@@ -24,7 +25,8 @@ pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by_key(|&i| order_key(&spans[i]));
 
-    let mut by_id: HashMap<SpanId, usize> = HashMap::with_capacity(n);
+    let mut by_id: HashMap<SpanId, usize, IdHashBuilder> =
+        HashMap::with_capacity_and_hasher(n, IdHashBuilder::new());
     for &i in &order {
         by_id.entry(spans[i].span_id).or_insert(i);
     }
