@@ -305,8 +305,7 @@ fn late_span_whose_trace_is_evicted_while_making_room_opens_a_fresh_trace() {
     let (_, traces) = drain(&mut asm);
     let a = traces
         .iter()
-        .filter(|t| t.trace_id == TraceId::Short(1))
-        .last()
+        .rfind(|t| t.trace_id == TraceId::Short(1))
         .unwrap();
     assert_eq!(shape(a), ["(partial trace)", "  late A"]);
     assert_eq!(a.revision, 2);
