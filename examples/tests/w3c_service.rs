@@ -306,6 +306,9 @@ fn incoming_context_extraction_matches_the_layer() {
     assert_eq!(out.trace_id(), incoming.trace_id());
 }
 
+/// One replayed suite case: name, request headers, the `tracestate` expected downstream.
+type SuiteCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>);
+
 /// Cases of the official W3C trace-context suite (Level 1 `test/test.py`) that the
 /// spec agrees with, replayed through the real service: header-name casing, OWS,
 /// several `tracestate` headers combined in order, empty `tracestate` headers, and the
@@ -334,7 +337,7 @@ async fn official_suite_cases_the_spec_agrees_with() {
         bars(31, 33),
     );
     let all_32 = format!("{b1},{b2},{b3},{b4}");
-    let cases: Vec<(&str, Vec<(&str, &str)>, Option<&str>)> = vec![
+    let cases: Vec<SuiteCase<'_>> = vec![
         (
             "tracestate header casing",
             vec![("traceparent", PARENT), ("TrAcEsTaTe", "foo=1")],
