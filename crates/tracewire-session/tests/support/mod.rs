@@ -63,6 +63,9 @@ struct State {
     script: VecDeque<Reply>,
     default: Reply,
     requests: Vec<Recorded>,
+    /// Keep every request (tests) or only count spans (benchmarks).
+    record: bool,
+    spans_received: u64,
 }
 
 /// The receiver; stops when dropped.
@@ -100,6 +103,8 @@ impl Receiver {
             script: VecDeque::new(),
             default: Reply::Ok,
             requests: Vec::new(),
+            record: true,
+            spans_received: 0,
         }));
         let server = tokio::spawn(serve(listener, Arc::clone(&state)));
         Receiver {
@@ -124,6 +129,16 @@ impl Receiver {
 
     pub fn set_default(&self, reply: Reply) {
         lock(&self.state).default = reply;
+    }
+
+    /// Stop keeping requests (only count spans), for long benchmark runs.
+    pub fn set_record(&self, record: bool) {
+        lock(&self.state).record = record;
+    }
+
+    /// Spans decoded from every request so far (whatever the reply).
+    pub fn spans_received(&self) -> u64 {
+        lock(&self.state).spans_received
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -238,14 +253,18 @@ async fn handle(
             Reply::Partial { rejected, .. } => format!("partial {rejected}"),
             Reply::Hang => "hang".to_owned(),
         };
-        st.requests.push(Recorded {
+        let record = Recorded {
             headers: parts.headers.clone(),
             raw,
             body,
             request,
             reply: label,
             at: std::time::Instant::now(),
-        });
+        };
+        st.spans_received += record.span_ids().len() as u64;
+        if st.record {
+            st.requests.push(record);
+        }
         reply
     };
     let ct = if json {
