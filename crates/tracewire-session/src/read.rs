@@ -6,6 +6,8 @@
 
 use std::io::{self, BufRead};
 
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::event::{payload_keys, SessionEvent, SourceFormat, Timestamp, NATIVE_VERSION};
@@ -80,6 +82,9 @@ pub enum MalformedReason {
     /// A `timestamp` that is not RFC 3339 text.
     #[error("{0}")]
     BadTimestamp(String),
+    /// The envelope could not be decoded (e.g. a duplicate key).
+    #[error("invalid envelope: {0}")]
+    InvalidEnvelope(String),
     /// An envelope key of the wrong JSON type.
     #[error("envelope key {0:?} has the wrong JSON type")]
     BadEnvelopeField(&'static str),
@@ -289,55 +294,159 @@ impl<R: BufRead> Iterator for Reader<R> {
 
 /// Parses one non-blank line (either format). `line` is its 1-based number.
 pub fn parse_line(text: &str, line: u64) -> Result<SessionEvent, MalformedReason> {
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| MalformedReason::NotJson(e.to_string()))?;
-    let Value::Object(top) = value else {
-        return Err(MalformedReason::NotObject);
-    };
-    if matches!(top.get("event"), Some(Value::Object(_))) {
-        parse_promptkit(top, line)
-    } else if top.contains_key("v") {
-        parse_native(top, line)
-    } else {
-        Err(MalformedReason::UnknownFormat)
+    // A struct deserializer would also accept a JSON array positionally: only objects here.
+    if !text.trim_start().starts_with('{') {
+        return Err(match serde_json::from_str::<de::IgnoredAny>(text) {
+            Ok(_) => MalformedReason::NotObject,
+            Err(e) => MalformedReason::NotJson(e.to_string()),
+        });
+    }
+    let raw: RawLine = serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => MalformedReason::InvalidEnvelope(e.to_string()),
+        _ => MalformedReason::NotJson(e.to_string()),
+    })?;
+    let seq = opt_seq(raw.seq)?;
+    match raw.event {
+        Some(EventField::Object(inner)) => {
+            inner.finish(SourceFormat::PromptKit, line, seq, raw.parent_id)
+        }
+        _ if raw.v.is_some() => {
+            if raw.v.as_ref().and_then(Value::as_u64) != Some(NATIVE_VERSION) {
+                let mut text = raw.v.map(|v| v.to_string()).unwrap_or_default();
+                text.truncate(32);
+                return Err(MalformedReason::UnsupportedVersion(text));
+            }
+            let mut env = Envelope {
+                event_type: raw.event_type,
+                timestamp: raw.timestamp,
+                run_id: raw.run_id,
+                execution_id: raw.execution_id,
+                sequence: raw.sequence,
+                session_id: raw.session_id,
+                conversation_id: raw.conversation_id,
+                user_id: raw.user_id,
+                data_type: raw.data_type,
+                data: raw.data,
+            };
+            if let (Some(Value::String(t)), Some(data)) = (&env.event_type, env.data.take()) {
+                env.data = Some(native_data_to_go(t, data));
+            }
+            env.finish(SourceFormat::Native, line, seq, raw.parent_id)
+        }
+        _ => Err(MalformedReason::UnknownFormat),
+    }
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)` (absent stays `None` via `default`).
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// A line's top level: PromptKit's outer keys plus the native envelope, typed so that
+/// only the payload is built as a generic JSON value.
+#[derive(Deserialize)]
+struct RawLine {
+    #[serde(default, deserialize_with = "present")]
+    v: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    seq: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    parent_id: Option<Value>,
+    #[serde(default)]
+    event: Option<EventField>,
+    #[serde(rename = "type", default, deserialize_with = "present")]
+    event_type: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    timestamp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    run_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    execution_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    sequence: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    session_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    conversation_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    user_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    data_type: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
+    data: Option<Value>,
+}
+
+/// PromptKit's `event`: an object, or anything else (then the line is not PromptKit).
+enum EventField {
+    Object(Box<Envelope>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for EventField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl<'de> Visitor<'de> for FieldVisitor {
+            type Value = EventField;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<EventField, A::Error> {
+                Envelope::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|e| EventField::Object(Box::new(e)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<EventField, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(EventField::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+            fn visit_unit<E>(self) -> Result<EventField, E> {
+                Ok(EventField::Other)
+            }
+        }
+        d.deserialize_any(FieldVisitor)
     }
 }
 
 /// Envelope fields common to both formats, collected before validation.
-#[derive(Default)]
+#[derive(Default, Deserialize)]
 struct Envelope {
+    #[serde(rename = "type", default, deserialize_with = "present")]
     event_type: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     timestamp: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     run_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     execution_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     sequence: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     session_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     conversation_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     user_id: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     data_type: Option<Value>,
+    #[serde(default, deserialize_with = "present")]
     data: Option<Value>,
 }
 
 impl Envelope {
-    /// Takes a known envelope key; returns the pair back if the key is not one.
-    fn take(&mut self, key: &str, value: Value) -> Option<Value> {
-        let slot = match key {
-            "type" => &mut self.event_type,
-            "timestamp" => &mut self.timestamp,
-            "run_id" => &mut self.run_id,
-            "execution_id" => &mut self.execution_id,
-            "sequence" => &mut self.sequence,
-            "session_id" => &mut self.session_id,
-            "conversation_id" => &mut self.conversation_id,
-            "user_id" => &mut self.user_id,
-            "data_type" => &mut self.data_type,
-            "data" => &mut self.data,
-            _ => return Some(value),
-        };
-        *slot = Some(value);
-        None
-    }
-
     fn finish(
         self,
         format: SourceFormat,
@@ -400,54 +509,6 @@ fn opt_seq(v: Option<Value>) -> Result<Option<u64>, MalformedReason> {
             .map(Some)
             .ok_or(MalformedReason::BadEnvelopeField("seq")),
     }
-}
-
-fn parse_promptkit(top: Map<String, Value>, line: u64) -> Result<SessionEvent, MalformedReason> {
-    let mut seq = None;
-    let mut parent_id = None;
-    let mut inner = None;
-    for (key, value) in top {
-        match key.as_str() {
-            "seq" => seq = Some(value),
-            "parent_id" => parent_id = Some(value),
-            "event" => inner = Some(value),
-            _ => {}
-        }
-    }
-    let Some(Value::Object(inner)) = inner else {
-        return Err(MalformedReason::UnknownFormat);
-    };
-    let mut env = Envelope::default();
-    for (key, value) in inner {
-        env.take(&key, value);
-    }
-    env.finish(SourceFormat::PromptKit, line, opt_seq(seq)?, parent_id)
-}
-
-fn parse_native(top: Map<String, Value>, line: u64) -> Result<SessionEvent, MalformedReason> {
-    let mut seq = None;
-    let mut parent_id = None;
-    let mut env = Envelope::default();
-    for (key, value) in top {
-        match key.as_str() {
-            "v" => {
-                if value.as_u64() != Some(NATIVE_VERSION) {
-                    let mut text = value.to_string();
-                    text.truncate(32);
-                    return Err(MalformedReason::UnsupportedVersion(text));
-                }
-            }
-            "seq" => seq = Some(value),
-            "parent_id" => parent_id = Some(value),
-            _ => {
-                env.take(&key, value);
-            }
-        }
-    }
-    if let (Some(Value::String(t)), Some(data)) = (&env.event_type, env.data.take()) {
-        env.data = Some(native_data_to_go(t, data));
-    }
-    env.finish(SourceFormat::Native, line, opt_seq(seq)?, parent_id)
 }
 
 /// Renames a native payload's snake-case keys back to Go names and unfolds `extra`.
