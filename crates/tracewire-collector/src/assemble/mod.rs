@@ -538,8 +538,14 @@ impl Assembler {
                 Duration::ZERO
             }
         };
-        let mut attrs = start.attrs;
-        attrs.extend(end.attrs);
+        // Start attrs under end attrs; avoid rebuilding a map when one side is empty.
+        let attrs = if start.attrs.is_empty() {
+            end.attrs
+        } else {
+            let mut attrs = start.attrs;
+            attrs.extend(end.attrs);
+            attrs
+        };
         let span = CompletedSpan {
             trace_id: start.trace_id,
             span_id: start.span_id,
