@@ -1,0 +1,34 @@
+//! Fuzzes the exporter's configuration parsers (tracewire-session §6/§8): the
+//! `k=v,k2=v2` lists of `OTEL_RESOURCE_ATTRIBUTES` / `OTEL_EXPORTER_OTLP_HEADERS`, endpoint,
+//! timeout, protocol and compression variables, and `Retry-After`. None may panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tracewire_session::export::{parse_retry_after, OtlpHttpExporter};
+use tracewire_session::resource::Resource;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        if let Ok(v) = http::HeaderValue::from_bytes(data) {
+            let _ = parse_retry_after(&v);
+        }
+        return;
+    };
+    let _ = Resource::from_lookup(|k| (k == "OTEL_RESOURCE_ATTRIBUTES" || k == "OTEL_SERVICE_NAME").then(|| text.to_owned()));
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+    ] {
+        let _ = OtlpHttpExporter::builder().with_env_vars([(var, text)]).build();
+    }
+    let _ = OtlpHttpExporter::builder().with_endpoint(text).build();
+    let _ = OtlpHttpExporter::builder().with_header(text, text).build();
+    if let Ok(v) = http::HeaderValue::from_str(text) {
+        let _ = parse_retry_after(&v);
+    }
+});
