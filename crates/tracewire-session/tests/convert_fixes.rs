@@ -323,3 +323,51 @@ fn wrong_typed_fields_count_as_absent() {
     assert_eq!(attr(span(&out.spans, "provider.openai"), "message.count"), Some(&Value::Int(0)));
     assert_eq!(out.stats.bad_fields, 1);
 }
+
+#[test]
+fn zero_go_time_takes_the_previous_lines_time() {
+    let mut zero = ev(2, "tool.call.started", 0, "run-1", json!({"ToolName": "t", "CallID": "c"}));
+    zero.timestamp = tracewire_session::event::Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+    let out = convert(&[
+        ev(1, "pipeline.started", 100, "run-1", json!({})),
+        zero,
+        ev(3, "tool.call.completed", 300, "run-1", json!({"ToolName": "t", "CallID": "c"})),
+    ]);
+    assert_eq!(out.stats.timestamps_inferred, 1);
+    let t = span(&out.spans, "tool.t");
+    assert_eq!(t.start_time_unix_nano, BASE + 100_000_000);
+    assert_eq!(out.spans[0].start_time_unix_nano, BASE + 100_000_000);
+}
+
+#[test]
+fn composition_steps_nest_under_their_composition() {
+    let out = convert(&[
+        ev(1, "composition.started", 0, "run-1", json!({"composition": "research"})),
+        ev(2, "composition.step.started", 1, "run-1", json!({"step_id": "fetch", "kind": "tool", "attempt": 2})),
+        ev(3, "composition.step.completed", 2, "run-1", json!({"step_id": "fetch", "error": "boom"})),
+        ev(4, "composition.completed", 3, "run-1", json!({"composition": "research", "duration_ms": 3})),
+    ]);
+    let c = span(&out.spans, "composition.research");
+    assert_eq!(c.parent_span_id, Some(out.spans[0].span_id));
+    assert_eq!(c.span_id, key_span_id("run-1:composition:research"));
+    assert_eq!(attr(c, "promptkit.composition.duration_ms"), Some(&Value::Int(3)));
+    assert_eq!(c.status.code, StatusCode::Ok);
+    let s = span(&out.spans, "composition.step.fetch");
+    assert_eq!(s.parent_span_id, Some(c.span_id));
+    assert_eq!(s.span_id, key_span_id("run-1:composition.step:fetch"));
+    assert_eq!(attr(s, "promptkit.composition.step_attempt"), Some(&Value::Int(2)));
+    assert_eq!((s.status.code, s.status.message.as_str()), (StatusCode::Error, "boom"));
+}
+
+#[test]
+fn fifo_pairing_closes_the_earliest_open_span() {
+    let out = convert(&[
+        ev(1, "middleware.started", 0, "run-1", json!({"Name": "m", "Index": 1})),
+        ev(2, "middleware.started", 10, "run-1", json!({"Name": "m", "Index": 2})),
+        ev(3, "middleware.completed", 20, "run-1", json!({"Name": "m"})),
+    ]);
+    let m = spans_named(&out.spans, "middleware.m");
+    assert_eq!(m[0].status.code, StatusCode::Ok);
+    assert_eq!(m[0].end_time_unix_nano, BASE + 20_000_000);
+    assert_eq!(m[1].status.message, "incomplete");
+}
