@@ -334,7 +334,10 @@ fn parse_kind(v: Option<Scalar<'_>>) -> Result<SpanKind, Rejection> {
 /// should be filtered with [`is_blank`] first; passed here they are `Malformed`.
 pub fn decode_ingest_line(line: &[u8]) -> Result<SpanEvent, Rejection> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut de = serde_json::Deserializer::from_slice(line);
+    // Validate UTF-8 once for the whole line (invalid bytes anywhere make it malformed),
+    // so the JSON reader need not re-check every string.
+    let line = std::str::from_utf8(line).map_err(|_| Rejection::Malformed)?;
+    let mut de = serde_json::Deserializer::from_str(line);
     let raw = de
         .deserialize_map(LineVisitor)
         .map_err(|_| Rejection::Malformed)?;
