@@ -689,13 +689,8 @@ impl SpanNode {
     }
 
     /// Number of nodes in this subtree, including this one.
-    pub fn len(&self) -> usize {
+    pub fn node_count(&self) -> usize {
         self.iter().count()
-    }
-
-    /// Always false: a node contains at least itself (present for API symmetry with `len`).
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -857,7 +852,7 @@ mod tests {
             node = parent;
         }
         let copy = node.clone();
-        assert_eq!(copy.len(), 200_001);
+        assert_eq!(copy.node_count(), 200_001);
         drop(copy);
         drop(node);
     }
