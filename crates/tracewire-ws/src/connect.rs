@@ -7,7 +7,6 @@ use opentelemetry::Context;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::client::IntoClientRequest;
-use tungstenite::error::{ProtocolError, SubProtocolError};
 use tungstenite::handshake::client::{Request, Response};
 use tungstenite::handshake::server::{
     Callback, ErrorResponse, NoCallback, Request as ServerRequest, Response as ServerResponse,
@@ -144,6 +143,8 @@ where
 struct ClientPlan {
     request: Request,
     negotiating: bool,
+    /// The `Sec-WebSocket-Protocol` header was added only for a bare `otel-ws` (retry case).
+    #[cfg_attr(not(feature = "connect"), allow(dead_code))]
     only_otel_offer: bool,
 }
 
@@ -172,6 +173,7 @@ impl ClientPlan {
 
     #[cfg(feature = "connect")]
     fn may_retry(&self, err: &tungstenite::Error, options: &Options) -> bool {
+        use tungstenite::error::{ProtocolError, SubProtocolError};
         self.only_otel_offer
             && options.retry_without_subprotocols
             && matches!(

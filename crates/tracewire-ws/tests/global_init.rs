@@ -182,7 +182,10 @@ fn item25_resource_honours_env_and_explicit_attributes_win() {
 fn item24_grpc_without_feature_or_runtime() {
     let _s = serial();
     clear_env();
-    let err = init_tracer(Some("127.0.0.1:4317"), []).err().expect("gRPC must fail here");
+    let err = match init_tracer(Some("127.0.0.1:4317"), []) {
+        Err(e) => e,
+        Ok(_) => panic!("gRPC must fail here"),
+    };
     if cfg!(feature = "grpc") {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.
         assert_eq!(err, InitError::Runtime);
@@ -224,6 +227,7 @@ async fn item26_guard_drop_exports_on_current_thread_runtime() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the lock serialises tests of this binary on purpose
 async fn item26_implicit_init_only_when_opted_in() {
     let _s = serial();
     clear_env();

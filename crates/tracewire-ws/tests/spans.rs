@@ -1,4 +1,5 @@
 //! Spans and propagation over real loopback WebSockets (spec §8 items 13–17, 19, 20).
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 
 mod common;
 
