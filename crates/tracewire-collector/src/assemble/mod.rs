@@ -263,7 +263,8 @@ impl Assembler {
         s
     }
 
-    /// The next output, oldest first.
+    /// The next output, oldest first. Outputs accumulate until taken, so drain them after
+    /// every `push_*`, `tick` or `shutdown` call.
     pub fn pop_output(&mut self) -> Option<Output> {
         self.outputs.pop_front()
     }
