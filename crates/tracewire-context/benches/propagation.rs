@@ -5,8 +5,11 @@
 //! `http::HeaderMap`, once with `TraceContext` and once with
 //! `opentelemetry_sdk::propagation::TraceContextPropagator` through
 //! `opentelemetry_http::HeaderExtractor` / `HeaderInjector`, on the same input.
+//! The output map is the request's existing one (cleared between iterations);
+//! `extract_inject_fresh_map/*` allocates a new map per iteration instead.
 //! `extract/*` and `inject/*` split the two halves; `traceparent/*` measures the
-//! allocation-free parser and formatter alone.
+//! allocation-free parser and formatter alone; `breakdown/*` times the pieces of our
+//! `extract` (header lookups, tracestate parse and format).
 //!
 //! Run with short settings on the shared machine:
 //! `cargo bench -p tracewire-context --bench propagation -- --warm-up-time 1 --measurement-time 3`
@@ -19,7 +22,7 @@ use http::{HeaderMap, HeaderValue};
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use tracewire_context::{TraceContext, Traceparent};
+use tracewire_context::{TraceContext, TraceState, Traceparent};
 
 const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 const TRACESTATE: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
@@ -54,7 +57,30 @@ fn extract_inject(c: &mut Criterion) {
     let sdk = TraceContextPropagator::new();
     check_same_behaviour(&headers, &sdk);
 
+    // Injecting into the request's existing header map: the map is allocated once and
+    // cleared between iterations (capacity kept), for both sides.
     let mut group = c.benchmark_group("extract_inject");
+    let mut out = HeaderMap::with_capacity(8);
+    group.bench_function("tracewire", |b| {
+        b.iter(|| {
+            out.clear();
+            let context = TraceContext::extract(black_box(&headers));
+            context.inject(&mut out);
+            out.len()
+        })
+    });
+    group.bench_function("opentelemetry_sdk", |b| {
+        b.iter(|| {
+            out.clear();
+            let cx = sdk.extract(&HeaderExtractor(black_box(&headers)));
+            sdk.inject_context(&cx, &mut HeaderInjector(&mut out));
+            out.len()
+        })
+    });
+    group.finish();
+
+    // The same with a fresh output `HeaderMap` per iteration (its allocation included).
+    let mut group = c.benchmark_group("extract_inject_fresh_map");
     group.bench_function("tracewire", |b| {
         b.iter(|| {
             let context = TraceContext::extract(black_box(&headers));
@@ -87,17 +113,53 @@ fn extract_inject(c: &mut Criterion) {
     let mut group = c.benchmark_group("inject");
     group.bench_function("tracewire", |b| {
         b.iter(|| {
-            let mut out = HeaderMap::new();
+            out.clear();
             black_box(&ours).inject(&mut out);
-            out
+            out.len()
         })
     });
     group.bench_function("opentelemetry_sdk", |b| {
         b.iter(|| {
-            let mut out = HeaderMap::new();
+            out.clear();
             sdk.inject_context(black_box(&theirs), &mut HeaderInjector(&mut out));
-            out
+            out.len()
         })
+    });
+    group.finish();
+}
+
+/// Where `extract` spends its time, to guide optimisation of the core.
+fn breakdown(c: &mut Criterion) {
+    let headers = input_headers();
+    let mut group = c.benchmark_group("breakdown");
+    group.bench_function("headermap_4_lookups_by_str", |b| {
+        b.iter(|| {
+            ["traceparent", "tracestate", "baggage", "x-amzn-trace-id"]
+                .iter()
+                .map(|k| black_box(&headers).get_all(*k).iter().count())
+                .sum::<usize>()
+        })
+    });
+    let names = [
+        http::HeaderName::from_static("traceparent"),
+        http::HeaderName::from_static("tracestate"),
+        http::HeaderName::from_static("baggage"),
+        http::HeaderName::from_static("x-amzn-trace-id"),
+    ];
+    group.bench_function("headermap_4_lookups_by_name", |b| {
+        b.iter(|| {
+            names
+                .iter()
+                .map(|k| black_box(&headers).get_all(k).iter().count())
+                .sum::<usize>()
+        })
+    });
+    group.bench_function("tracestate_parse_2_members", |b| {
+        b.iter(|| TraceState::parse(black_box(TRACESTATE)))
+    });
+    let state = TraceState::parse(TRACESTATE).expect("valid");
+    group.bench_function("tracestate_header_2_members", |b| {
+        b.iter(|| black_box(&state).header())
     });
     group.finish();
 }
@@ -119,5 +181,5 @@ fn traceparent(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, extract_inject, traceparent);
+criterion_group!(benches, extract_inject, traceparent, breakdown);
 criterion_main!(benches);
