@@ -9,7 +9,6 @@
 //! Run: `cargo bench -p tracewire-session --bench export -- --warm-up-time 1 --measurement-time 3`
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use std::time::{Duration, Instant};

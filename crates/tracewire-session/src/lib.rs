@@ -38,6 +38,38 @@
 //! [`Converter::convert_session_with_parent`] places the session under a caller's
 //! [`tracewire_context::TraceContext`] (W3C or X-Ray); an invalid one is reported in
 //! [`Conversion::parent`] and logged once, never silently dropped.
+//!
+//! ## Exporting
+//!
+//! [`OtlpHttpExporter`] sends [`Span`]s over OTLP/HTTP (protobuf or JSON, optional gzip),
+//! configured by the standard `OTEL_EXPORTER_OTLP_*` variables, retrying only where OTLP
+//! allows. [`BatchExporter`] puts a bounded queue in front of it; its counts always satisfy
+//! `submitted = sent + dropped + failed + pending`, and `shutdown` returns by its deadline
+//! with the real result.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tracewire_session::{BatchExporter, OtlpHttpExporter, Overflow, RetryPolicy};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let exporter = OtlpHttpExporter::builder()
+//!     .with_endpoint("http://127.0.0.1:9/v1/traces") // nothing listens there
+//!     .with_retry(RetryPolicy::disabled())
+//!     .build()?;
+//! let batch = BatchExporter::builder(exporter).overflow(Overflow::Wait).build()?;
+//!
+//! let converter = tracewire_session::Converter::default();
+//! let events = vec![]; // from `read::read_jsonl`
+//! batch.submit_wait(converter.convert_session("session-1", &events).spans).await?;
+//!
+//! // Nothing was submitted, so the drain succeeds; a failed final export is never `Ok`.
+//! let report = batch.shutdown(Duration::from_secs(5)).await?;
+//! assert_eq!((report.submitted, report.sent, report.pending), (0, 0, 0));
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
 
 pub mod event;
 pub mod read;
@@ -51,3 +83,12 @@ pub mod batch;
 
 pub use convert::{Conversion, ConvertOptions, ConvertStats, Converter, Naming, ParentOutcome, Redactor};
 pub use event::SessionEvent;
+pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
+pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
+pub use resource::Resource;
+pub use span::Span;
+
+/// The README's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
