@@ -249,6 +249,27 @@ mod tests {
         assert_eq!(keys, sorted);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn key_value_list_never_panics(raw in ".*") {
+            let _ = parse_key_value_list(&raw);
+        }
+
+        #[test]
+        fn key_value_list_round_trips_percent_encoded_pairs(
+            pairs in proptest::collection::vec(("[a-z][a-z0-9._]{0,12}", ".*"), 0..8)
+        ) {
+            use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+            let raw = pairs
+                .iter()
+                .map(|(k, v)| format!(" {k} = {} ", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+                .collect::<Vec<_>>()
+                .join(",");
+            let parsed = parse_key_value_list(&raw);
+            proptest::prop_assert_eq!(parsed, Ok(pairs));
+        }
+    }
+
     #[test]
     fn builder_attributes_beat_env() {
         let r = Resource::from_lookup(env(&[("OTEL_SERVICE_NAME", "svc")]))

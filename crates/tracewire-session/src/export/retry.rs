@@ -190,6 +190,24 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn retry_after_never_panics(raw in "[ -~]*") {
+            if let Ok(v) = http::HeaderValue::from_str(&raw) {
+                let _ = parse_retry_after(&v);
+            }
+        }
+
+        #[test]
+        fn jittered_delay_stays_within_bounds(attempt in 0u32..10_000, jitter in 0.0f64..1.0) {
+            let p = RetryPolicy::default().with_jitter(jitter);
+            let base = p.base_delay(attempt);
+            let d = p.delay(attempt);
+            proptest::prop_assert!(base <= p.max_backoff);
+            proptest::prop_assert!(d <= base && d >= base.mul_f64(1.0 - jitter) - Duration::from_nanos(1));
+        }
+    }
+
     #[test]
     fn retryable_statuses() {
         for code in [429u16, 502, 503, 504] {
