@@ -204,8 +204,12 @@ pub fn group_by_session(
 ) -> BTreeMap<String, Vec<SessionEvent>> {
     let mut out: BTreeMap<String, Vec<SessionEvent>> = BTreeMap::new();
     for event in events {
-        let id = event.session().to_owned();
-        out.entry(id).or_default().push(event);
+        match out.get_mut(event.session()) {
+            Some(list) => list.push(event),
+            None => {
+                out.insert(event.session().to_owned(), vec![event]);
+            }
+        }
     }
     out
 }

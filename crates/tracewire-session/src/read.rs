@@ -233,47 +233,83 @@ impl<R: BufRead> Reader<R> {
     }
 }
 
+/// What one line turned out to be.
+// Returned by value once per line and unpacked at once: boxing the event would cost an
+// allocation per line for no gain.
+#[allow(clippy::large_enum_variant)]
+enum Outcome {
+    Blank,
+    Event(SessionEvent),
+    Malformed(MalformedReason),
+}
+
+/// Classifies one line's bytes (without the newline); `line` is its 1-based number.
+fn classify(mut bytes: &[u8], line: u64) -> Outcome {
+    if line == 1 {
+        bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Outcome::Blank;
+    }
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => parse_line(text, line),
+        Err(_) => Err(MalformedReason::InvalidUtf8),
+    };
+    match parsed {
+        Ok(event) => Outcome::Event(event),
+        Err(reason) => Outcome::Malformed(reason),
+    }
+}
+
+impl<R: BufRead> Reader<R> {
+    /// The next line's outcome, or `None` at end of input.
+    fn next_outcome(&mut self) -> Option<Result<Outcome, io::Error>> {
+        // Fast path: the whole line is already in the input's buffer; parse it in place.
+        match self.input.fill_buf() {
+            Ok(chunk) => {
+                if let Some(i) = chunk.iter().position(|b| *b == b'\n') {
+                    if i <= self.options.max_line_bytes {
+                        self.stats.lines += 1;
+                        self.stats.bytes += i as u64 + 1;
+                        let outcome = classify(&chunk[..i], self.stats.lines);
+                        self.input.consume(i + 1);
+                        return Some(Ok(outcome));
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Some(Err(e)),
+        }
+        let too_long = match self.next_line() {
+            Ok(Some(t)) => t,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        self.stats.lines += 1;
+        if too_long {
+            let limit = self.options.max_line_bytes;
+            return Some(Ok(Outcome::Malformed(MalformedReason::TooLong { limit })));
+        }
+        Some(Ok(classify(&self.buf, self.stats.lines)))
+    }
+}
+
 impl<R: BufRead> Iterator for Reader<R> {
     type Item = Result<SessionEvent, LineError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let too_long = match self.next_line() {
-                Ok(Some(t)) => t,
-                Ok(None) => {
-                    self.done = true;
-                    return None;
-                }
-                Err(source) => {
+            match self.next_outcome() {
+                None => self.done = true,
+                Some(Err(source)) => {
                     self.done = true;
                     return Some(Err(LineError::Io {
                         line: self.stats.lines + 1,
                         source,
                     }));
                 }
-            };
-            self.stats.lines += 1;
-            if too_long {
-                let limit = self.options.max_line_bytes;
-                if let Some(err) = self.malformed(MalformedReason::TooLong { limit }) {
-                    return Some(err);
-                }
-                continue;
-            }
-            let mut bytes: &[u8] = &self.buf;
-            if self.stats.lines == 1 {
-                bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-            }
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                self.stats.blank += 1;
-                continue;
-            }
-            let parsed = match std::str::from_utf8(bytes) {
-                Ok(text) => parse_line(text, self.stats.lines),
-                Err(_) => Err(MalformedReason::InvalidUtf8),
-            };
-            match parsed {
-                Ok(event) => {
+                Some(Ok(Outcome::Blank)) => self.stats.blank += 1,
+                Some(Ok(Outcome::Event(event))) => {
                     self.stats.events += 1;
                     match event.format {
                         SourceFormat::PromptKit => self.stats.promptkit += 1,
@@ -281,7 +317,7 @@ impl<R: BufRead> Iterator for Reader<R> {
                     }
                     return Some(Ok(event));
                 }
-                Err(reason) => {
+                Some(Ok(Outcome::Malformed(reason))) => {
                     if let Some(err) = self.malformed(reason) {
                         return Some(err);
                     }
