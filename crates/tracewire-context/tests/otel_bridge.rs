@@ -1,7 +1,7 @@
 //! The OpenTelemetry bridge seen from outside (spec §7 `otel`, §9): the strict
 //! propagators through `opentelemetry_http`'s real `HeaderMap` carriers, and the
 //! `TraceContext` ↔ `SpanContext` conversions.
-#![cfg(feature = "otel")]
+#![cfg(all(feature = "otel", feature = "http"))]
 
 use http::{HeaderMap, HeaderValue};
 use opentelemetry::propagation::TextMapPropagator;
