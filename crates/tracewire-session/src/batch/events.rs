@@ -338,6 +338,89 @@ impl EventHandler for TracingEventHandler {
 mod tests {
     use super::*;
 
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut v) = self.0.lock() {
+                v.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn tracing_handler_logs_levels_suppression_and_shutdown_summary() {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut h = TracingEventHandler::new();
+            for _ in 0..3 {
+                h.on_event(&ExportEvent::Dropped {
+                    count: 1,
+                    reason: DropReason::QueueFull,
+                    total_dropped: 1,
+                });
+            }
+            if let Some((at, _)) = h.last.get_mut("dropped") {
+                *at = at.checked_sub(LOG_INTERVAL).unwrap_or(*at);
+            }
+            h.on_event(&ExportEvent::Dropped {
+                count: 4,
+                reason: DropReason::QueueBytesFull,
+                total_dropped: 7,
+            });
+            for _ in 0..2 {
+                h.on_event(&ExportEvent::Shutdown {
+                    report: FlushReport {
+                        submitted: 9,
+                        sent: 2,
+                        dropped: 7,
+                        ..FlushReport::default()
+                    },
+                    ok: true,
+                });
+            }
+        });
+        let text = capture
+            .0
+            .lock()
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+            .unwrap_or_default();
+        let dropped_lines: Vec<_> = text
+            .lines()
+            .filter(|l| l.contains("spans dropped"))
+            .collect();
+        assert_eq!(dropped_lines.len(), 2, "{text}");
+        assert!(
+            dropped_lines[0].contains("WARN") && dropped_lines[0].contains("suppressed=0"),
+            "{text}"
+        );
+        assert!(
+            dropped_lines[1].contains("suppressed=2")
+                && dropped_lines[1].contains("queue_bytes_full"),
+            "{text}"
+        );
+        let summaries = text.lines().filter(|l| l.contains("shut down")).count();
+        assert_eq!(
+            summaries, 2,
+            "the shutdown summary is never rate-limited: {text}"
+        );
+        assert!(
+            text.contains("sent=2") && text.contains("dropped=7"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn tracing_handler_rate_limits_per_kind() {
         let mut h = TracingEventHandler::new();
