@@ -1,10 +1,13 @@
 //! Spec §8: parsing and formatting a `traceparent` allocate nothing on the heap.
 //!
 //! A counting global allocator (`stats_alloc`, so no `unsafe` here) wraps the system
-//! allocator. This file holds a single test so no other test thread allocates while it
-//! measures; each measurement is still repeated and the minimum taken, so stray
-//! allocations of the test harness cannot make it fail, while an allocation inside
-//! the measured code (which happens on every repetition) always does.
+//! allocator. The tests of this file take one lock while they measure, so no other test
+//! thread allocates meanwhile; each measurement is still repeated and the minimum
+//! taken, so stray allocations of the test harness cannot make a test fail, while an
+//! allocation inside the measured code (which happens on every repetition) always does.
+//!
+//! Allocation counts are also a load-independent view of the propagation cost: the
+//! second test compares ours with the OpenTelemetry SDK's propagator.
 
 use std::alloc::System;
 use std::fmt::Write as _;
@@ -15,6 +18,9 @@ use tracewire_context::{SpanId, TraceFlags, TraceId, Traceparent};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Held by each test while it measures.
+static MEASURING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Smallest number of allocations `f` made over a few runs.
 fn min_allocations(mut f: impl FnMut()) -> usize {
@@ -53,6 +59,7 @@ impl StackBuf {
 
 #[test]
 fn traceparent_parse_and_format_do_not_allocate() {
+    let _measuring = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
     const VALID: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     const FUTURE: &str =
         "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-07-what-the-future-holds";
@@ -146,4 +153,52 @@ fn traceparent_parse_and_format_do_not_allocate() {
         0
     );
     assert!(buf.as_str().ends_with("-03"), "got {}", buf.as_str());
+}
+
+/// Spec §8's workload (traceparent + 2-member tracestate through `http::HeaderMap`):
+/// ours must allocate less than `opentelemetry_sdk`'s `TraceContextPropagator`.
+#[cfg(all(feature = "http", feature = "otel"))]
+#[test]
+fn extract_inject_allocates_less_than_the_sdk_propagator() {
+    use http::{HeaderMap, HeaderValue};
+    use opentelemetry::propagation::TextMapPropagator as _;
+    use opentelemetry_http::{HeaderExtractor, HeaderInjector};
+    use tracewire_context::TraceContext;
+
+    let _measuring = MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        HeaderValue::from_static("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+    );
+    headers.insert(
+        "tracestate",
+        HeaderValue::from_static("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+    );
+    let sdk = opentelemetry_sdk::propagation::TraceContextPropagator::new();
+    let mut out = HeaderMap::with_capacity(8);
+
+    let ours_extract = min_allocations(|| drop(black_box(TraceContext::extract(&headers))));
+    let theirs_extract =
+        min_allocations(|| drop(black_box(sdk.extract(&HeaderExtractor(&headers)))));
+    let context = TraceContext::extract(&headers);
+    let cx = sdk.extract(&HeaderExtractor(&headers));
+    let ours_inject = min_allocations(|| {
+        out.clear();
+        context.inject(&mut out);
+    });
+    let theirs_inject = min_allocations(|| {
+        out.clear();
+        sdk.inject_context(&cx, &mut HeaderInjector(&mut out));
+    });
+    println!(
+        "allocations per operation: extract ours {ours_extract} / sdk {theirs_extract}, \
+         inject ours {ours_inject} / sdk {theirs_inject}"
+    );
+    assert!(
+        ours_extract + ours_inject < theirs_extract + theirs_inject,
+        "ours {} vs sdk {}",
+        ours_extract + ours_inject,
+        theirs_extract + theirs_inject
+    );
 }
