@@ -120,3 +120,20 @@ fn show_otlp_json_prints_the_request() {
     assert_eq!(v["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"], "tracewire-session");
     assert!(String::from_utf8_lossy(&out.stderr).contains("events read: 38"));
 }
+
+#[test]
+fn show_native_form_prints_the_same_tree() {
+    use tracewire_session::read::{read_all, ReadOptions};
+    use tracewire_session::write::write_native;
+    let text = std::fs::read(sample()).unwrap();
+    let (events, _) = read_all(text.as_slice(), ReadOptions::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Same file stem, so nothing but the format differs.
+    let native = dir.path().join("session.jsonl");
+    write_native(std::fs::File::create(&native).unwrap(), &events).unwrap();
+    let sample = sample();
+    let a = tracewire(&["session", "show", sample.to_str().unwrap()]);
+    let b = tracewire(&["session", "show", native.to_str().unwrap()]);
+    assert!(b.status.success());
+    assert_eq!(String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
+}
