@@ -22,7 +22,7 @@
 //! use tracewire_ws::{accept, client, Message, Options};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 //! let listener = TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;
 //! // A traced echo server: reply with the received payload, in the received context.
@@ -34,7 +34,7 @@
 //!         if message.is_close() { break; }
 //!         ws.send(&cx, message).await?;
 //!     }
-//!     Ok::<_, tracewire_ws::Error>(())
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 //! });
 //!
 //! let tcp = tokio::net::TcpStream::connect(addr).await?;
