@@ -3,13 +3,12 @@
 //! [`JournalReader`] replays it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
 use super::stats::OutputCounters;
@@ -42,8 +41,9 @@ impl JournalSink {
     }
 }
 
-/// Starts the journal writer; it ends (after writing and flushing everything queued) when
-/// every [`JournalSink`] is dropped.
+/// Starts the journal writer on a blocking thread (std buffered writes, no per-write
+/// hand-off); it ends, after writing and flushing everything queued, when every
+/// [`JournalSink`] is dropped.
 pub(crate) fn start_journal(
     file: File,
     capacity: usize,
@@ -52,33 +52,42 @@ pub(crate) fn start_journal(
 ) -> JournalSink {
     let (tx, mut rx) = mpsc::channel::<Line>(capacity.max(1));
     let task_counters = Arc::clone(&counters);
-    tasks.spawn(async move {
-        let mut file = tokio::fs::File::from_std(file);
-        let mut buf: Vec<u8> = Vec::with_capacity(256 * 1024);
-        while let Some(line) = rx.recv().await {
-            buf.clear();
-            buf.extend_from_slice(&line);
-            let mut n = 1u64;
-            while buf.len() < 256 * 1024 {
-                match rx.try_recv() {
-                    Ok(line) => {
-                        buf.extend_from_slice(&line);
-                        n += 1;
-                    }
-                    Err(_) => break,
-                }
-            }
-            match file.write_all(&buf).await {
+    tasks.spawn_blocking(move || {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        // Lines written into the buffer but not yet flushed to the file.
+        let mut buffered = 0u64;
+        let flush = |out: &mut std::io::BufWriter<File>, buffered: &mut u64| {
+            match out.flush() {
                 Ok(()) => {
-                    task_counters.journal_written.fetch_add(n, Ordering::Relaxed);
+                    task_counters
+                        .journal_written
+                        .fetch_add(*buffered, Ordering::Relaxed);
                 }
                 Err(_) => {
                     task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
-                    task_counters.journal_dropped.fetch_add(n, Ordering::Relaxed);
+                    task_counters
+                        .journal_dropped
+                        .fetch_add(*buffered, Ordering::Relaxed);
                 }
             }
+            *buffered = 0;
+        };
+        while let Some(line) = rx.blocking_recv() {
+            let mut next = Some(line);
+            while let Some(line) = next.take() {
+                if out.write_all(&line).is_err() {
+                    task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+                    task_counters.journal_dropped.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    buffered += 1;
+                }
+                next = rx.try_recv().ok();
+            }
+            // The queue is empty: make what we have durable in the file.
+            flush(&mut out, &mut buffered);
         }
-        if file.flush().await.is_err() || file.sync_data().await.is_err() {
+        flush(&mut out, &mut buffered);
+        if out.get_ref().sync_data().is_err() {
             task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
         }
     });
