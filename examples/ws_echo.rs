@@ -14,7 +14,9 @@ use tokio::net::TcpListener;
 use tracewire_ws::{accept, init_tracer, Format, Negotiation, Options};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -31,7 +33,9 @@ fn parse_negotiation(s: &str) -> Result<Negotiation, String> {
         "off" => Ok(Negotiation::Off),
         "strict" => Ok(Negotiation::Strict),
         "gorilla-compat" => Ok(Negotiation::GorillaCompat),
-        other => Err(format!("unknown --negotiation {other} (off|strict|gorilla-compat)")),
+        other => Err(format!(
+            "unknown --negotiation {other} (off|strict|gorilla-compat)"
+        )),
     }
 }
 
@@ -48,7 +52,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // OTLP when configured, else a local provider so spans (and trace ids) are real.
     let _guard = if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        Some(init_tracer(None, [opentelemetry::KeyValue::new("service.name", "ws_echo")])?)
+        Some(init_tracer(
+            None,
+            [opentelemetry::KeyValue::new("service.name", "ws_echo")],
+        )?)
     } else {
         options = options.tracer_provider(SdkTracerProvider::builder().build());
         None
@@ -73,7 +80,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                             continue;
                         }
                         let trace = cx.span().span_context().trace_id();
-                        println!("{peer}: {} bytes, envelope {}, trace {trace}", message.len(), envelope.as_str());
+                        println!(
+                            "{peer}: {} bytes, envelope {}, trace {trace}",
+                            message.len(),
+                            envelope.as_str()
+                        );
                         if let Err(e) = ws.send(&cx, message).await {
                             return eprintln!("{peer}: send failed: {e}");
                         }

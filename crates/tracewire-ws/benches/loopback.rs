@@ -35,7 +35,10 @@ fn sdk_provider() -> SdkTracerProvider {
 }
 
 fn json(n: usize) -> Message {
-    Message::text(format!(r#"{{"data":"{}"}}"#, "a".repeat(n.saturating_sub(12))))
+    Message::text(format!(
+        r#"{{"data":"{}"}}"#,
+        "a".repeat(n.saturating_sub(12))
+    ))
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,7 +61,9 @@ impl Variant {
         match self {
             Variant::Raw => Options::default().enabled(false),
             Variant::Noop(f) => Options::default().format(f),
-            Variant::Sdk(f) => Options::default().format(f).tracer_provider(provider.clone()),
+            Variant::Sdk(f) => Options::default()
+                .format(f)
+                .tracer_provider(provider.clone()),
         }
     }
 }
@@ -118,9 +123,13 @@ async fn setup(variant: Variant, provider: &SdkTracerProvider) -> Client {
     let addr = listener.local_addr().expect("addr");
     let server_opts = variant.options(provider);
     tokio::spawn(async move {
-        let Ok((tcp, _)) = listener.accept().await else { return };
+        let Ok((tcp, _)) = listener.accept().await else {
+            return;
+        };
         let _ = tcp.set_nodelay(true);
-        let Ok(mut ws) = tracewire_ws::accept(tcp, server_opts).await else { return };
+        let Ok(mut ws) = tracewire_ws::accept(tcp, server_opts).await else {
+            return;
+        };
         while let Some(Ok(r)) = ws.recv().await {
             let (cx, m) = r.into_parts();
             if !(m.is_text() || m.is_binary()) {
@@ -135,9 +144,17 @@ async fn setup(variant: Variant, provider: &SdkTracerProvider) -> Client {
     tcp.set_nodelay(true).expect("nodelay");
     let url = format!("ws://{addr}/");
     match variant {
-        Variant::Raw => Client::Raw(Box::new(tokio_tungstenite::client_async(url, tcp).await.expect("handshake").0)),
+        Variant::Raw => Client::Raw(Box::new(
+            tokio_tungstenite::client_async(url, tcp)
+                .await
+                .expect("handshake")
+                .0,
+        )),
         _ => Client::Traced(Box::new(
-            tracewire_ws::client(url, tcp, variant.options(provider)).await.expect("handshake").0,
+            tracewire_ws::client(url, tcp, variant.options(provider))
+                .await
+                .expect("handshake")
+                .0,
         )),
     }
 }

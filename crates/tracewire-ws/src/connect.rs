@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::handshake::{
     offered_tokens, peer_of_host, peer_of_uri, selected_token, set_tokens, Headers, KeepExisting,
 };
-use crate::negotiation::{client_offer, client_outcome, parse_token, server_select, Negotiation, Outcome};
+use crate::negotiation::{
+    client_offer, client_outcome, parse_token, server_select, Negotiation, Outcome,
+};
 use crate::options::Options;
 use crate::socket::TracedWebSocket;
 use crate::state::{ConnState, Handshake, Prop};
@@ -69,10 +71,13 @@ where
 {
     implicit_init(&options);
     let plan = ClientPlan::new(request.into_client_request()?, &options);
-    let (ws, response) =
-        tokio_tungstenite::client_async_with_config(plan.request.clone(), stream, options.websocket_config)
-            .await
-            .map_err(Error::from)?;
+    let (ws, response) = tokio_tungstenite::client_async_with_config(
+        plan.request.clone(),
+        stream,
+        options.websocket_config,
+    )
+    .await
+    .map_err(Error::from)?;
     Ok(plan.finish(ws, response, &options))
 }
 
@@ -103,15 +108,19 @@ where
         options: options.clone(),
         slot: Arc::clone(&slot),
     };
-    let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, server, options.websocket_config)
-        .await
-        .map_err(Error::from)?;
+    let ws =
+        tokio_tungstenite::accept_hdr_async_with_config(stream, server, options.websocket_config)
+            .await
+            .map_err(Error::from)?;
     let handshake = slot
         .lock()
         .ok()
         .and_then(|mut s| s.take())
         .unwrap_or_default();
-    Ok(TracedWebSocket::from_parts(ws, ConnState::new(&options, handshake)))
+    Ok(TracedWebSocket::from_parts(
+        ws,
+        ConnState::new(&options, handshake),
+    ))
 }
 
 /// Wraps an already-upgraded stream (like Go's `NewConn`). The envelope is on under
@@ -153,8 +162,10 @@ impl ClientPlan {
         let negotiating = options.enabled && options.negotiation != Negotiation::Off;
         let mut only_otel_offer = false;
         if options.enabled && options.handshake_propagation {
-            Prop::from_options(options)
-                .inject(&Context::current(), &mut KeepExisting(request.headers_mut()));
+            Prop::from_options(options).inject(
+                &Context::current(),
+                &mut KeepExisting(request.headers_mut()),
+            );
         }
         if !request.headers().contains_key(SEC_WEBSOCKET_PROTOCOL) {
             if negotiating {
@@ -285,8 +296,12 @@ impl<C: Callback> Callback for ServerSide<C> {
                 },
             },
             None => {
-                let choice =
-                    server_select(options.negotiation, options.enabled, &offer, &options.subprotocols);
+                let choice = server_select(
+                    options.negotiation,
+                    options.enabled,
+                    &offer,
+                    &options.subprotocols,
+                );
                 if let Some(reply) = &choice.reply {
                     set_tokens(response.headers_mut(), std::slice::from_ref(reply));
                 }

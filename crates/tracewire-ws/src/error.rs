@@ -94,10 +94,12 @@ mod tests {
 
     #[test]
     fn capacity_maps_to_message_too_long() {
-        let err = Error::from(tungstenite::Error::Capacity(CapacityError::MessageTooLong {
-            size: 10,
-            max_size: 5,
-        }));
+        let err = Error::from(tungstenite::Error::Capacity(
+            CapacityError::MessageTooLong {
+                size: 10,
+                max_size: 5,
+            },
+        ));
         assert!(matches!(err, Error::MessageTooLong { size: 10, max: 5 }));
         assert!(!err.is_message_level());
     }

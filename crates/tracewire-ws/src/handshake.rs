@@ -120,12 +120,21 @@ mod tests {
         h.insert(HOST, HeaderValue::from_static("127.0.0.1:8080"));
         assert_eq!(
             peer_of_host(&h),
-            Peer { address: Some("127.0.0.1".into()), port: Some(8080) }
+            Peer {
+                address: Some("127.0.0.1".into()),
+                port: Some(8080)
+            }
         );
         h.insert(HOST, HeaderValue::from_static("[::1]:1"));
         assert_eq!(peer_of_host(&h).address.as_deref(), Some("::1"));
         h.insert(HOST, HeaderValue::from_static("name"));
-        assert_eq!(peer_of_host(&h), Peer { address: Some("name".into()), port: None });
+        assert_eq!(
+            peer_of_host(&h),
+            Peer {
+                address: Some("name".into()),
+                port: None
+            }
+        );
         assert_eq!(peer_of_host(&HeaderMap::new()), Peer::default());
     }
 
@@ -143,7 +152,10 @@ mod tests {
     #[test]
     fn tokens_split_across_headers() {
         let mut h = HeaderMap::new();
-        h.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("otel-ws+json, json"));
+        h.append(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("otel-ws+json, json"),
+        );
         h.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("v2"));
         assert_eq!(offered_tokens(&h), ["otel-ws+json", "json", "v2"]);
     }

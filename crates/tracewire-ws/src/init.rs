@@ -129,7 +129,9 @@ pub fn shutdown_tracer() -> Result<(), InitError> {
 }
 
 fn lock_installed() -> std::sync::MutexGuard<'static, Option<Installed>> {
-    INSTALLED.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn install(slot: &mut Option<Installed>, provider: SdkTracerProvider) -> TracerGuard {

@@ -74,8 +74,8 @@ pub use envelope::{EnvelopeKind, Format, Malformed};
 pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use init::{
-    init_tracer, init_tracer_with_provider, resolve_endpoint, shutdown_tracer, Endpoint,
-    InitError, Protocol, TracerGuard, DEFAULT_SHUTDOWN_TIMEOUT,
+    init_tracer, init_tracer_with_provider, resolve_endpoint, shutdown_tracer, Endpoint, InitError,
+    Protocol, TracerGuard, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use negotiation::{Negotiation, OTEL_WS};
 pub use options::{Options, SpanPolicy};

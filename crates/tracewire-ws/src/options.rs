@@ -86,7 +86,10 @@ impl fmt::Debug for Options {
             PropagatorChoice::Global => "global",
         };
         f.debug_struct("Options")
-            .field("tracer_provider", &self.tracer_provider.as_ref().map(|_| "custom"))
+            .field(
+                "tracer_provider",
+                &self.tracer_provider.as_ref().map(|_| "custom"),
+            )
             .field("propagator", &propagator)
             .field("format", &self.format)
             .field("span_policy", &self.span_policy)
@@ -95,7 +98,10 @@ impl fmt::Debug for Options {
             .field("negotiation", &self.negotiation)
             .field("subprotocols", &self.subprotocols)
             .field("negotiated_subprotocol", &self.negotiated_subprotocol)
-            .field("retry_without_subprotocols", &self.retry_without_subprotocols)
+            .field(
+                "retry_without_subprotocols",
+                &self.retry_without_subprotocols,
+            )
             .field("handshake_propagation", &self.handshake_propagation)
             .field("trace_passthrough", &self.trace_passthrough)
             .field("close_on_capacity", &self.close_on_capacity)

@@ -90,10 +90,7 @@ where
 
     /// Puts split halves back together; fails (returning them) if they are not from the
     /// same socket.
-    pub fn reunite(
-        sink: TracedSink<S>,
-        stream: TracedStream<S>,
-    ) -> Result<Self, ReuniteError<S>> {
+    pub fn reunite(sink: TracedSink<S>, stream: TracedStream<S>) -> Result<Self, ReuniteError<S>> {
         let state = Arc::clone(&stream.state);
         let terminated = stream.terminated;
         match stream.inner.reunite(sink.inner) {
@@ -269,7 +266,10 @@ where
 
     /// Sends a Close frame and flushes.
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
-        self.inner.send(Message::Close(frame)).await.map_err(Error::from)
+        self.inner
+            .send(Message::Close(frame))
+            .await
+            .map_err(Error::from)
     }
 
     /// Sends the Close 1009 the stream half asked for, best-effort.
@@ -278,7 +278,9 @@ where
             if ready!(Pin::new(&mut self.inner).poll_ready(cx)).is_ok() {
                 let _ = Pin::new(&mut self.inner).start_send(close_1009());
             }
-            self.state.close_1009_pending.store(false, Ordering::Relaxed);
+            self.state
+                .close_1009_pending
+                .store(false, Ordering::Relaxed);
         }
         Poll::Ready(())
     }
@@ -293,7 +295,9 @@ where
     fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         ready!(this.poll_pending_close(cx));
-        Pin::new(&mut this.inner).poll_ready(cx).map_err(Error::from)
+        Pin::new(&mut this.inner)
+            .poll_ready(cx)
+            .map_err(Error::from)
     }
 
     /// Wraps with `Context::current()`; the send span ends when the frame is queued.

@@ -67,7 +67,9 @@ impl Prop {
     pub(crate) fn extract(&self, cx: &Context, carrier: &dyn Extractor) -> Context {
         match self {
             Prop::Fixed(p) => p.extract_with_context(cx, carrier),
-            Prop::Global => global::get_text_map_propagator(|p| p.extract_with_context(cx, carrier)),
+            Prop::Global => {
+                global::get_text_map_propagator(|p| p.extract_with_context(cx, carrier))
+            }
         }
     }
 }
@@ -160,7 +162,13 @@ impl ConnState {
         self.propagator.extract(cx, carrier)
     }
 
-    fn attrs(&self, op: &'static str, message: &Message, size: usize, extra: usize) -> Vec<KeyValue> {
+    fn attrs(
+        &self,
+        op: &'static str,
+        message: &Message,
+        size: usize,
+        extra: usize,
+    ) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(self.base_attrs.len() + 3 + extra);
         attrs.extend(self.base_attrs.iter().cloned());
         attrs.push(KeyValue::new("messaging.operation.type", op));

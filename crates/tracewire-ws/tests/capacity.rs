@@ -8,12 +8,15 @@ use tracewire_ws::{Error, Message, Options, WebSocketConfig};
 use tungstenite::protocol::frame::coding::CloseCode;
 
 fn small() -> WebSocketConfig {
-    WebSocketConfig::default().max_message_size(Some(1024)).max_frame_size(Some(1024))
+    WebSocketConfig::default()
+        .max_message_size(Some(1024))
+        .max_frame_size(Some(1024))
 }
 
 #[tokio::test]
 async fn item18_message_too_long_sends_close_1009() {
-    let (mut raw, mut s) = raw_client_traced_server(Options::default().websocket_config(small())).await;
+    let (mut raw, mut s) =
+        raw_client_traced_server(Options::default().websocket_config(small())).await;
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
     match recv(&mut s).await {
         Err(Error::MessageTooLong { size, max }) => {
@@ -30,13 +33,20 @@ async fn item18_message_too_long_sends_close_1009() {
 
 #[tokio::test]
 async fn item18_without_close_on_capacity_no_close_is_sent() {
-    let opts = Options::default().websocket_config(small()).close_on_capacity(false);
+    let opts = Options::default()
+        .websocket_config(small())
+        .close_on_capacity(false);
     let (mut raw, mut s) = raw_client_traced_server(opts).await;
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
-    assert!(matches!(recv(&mut s).await, Err(Error::MessageTooLong { max: 1024, .. })));
+    assert!(matches!(
+        recv(&mut s).await,
+        Err(Error::MessageTooLong { max: 1024, .. })
+    ));
     drop(s);
     // The connection just goes away: no Close frame arrives first.
-    let next = tokio::time::timeout(TIMEOUT, raw.next()).await.expect("in time");
+    let next = tokio::time::timeout(TIMEOUT, raw.next())
+        .await
+        .expect("in time");
     assert!(!matches!(next, Some(Ok(Message::Close(_)))), "{next:?}");
 }
 
@@ -45,10 +55,15 @@ async fn item18_split_stream_makes_the_sink_send_close_1009() {
     let (mut raw, s) = raw_client_traced_server(Options::default().websocket_config(small())).await;
     let (mut sink, mut stream) = s.split();
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
-    let got = tokio::time::timeout(TIMEOUT, stream.next()).await.unwrap().unwrap();
+    let got = tokio::time::timeout(TIMEOUT, stream.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(matches!(got, Err(Error::MessageTooLong { .. })));
     // The sink sends the pending Close 1009 before its next frame (which then fails or is sent).
-    let _ = sink.send(&opentelemetry::Context::new(), Message::text("after")).await;
+    let _ = sink
+        .send(&opentelemetry::Context::new(), Message::text("after"))
+        .await;
     match raw_next(&mut raw).await {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Size),
         other => panic!("expected Close 1009, got {other:?}"),

@@ -49,12 +49,17 @@ impl Collector {
         let (tx, rx) = std::sync::mpsc::channel();
         let reqs = requests.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(l.local_addr().unwrap()).unwrap();
                 loop {
-                    let Ok((tcp, _)) = l.accept().await else { return };
+                    let Ok((tcp, _)) = l.accept().await else {
+                        return;
+                    };
                     let reqs = reqs.clone();
                     tokio::spawn(async move {
                         if !answer {
@@ -88,7 +93,9 @@ impl Collector {
                 }
             });
         });
-        let addr = rx.recv_timeout(Duration::from_secs(10)).expect("collector up");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("collector up");
         Collector { addr, requests }
     }
 
@@ -112,10 +119,13 @@ impl Collector {
         let reqs = self.requests.lock().unwrap();
         let rs = reqs.first()?.resource_spans.first()?;
         let res = rs.resource.as_ref()?;
-        res.attributes.iter().find(|kv| kv.key == key).and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
-            AnyValue::StringValue(s) => Some(s.clone()),
-            _ => None,
-        })
+        res.attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+                AnyValue::StringValue(s) => Some(s.clone()),
+                _ => None,
+            })
     }
 }
 
@@ -131,20 +141,33 @@ fn item25_init_lifecycle_once_shutdown_reinit() {
     let cx = spans.root("op");
     let guard = init_tracer_with_provider(spans.provider.clone()).expect("first init");
     assert!(!global_is_noop());
-    assert_eq!(init_tracer(Some("http://127.0.0.1:9/"), []).err(), Some(InitError::AlreadyInitialized));
-    assert_eq!(init_tracer_with_provider(spans.provider.clone()).err(), Some(InitError::AlreadyInitialized));
+    assert_eq!(
+        init_tracer(Some("http://127.0.0.1:9/"), []).err(),
+        Some(InitError::AlreadyInitialized)
+    );
+    assert_eq!(
+        init_tracer_with_provider(spans.provider.clone()).err(),
+        Some(InitError::AlreadyInitialized)
+    );
     shutdown_tracer().expect("shutdown");
-    assert!(global_is_noop(), "shutdown_tracer resets the global provider");
+    assert!(
+        global_is_noop(),
+        "shutdown_tracer resets the global provider"
+    );
     let mut carrier = std::collections::HashMap::new();
     global::get_text_map_propagator(|p| p.inject_context(&cx, &mut carrier));
     assert!(carrier.is_empty(), "global propagator reset");
     drop(guard); // does nothing now
     assert_eq!(shutdown_tracer(), Ok(()), "nothing installed: Ok");
     let spans2 = common::Spans::new();
-    let guard2 = init_tracer_with_provider(spans2.provider.clone()).expect("re-init after shutdown");
+    let guard2 =
+        init_tracer_with_provider(spans2.provider.clone()).expect("re-init after shutdown");
     let cx2 = spans2.root("op2");
     global::get_text_map_propagator(|p| p.inject_context(&cx2, &mut carrier));
-    assert!(carrier.contains_key("traceparent"), "the strict propagator is installed globally");
+    assert!(
+        carrier.contains_key("traceparent"),
+        "the strict propagator is installed globally"
+    );
     guard2.shutdown().expect("guard shutdown");
     assert!(global_is_noop());
 }
@@ -155,7 +178,10 @@ fn item25_resource_honours_env_and_explicit_attributes_win() {
     clear_env();
     let collector = Collector::start(true);
     std::env::set_var("OTEL_SERVICE_NAME", "svc-from-env");
-    std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=env,team=blue");
+    std::env::set_var(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment=env,team=blue",
+    );
     let guard = init_tracer(
         Some(&collector.url()),
         [KeyValue::new("deployment.environment", "explicit")],
@@ -165,9 +191,15 @@ fn item25_resource_honours_env_and_explicit_attributes_win() {
     global::tracer("t").start("resource-probe").end();
     guard.shutdown().expect("flush");
     assert_eq!(collector.span_names(), ["resource-probe"]);
-    assert_eq!(collector.resource_attr("service.name").as_deref(), Some("svc-from-env"));
+    assert_eq!(
+        collector.resource_attr("service.name").as_deref(),
+        Some("svc-from-env")
+    );
     assert_eq!(collector.resource_attr("team").as_deref(), Some("blue"));
-    assert_eq!(collector.resource_attr("deployment.environment").as_deref(), Some("explicit"));
+    assert_eq!(
+        collector.resource_attr("deployment.environment").as_deref(),
+        Some("explicit")
+    );
 
     // Without OTEL_SERVICE_NAME no service name is invented.
     let collector = Collector::start(true);
@@ -190,7 +222,9 @@ fn item24_grpc_without_feature_or_runtime() {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.
         assert_eq!(err, InitError::Runtime);
     } else {
-        assert!(matches!(&err, InitError::GrpcUnavailable { endpoint } if endpoint == "http://127.0.0.1:4317"));
+        assert!(
+            matches!(&err, InitError::GrpcUnavailable { endpoint } if endpoint == "http://127.0.0.1:4317")
+        );
         assert!(err.to_string().contains("`grpc` feature"), "{err}");
     }
     // The env endpoint is used when no argument is given.
@@ -212,7 +246,10 @@ async fn item26_guard_drop_exports_on_current_thread_runtime() {
     global::tracer("t").start("on-drop").end();
     let started = Instant::now();
     drop(guard.with_shutdown_timeout(Duration::from_secs(5)));
-    assert!(started.elapsed() < Duration::from_secs(30), "guard drop is bounded");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "guard drop is bounded"
+    );
     assert_eq!(collector.span_names(), ["on-drop"]);
     assert!(global_is_noop());
 
@@ -221,8 +258,14 @@ async fn item26_guard_drop_exports_on_current_thread_runtime() {
     let guard = init_tracer(Some(&silent.url()), []).expect("init");
     global::tracer("t").start("lost").end();
     let started = Instant::now();
-    let res = guard.with_shutdown_timeout(Duration::from_secs(2)).shutdown();
-    assert!(started.elapsed() < Duration::from_secs(20), "shutdown is bounded: {:?}", started.elapsed());
+    let res = guard
+        .with_shutdown_timeout(Duration::from_secs(2))
+        .shutdown();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "shutdown is bounded: {:?}",
+        started.elapsed()
+    );
     assert!(res.is_err(), "a failed flush is reported: {res:?}");
 }
 
@@ -238,12 +281,21 @@ async fn item26_implicit_init_only_when_opted_in() {
     drop((c, s));
     assert!(global_is_noop(), "default options set no global");
     // Opted in: the first connection installs the provider.
-    let (mut c, mut s) = common::traced_pair(Options::default().implicit_init(true), Options::default()).await;
+    let (mut c, mut s) =
+        common::traced_pair(Options::default().implicit_init(true), Options::default()).await;
     clear_env();
     assert!(!global_is_noop(), "implicit init installed a provider");
-    c.send(&opentelemetry::Context::new(), tracewire_ws::Message::text("x")).await.unwrap();
+    c.send(
+        &opentelemetry::Context::new(),
+        tracewire_ws::Message::text("x"),
+    )
+    .await
+    .unwrap();
     common::recv(&mut s).await.unwrap();
-    tokio::task::spawn_blocking(shutdown_tracer).await.unwrap().expect("shutdown");
+    tokio::task::spawn_blocking(shutdown_tracer)
+        .await
+        .unwrap()
+        .expect("shutdown");
     assert!(global_is_noop());
     let names = collector.span_names();
     assert!(names.contains(&"websocket.send".to_owned()), "{names:?}");

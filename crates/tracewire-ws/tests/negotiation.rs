@@ -15,16 +15,22 @@ use opentelemetry::Context;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
-use tracewire_ws::{accept, connect, wrap, EnvelopeKind, Error, Message, Negotiation, Options, TracedWebSocket};
+use tracewire_ws::{
+    accept, connect, wrap, EnvelopeKind, Error, Message, Negotiation, Options, TracedWebSocket,
+};
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::protocol::Role;
 
 fn strict(apps: &[&str]) -> Options {
-    Options::default().negotiation(Negotiation::Strict).subprotocols(apps.iter().copied())
+    Options::default()
+        .negotiation(Negotiation::Strict)
+        .subprotocols(apps.iter().copied())
 }
 
 /// A traced server on its own listener; returns the url and the server socket's future.
-async fn traced_server(opts: Options) -> (String, tokio::task::JoinHandle<TracedWebSocket<TcpStream>>) {
+async fn traced_server(
+    opts: Options,
+) -> (String, tokio::task::JoinHandle<TracedWebSocket<TcpStream>>) {
     let (l, url) = listener().await;
     let h = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
@@ -60,7 +66,8 @@ async fn raw_server_n(
                     .flat_map(|v| v.to_str().unwrap().split(',').map(|t| t.trim().to_owned()))
                     .collect();
                 if let Some(p) = choose(&offer) {
-                    resp.headers_mut().insert("sec-websocket-protocol", p.parse().unwrap());
+                    resp.headers_mut()
+                        .insert("sec-websocket-protocol", p.parse().unwrap());
                 }
                 Ok(resp)
             };
@@ -76,7 +83,11 @@ async fn raw_server_n(
 
 /// A Go/JS-style client: writes the upgrade by hand and accepts whatever protocol comes
 /// back (as gorilla does). Returns the socket and the reply header.
-async fn manual_client(url: &str, protocols: &str, extra: &[(&str, &str)]) -> (WebSocketStream<TcpStream>, Option<String>) {
+async fn manual_client(
+    url: &str,
+    protocols: &str,
+    extra: &[(&str, &str)],
+) -> (WebSocketStream<TcpStream>, Option<String>) {
     let addr = url.trim_start_matches("ws://").trim_end_matches('/');
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     let mut req = format!(
@@ -95,7 +106,10 @@ async fn manual_client(url: &str, protocols: &str, extra: &[(&str, &str)]) -> (W
     while !head.ends_with(b"\r\n\r\n") {
         assert!(head.len() < 8192, "response head too long");
         let mut b = [0u8; 1];
-        let n = tokio::time::timeout(TIMEOUT, tcp.read(&mut b)).await.unwrap().unwrap();
+        let n = tokio::time::timeout(TIMEOUT, tcp.read(&mut b))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 1, "server closed during handshake");
         head.push(b[0]);
     }
@@ -103,14 +117,25 @@ async fn manual_client(url: &str, protocols: &str, extra: &[(&str, &str)]) -> (W
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let reply = head.lines().find_map(|l| {
         let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case("sec-websocket-protocol").then(|| v.trim().to_owned())
+        k.eq_ignore_ascii_case("sec-websocket-protocol")
+            .then(|| v.trim().to_owned())
     });
-    (WebSocketStream::from_raw_socket(tcp, Role::Client, None).await, reply)
+    (
+        WebSocketStream::from_raw_socket(tcp, Role::Client, None).await,
+        reply,
+    )
 }
 
-async fn check_enveloped_pair(c: &mut TracedWebSocket<tokio_tungstenite::MaybeTlsStream<TcpStream>>, s: &mut TracedWebSocket<TcpStream>) {
+async fn check_enveloped_pair(
+    c: &mut TracedWebSocket<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    s: &mut TracedWebSocket<TcpStream>,
+) {
     c.send(&Context::new(), Message::text("hi")).await.unwrap();
-    let r = tokio::time::timeout(TIMEOUT, s.recv()).await.unwrap().unwrap().unwrap();
+    let r = tokio::time::timeout(TIMEOUT, s.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert_eq!(r.message(), &Message::text("hi"));
     assert_ne!(r.envelope(), EnvelopeKind::None);
 }
@@ -123,7 +148,10 @@ async fn item21_ours_to_ours_composite() {
     assert_eq!(resp.headers()["sec-websocket-protocol"], "otel-ws+json");
     assert!(c.is_enveloped() && s.is_enveloped());
     assert!(c.is_otel_negotiated() && s.is_otel_negotiated());
-    assert_eq!((c.subprotocol(), s.subprotocol()), (Some("json"), Some("json")));
+    assert_eq!(
+        (c.subprotocol(), s.subprotocol()),
+        (Some("json"), Some("json"))
+    );
     // Negotiated otel-ws with no format set: OtelWs on the wire.
     check_enveloped_pair(&mut c, &mut s).await;
 }
@@ -131,14 +159,18 @@ async fn item21_ours_to_ours_composite() {
 #[tokio::test]
 async fn item21_ours_to_gorilla_style_server() {
     let count = Arc::new(AtomicUsize::new(0));
-    let (url, server) = raw_server(|o| o.iter().find(|t| *t == "otel-ws+json").cloned(), count).await;
+    let (url, server) =
+        raw_server(|o| o.iter().find(|t| *t == "otel-ws+json").cloned(), count).await;
     let (mut c, _) = connect(url.as_str(), strict(&["json"])).await.unwrap();
     let mut raw = server.await.unwrap();
     assert!(c.is_enveloped());
     assert_eq!(c.subprotocol(), Some("json"));
     c.send(&Context::new(), Message::text("[1]")).await.unwrap();
     let wire = raw_next(&mut raw).await.into_text().unwrap();
-    assert!(wire.starts_with(r#"{"header":{"#) && wire.ends_with(r#""data":[1]}"#), "{wire}");
+    assert!(
+        wire.starts_with(r#"{"header":{"#) && wire.ends_with(r#""data":[1]}"#),
+        "{wire}"
+    );
 }
 
 #[tokio::test]
@@ -150,12 +182,24 @@ async fn item21_ours_to_plain_server_supporting_json() {
     assert_eq!(resp.headers()["sec-websocket-protocol"], "json");
     assert!(!c.is_enveloped() && !c.is_otel_negotiated());
     assert_eq!(c.subprotocol(), Some("json"));
-    c.send(&Context::new(), Message::text(r#"{"a":1}"#)).await.unwrap();
+    c.send(&Context::new(), Message::text(r#"{"a":1}"#))
+        .await
+        .unwrap();
     assert_eq!(raw_next(&mut raw).await, Message::text(r#"{"a":1}"#));
     let looks_like_envelope = format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#);
-    raw.send(Message::text(looks_like_envelope.clone())).await.unwrap();
-    let r = tokio::time::timeout(TIMEOUT, c.recv()).await.unwrap().unwrap().unwrap();
-    assert_eq!(r.message(), &Message::text(looks_like_envelope), "no detection when pass-through");
+    raw.send(Message::text(looks_like_envelope.clone()))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(TIMEOUT, c.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        r.message(),
+        &Message::text(looks_like_envelope),
+        "no detection when pass-through"
+    );
 }
 
 #[tokio::test]
@@ -185,12 +229,16 @@ async fn item21_plain_server_selecting_nothing_retries_once() {
     assert_eq!(count.load(Ordering::SeqCst), 2, "exactly one retry");
     assert!(resp.headers().get("sec-websocket-protocol").is_none());
     assert!(!c.is_enveloped() && c.subprotocol().is_none());
-    c.send(&Context::new(), Message::text("plain")).await.unwrap();
+    c.send(&Context::new(), Message::text("plain"))
+        .await
+        .unwrap();
     assert_eq!(raw_next(&mut raw).await, Message::text("plain"));
 
     let count = Arc::new(AtomicUsize::new(0));
     let (url, _server) = raw_server(|_| None, count.clone()).await;
-    let err = connect(url.as_str(), strict(&[]).retry_without_subprotocols(false)).await.unwrap_err();
+    let err = connect(url.as_str(), strict(&[]).retry_without_subprotocols(false))
+        .await
+        .unwrap_err();
     assert!(
         matches!(
             err,
@@ -218,7 +266,9 @@ async fn item21_gorilla_dial_offer_strict_and_compat() {
     assert_eq!(raw_next(&mut raw).await, Message::text("x"));
 
     // GorillaCompat: otel-ws+json with the envelope.
-    let opts = Options::default().negotiation(Negotiation::GorillaCompat).subprotocols(["json"]);
+    let opts = Options::default()
+        .negotiation(Negotiation::GorillaCompat)
+        .subprotocols(["json"]);
     let (url, server) = traced_server(opts).await;
     let (mut raw, reply) = manual_client(&url, "otel-ws, json", &[]).await;
     let mut s = server.await.unwrap();
@@ -227,7 +277,10 @@ async fn item21_gorilla_dial_offer_strict_and_compat() {
     assert_eq!(s.subprotocol(), Some("json"));
     s.send(&Context::new(), Message::text("x")).await.unwrap();
     let wire = raw_next(&mut raw).await.into_text().unwrap();
-    assert!(wire.starts_with(r#"{"header":"#) && wire.ends_with(r#""data":"x"}"#), "{wire}");
+    assert!(
+        wire.starts_with(r#"{"header":"#) && wire.ends_with(r#""data":"x"}"#),
+        "{wire}"
+    );
 }
 
 #[tokio::test]
@@ -237,10 +290,15 @@ async fn item21_plain_json_offer_is_pass_through() {
     let mut s = server.await.unwrap();
     assert_eq!(reply.as_deref(), Some("json"));
     assert!(!s.is_enveloped());
-    raw.send(Message::text(format!(r#"{{"traceparent":"{TP}"}}"#))).await.unwrap();
+    raw.send(Message::text(format!(r#"{{"traceparent":"{TP}"}}"#)))
+        .await
+        .unwrap();
     let r = recv(&mut s).await.unwrap();
     assert_eq!(r.envelope(), EnvelopeKind::None);
-    assert_eq!(r.message(), &Message::text(format!(r#"{{"traceparent":"{TP}"}}"#)));
+    assert_eq!(
+        r.message(),
+        &Message::text(format!(r#"{{"traceparent":"{TP}"}}"#))
+    );
 }
 
 #[tokio::test]
@@ -252,13 +310,24 @@ async fn item22_disabled_server_never_confirms_and_wrap_is_pass_through() {
     assert!(!s.is_enveloped() && !s.is_otel_negotiated());
 
     let (l, url) = listener().await;
-    let srv = tokio::spawn(async move { tokio_tungstenite::accept_async(l.accept().await.unwrap().0).await.unwrap() });
-    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).await.unwrap();
-    let (raw_client, _) = tokio_tungstenite::client_async(url.as_str(), tcp).await.unwrap();
+    let srv = tokio::spawn(async move {
+        tokio_tungstenite::accept_async(l.accept().await.unwrap().0)
+            .await
+            .unwrap()
+    });
+    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
+        .await
+        .unwrap();
+    let (raw_client, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        .await
+        .unwrap();
     let _srv = srv.await.unwrap();
     let w = wrap(raw_client, strict(&[]));
     assert!(!w.is_enveloped());
-    let w2 = wrap(w.into_inner(), strict(&[]).negotiated_subprotocol(Some("otel-ws+json".into())));
+    let w2 = wrap(
+        w.into_inner(),
+        strict(&[]).negotiated_subprotocol(Some("otel-ws+json".into())),
+    );
     assert!(w2.is_enveloped());
     assert_eq!(w2.subprotocol(), Some("json"));
     let w3 = wrap(w2.into_inner(), Options::default());
@@ -277,15 +346,25 @@ async fn item23_handshake_propagation() {
     let srv = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
         tokio_tungstenite::accept_hdr_async(tcp, move |req: &Request, resp: Response| {
-            *seen2.lock().unwrap() = req.headers().get("traceparent").map(|v| v.to_str().unwrap().to_owned());
+            *seen2.lock().unwrap() = req
+                .headers()
+                .get("traceparent")
+                .map(|v| v.to_str().unwrap().to_owned());
             Ok(resp)
         })
         .await
         .unwrap()
     });
-    let _c = connect(url.as_str(), spans.options()).with_context(root.clone()).await.unwrap();
+    let _c = connect(url.as_str(), spans.options())
+        .with_context(root.clone())
+        .await
+        .unwrap();
     srv.await.unwrap();
-    let tp = seen.lock().unwrap().clone().expect("traceparent on the upgrade");
+    let tp = seen
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("traceparent on the upgrade");
     assert!(tp.contains(&trace.to_string()), "{tp}");
 
     // An app-set traceparent is kept.
@@ -295,20 +374,33 @@ async fn item23_handshake_propagation() {
     let srv = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
         tokio_tungstenite::accept_hdr_async(tcp, move |req: &Request, resp: Response| {
-            *seen4.lock().unwrap() = req.headers().get("traceparent").map(|v| v.to_str().unwrap().to_owned());
+            *seen4.lock().unwrap() = req
+                .headers()
+                .get("traceparent")
+                .map(|v| v.to_str().unwrap().to_owned());
             Ok(resp)
         })
         .await
         .unwrap()
     });
-    let mut req = tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
+    let mut req =
+        tungstenite::client::IntoClientRequest::into_client_request(url.as_str()).unwrap();
     req.headers_mut().insert("traceparent", TP.parse().unwrap());
-    let _c = connect(req, spans.options()).with_context(root.clone()).await.unwrap();
+    let _c = connect(req, spans.options())
+        .with_context(root.clone())
+        .await
+        .unwrap();
     srv.await.unwrap();
     assert_eq!(seen3.lock().unwrap().as_deref(), Some(TP));
 
     // The server's connection context holds it as remote; pass-through spans link to it.
-    let (url, server) = traced_server(spans.options().negotiation(Negotiation::Strict).subprotocols(["json"])).await;
+    let (url, server) = traced_server(
+        spans
+            .options()
+            .negotiation(Negotiation::Strict)
+            .subprotocols(["json"]),
+    )
+    .await;
     let (mut raw, _) = manual_client(&url, "json", &[("traceparent", TP)]).await;
     let mut s = server.await.unwrap();
     let conn = s.connection_context().span().span_context().clone();
@@ -319,8 +411,14 @@ async fn item23_handshake_propagation() {
     recv(&mut s).await.unwrap();
     let rs = &spans.named("websocket.receive")[0];
     assert_eq!(rs.links.links.len(), 1);
-    assert_eq!(rs.links.links[0].span_context.span_id().to_string(), "00f067aa0ba902b7");
-    assert_ne!(rs.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(
+        rs.links.links[0].span_context.span_id().to_string(),
+        "00f067aa0ba902b7"
+    );
+    assert_ne!(
+        rs.span_context.trace_id().to_string(),
+        "4bf92f3577b34da6a3ce929d0e0e4736"
+    );
 
     // Absent headers: an empty connection context.
     let (url, server) = traced_server(spans.options()).await;

@@ -12,15 +12,16 @@ use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{global, Context, KeyValue, Value};
 use tokio::net::TcpStream;
-use tracewire_ws::{
-    client, EnvelopeKind, Message, Options, SpanPolicy, TracedWebSocket,
-};
+use tracewire_ws::{client, EnvelopeKind, Message, Options, SpanPolicy, TracedWebSocket};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 
 fn wire_parent_id(wire: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(wire).unwrap();
-    let tp = v["headers"]["traceparent"].as_str().or(v["header"]["traceparent"].as_str()).unwrap();
+    let tp = v["headers"]["traceparent"]
+        .as_str()
+        .or(v["header"]["traceparent"].as_str())
+        .unwrap();
     tp.split('-').nth(2).unwrap().to_owned()
 }
 
@@ -45,9 +46,15 @@ async fn item13_trace_continuity_over_an_echo() {
     // recv spans finish in order: server receive, then client receive.
     assert_eq!(recvs[0].parent_span_id, sends[0].span_context.span_id());
     assert_eq!(recvs[1].parent_span_id, sends[1].span_context.span_id());
-    assert_eq!(sends[0].parent_span_id, root.span().span_context().span_id());
+    assert_eq!(
+        sends[0].parent_span_id,
+        root.span().span_context().span_id()
+    );
     assert_eq!(sends[1].parent_span_id, recvs[0].span_context.span_id());
-    assert_eq!(back.context().span().span_context().span_id(), recvs[1].span_context.span_id());
+    assert_eq!(
+        back.context().span().span_context().span_id(),
+        recvs[1].span_context.span_id()
+    );
 }
 
 #[tokio::test]
@@ -56,10 +63,15 @@ async fn item13_wire_traceparent_names_the_send_span() {
     for format in [tracewire_ws::Format::Seed, tracewire_ws::Format::OtelWs] {
         spans.exporter.reset();
         let (mut c, mut raw) = traced_client_raw_server(spans.options().format(format)).await;
-        c.send(&spans.root("op"), Message::text("{}")).await.unwrap();
+        c.send(&spans.root("op"), Message::text("{}"))
+            .await
+            .unwrap();
         let wire = raw_next(&mut raw).await.into_text().unwrap();
         let send = &spans.named("websocket.send")[0];
-        assert_eq!(wire_parent_id(&wire), send.span_context.span_id().to_string());
+        assert_eq!(
+            wire_parent_id(&wire),
+            send.span_context.span_id().to_string()
+        );
     }
 }
 
@@ -71,7 +83,9 @@ async fn item14_span_shapes() {
         Ok(a) => i64::from(a.port()),
         Err(e) => panic!("{e}"),
     };
-    c.send(&Context::new(), Message::binary(vec![7u8; 10])).await.unwrap();
+    c.send(&Context::new(), Message::binary(vec![7u8; 10]))
+        .await
+        .unwrap();
     let r = recv(&mut s).await.unwrap();
     assert_eq!(r.envelope(), EnvelopeKind::Seed);
     let all = spans.finished();
@@ -93,27 +107,56 @@ async fn item14_span_shapes() {
     with_env.push("websocket.envelope");
     with_env.sort();
     assert_eq!(attr_keys(recv_span), with_env);
-    assert_eq!(attr(send, "messaging.system"), Some(&Value::from("websocket")));
-    assert_eq!(attr(send, "messaging.operation.type"), Some(&Value::from("send")));
-    assert_eq!(attr(recv_span, "messaging.operation.type"), Some(&Value::from("receive")));
+    assert_eq!(
+        attr(send, "messaging.system"),
+        Some(&Value::from("websocket"))
+    );
+    assert_eq!(
+        attr(send, "messaging.operation.type"),
+        Some(&Value::from("send"))
+    );
+    assert_eq!(
+        attr(recv_span, "messaging.operation.type"),
+        Some(&Value::from("receive"))
+    );
     assert_eq!(attr(send, "websocket.message.type"), Some(&Value::I64(2)));
-    assert_eq!(attr(send, "messaging.message.body.size"), Some(&Value::I64(10)));
-    assert_eq!(attr(recv_span, "messaging.message.body.size"), Some(&Value::I64(10)));
-    assert_eq!(attr(recv_span, "websocket.envelope"), Some(&Value::from("seed")));
-    assert_eq!(attr(send, "server.address"), Some(&Value::from("127.0.0.1")));
+    assert_eq!(
+        attr(send, "messaging.message.body.size"),
+        Some(&Value::I64(10))
+    );
+    assert_eq!(
+        attr(recv_span, "messaging.message.body.size"),
+        Some(&Value::I64(10))
+    );
+    assert_eq!(
+        attr(recv_span, "websocket.envelope"),
+        Some(&Value::from("seed"))
+    );
+    assert_eq!(
+        attr(send, "server.address"),
+        Some(&Value::from("127.0.0.1"))
+    );
     assert_eq!(attr(send, "server.port"), Some(&Value::I64(port)));
     assert_eq!(attr(recv_span, "server.port"), Some(&Value::I64(port)));
     for sp in [send, recv_span] {
         assert_eq!(sp.instrumentation_scope.name(), "tracewire-ws");
-        assert_eq!(sp.instrumentation_scope.version(), Some(env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            sp.instrumentation_scope.version(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
     }
 }
 
 #[tokio::test]
 async fn item15_span_policy_parent_link_both() {
-    for policy in [SpanPolicy::Parent, SpanPolicy::Link, SpanPolicy::ParentAndLink] {
+    for policy in [
+        SpanPolicy::Parent,
+        SpanPolicy::Link,
+        SpanPolicy::ParentAndLink,
+    ] {
         let spans = Spans::new();
-        let (mut c, mut s) = traced_pair(spans.options(), spans.options().span_policy(policy)).await;
+        let (mut c, mut s) =
+            traced_pair(spans.options(), spans.options().span_policy(policy)).await;
         c.send(&spans.root("op"), Message::text("x")).await.unwrap();
         recv(&mut s).await.unwrap();
         let send = &spans.named("websocket.send")[0];
@@ -141,7 +184,9 @@ async fn item15_span_policy_parent_link_both() {
 #[tokio::test]
 async fn item16_no_provider_injects_caller_context() {
     let caller = Spans::new();
-    let root = caller.root("op").with_baggage(vec![KeyValue::new("user.id", "42")]);
+    let root = caller
+        .root("op")
+        .with_baggage(vec![KeyValue::new("user.id", "42")]);
     let caller_sc = root.span().span_context().clone();
     // Neither side has a provider (the OTel global default is a no-op).
     let (mut c, mut s) = traced_pair(Options::default(), Options::default()).await;
@@ -152,7 +197,13 @@ async fn item16_no_provider_injects_caller_context() {
     assert_eq!(remote.trace_id(), caller_sc.trace_id());
     let active = r.context().span().span_context().clone();
     assert_eq!(active.span_id(), caller_sc.span_id());
-    assert_eq!(r.context().baggage().get("user.id").map(|v| v.as_str().to_owned()), Some("42".into()));
+    assert_eq!(
+        r.context()
+            .baggage()
+            .get("user.id")
+            .map(|v| v.as_str().to_owned()),
+        Some("42".into())
+    );
     // Only the caller's own root span exists (and it was never ended): no ws spans at all.
     assert!(caller.finished().is_empty());
 }
@@ -161,8 +212,13 @@ async fn item16_no_provider_injects_caller_context() {
 async fn item17_control_frames_and_close_codes() {
     let spans = Spans::new();
     let (mut c, mut raw) = traced_client_raw_server(spans.options()).await;
-    c.send(&Context::new(), Message::Ping(b"p1".to_vec().into())).await.unwrap();
-    assert_eq!(raw_next(&mut raw).await, Message::Ping(b"p1".to_vec().into()));
+    c.send(&Context::new(), Message::Ping(b"p1".to_vec().into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        raw_next(&mut raw).await,
+        Message::Ping(b"p1".to_vec().into())
+    );
     raw.send(Message::Pong(b"q".to_vec().into())).await.unwrap();
     let r = recv(&mut c).await.unwrap();
     assert_eq!(r.message(), &Message::Pong(b"q".to_vec().into()));
@@ -170,10 +226,28 @@ async fn item17_control_frames_and_close_codes() {
     assert!(spans.finished().is_empty(), "control frames make no spans");
 
     for (frame, error_spans) in [
-        (Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }), 0),
-        (Some(CloseFrame { code: CloseCode::Away, reason: "".into() }), 0),
+        (
+            Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            }),
+            0,
+        ),
+        (
+            Some(CloseFrame {
+                code: CloseCode::Away,
+                reason: "".into(),
+            }),
+            0,
+        ),
         (None, 0),
-        (Some(CloseFrame { code: CloseCode::Error, reason: "boom".into() }), 1),
+        (
+            Some(CloseFrame {
+                code: CloseCode::Error,
+                reason: "boom".into(),
+            }),
+            1,
+        ),
     ] {
         spans.exporter.reset();
         let (mut c, mut raw) = traced_client_raw_server(spans.options()).await;
@@ -183,7 +257,10 @@ async fn item17_control_frames_and_close_codes() {
         let r = recv(&mut c).await.unwrap();
         assert_eq!(r.message(), &Message::Close(frame.clone()));
         // The stream then ends without recording anything.
-        assert!(tokio::time::timeout(TIMEOUT, c.recv()).await.unwrap().is_none());
+        assert!(tokio::time::timeout(TIMEOUT, c.recv())
+            .await
+            .unwrap()
+            .is_none());
         let got = spans.finished();
         assert_eq!(got.len(), error_spans, "{frame:?}");
         if let Some(sp) = got.first() {
@@ -198,14 +275,22 @@ async fn item17_control_frames_and_close_codes() {
     use tokio::io::AsyncWriteExt;
     raw.get_mut().write_all(&[0xF1, 0x00]).await.unwrap(); // RSV bits set: protocol error
     raw.get_mut().flush().await.unwrap();
-    let err = tokio::time::timeout(TIMEOUT, c.recv()).await.unwrap().unwrap().unwrap_err();
+    let err = tokio::time::timeout(TIMEOUT, c.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
     assert!(matches!(err, tracewire_ws::Error::WebSocket(_)), "{err:?}");
     let got = spans.finished();
     assert_eq!(got.len(), 1);
     assert!(matches!(got[0].status, Status::Error { .. }));
 }
 
-async fn split_both_ways(client_ws: TracedWebSocket<TcpStream>, server_ws: TracedWebSocket<TcpStream>, spans: &Spans) {
+async fn split_both_ways(
+    client_ws: TracedWebSocket<TcpStream>,
+    server_ws: TracedWebSocket<TcpStream>,
+    spans: &Spans,
+) {
     const N: usize = 10_000;
     let client_root = spans.root("client");
     let server_root = spans.root("server");
@@ -217,7 +302,9 @@ async fn split_both_ways(client_ws: TracedWebSocket<TcpStream>, server_ws: Trace
     let a = tokio::spawn(
         async move {
             for i in 0..N {
-                SinkExt::<Message>::send(&mut csink, Message::text(i.to_string())).await.unwrap();
+                SinkExt::<Message>::send(&mut csink, Message::text(i.to_string()))
+                    .await
+                    .unwrap();
             }
             csink
         }
@@ -226,9 +313,15 @@ async fn split_both_ways(client_ws: TracedWebSocket<TcpStream>, server_ws: Trace
     // Server: Sink<(Context, Message)>.
     let b = tokio::spawn(async move {
         for i in 0..N {
-            SinkExt::<(Context, Message)>::send(&mut ssink, (server_root.clone(), Message::binary(i.to_string().into_bytes())))
-                .await
-                .unwrap();
+            SinkExt::<(Context, Message)>::send(
+                &mut ssink,
+                (
+                    server_root.clone(),
+                    Message::binary(i.to_string().into_bytes()),
+                ),
+            )
+            .await
+            .unwrap();
         }
         ssink
     });
@@ -248,10 +341,17 @@ async fn split_both_ways(client_ws: TracedWebSocket<TcpStream>, server_ws: Trace
         }
         sstream
     });
-    let all = tokio::time::timeout(std::time::Duration::from_secs(120), async { tokio::join!(a, b, c, d) })
-        .await
-        .expect("10 000 messages each way in time");
-    let (csink, ssink, cstream, sstream) = (all.0.unwrap(), all.1.unwrap(), all.2.unwrap(), all.3.unwrap());
+    let all = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+        tokio::join!(a, b, c, d)
+    })
+    .await
+    .expect("10 000 messages each way in time");
+    let (csink, ssink, cstream, sstream) = (
+        all.0.unwrap(),
+        all.1.unwrap(),
+        all.2.unwrap(),
+        all.3.unwrap(),
+    );
     let client = TracedWebSocket::reunite(csink, cstream).expect("same socket");
     let server = TracedWebSocket::reunite(ssink, sstream).expect("same socket");
     assert!(client.is_enveloped() && server.is_enveloped());
@@ -287,7 +387,10 @@ async fn item20_globals_untouched_and_disabled_is_raw() {
     assert!(!opentelemetry::trace::Span::is_recording(&span));
     let mut carrier = HashMap::new();
     global::get_text_map_propagator(|p| p.inject_context(&spans.root("op"), &mut carrier));
-    assert!(carrier.is_empty(), "global propagator was replaced: {carrier:?}");
+    assert!(
+        carrier.is_empty(),
+        "global propagator was replaced: {carrier:?}"
+    );
 
     // enabled(false): raw bytes, no spans, no handshake headers.
     spans.exporter.reset();
@@ -296,26 +399,47 @@ async fn item20_globals_untouched_and_disabled_is_raw() {
     let seen2 = seen.clone();
     let server = tokio::spawn(async move {
         let (tcp, _) = l.accept().await.unwrap();
-        tokio_tungstenite::accept_hdr_async(tcp, move |req: &tungstenite::handshake::server::Request, resp| {
-            *seen2.lock().unwrap() = Some(req.headers().contains_key("traceparent"));
-            Ok(resp)
-        })
+        tokio_tungstenite::accept_hdr_async(
+            tcp,
+            move |req: &tungstenite::handshake::server::Request, resp| {
+                *seen2.lock().unwrap() = Some(req.headers().contains_key("traceparent"));
+                Ok(resp)
+            },
+        )
         .await
         .unwrap()
     });
-    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/')).await.unwrap();
+    let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
+        .await
+        .unwrap();
     let (mut c, _) = client(url.as_str(), tcp, spans.options().enabled(false))
         .with_context(spans.root("op"))
         .await
         .unwrap();
     let mut raw = server.await.unwrap();
-    assert_eq!(*seen.lock().unwrap(), Some(false), "no traceparent on the upgrade request");
-    c.send(&spans.root("op2"), Message::text(r#"{"a":1}"#)).await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        Some(false),
+        "no traceparent on the upgrade request"
+    );
+    c.send(&spans.root("op2"), Message::text(r#"{"a":1}"#))
+        .await
+        .unwrap();
     assert_eq!(raw_next(&mut raw).await, Message::text(r#"{"a":1}"#));
-    raw.send(Message::text(format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#))).await.unwrap();
+    raw.send(Message::text(format!(
+        r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#
+    )))
+    .await
+    .unwrap();
     let r = recv(&mut c).await.unwrap();
     assert_eq!(r.envelope(), EnvelopeKind::None);
-    assert_eq!(r.message(), &Message::text(format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#)));
-    assert!(spans.finished().iter().all(|s| !s.name.starts_with("websocket.")));
+    assert_eq!(
+        r.message(),
+        &Message::text(format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#))
+    );
+    assert!(spans
+        .finished()
+        .iter()
+        .all(|s| !s.name.starts_with("websocket.")));
     assert!(!c.is_enveloped());
 }

@@ -37,7 +37,8 @@ fn frame_of(frame: &str, bytes: Vec<u8>) -> Message {
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or_else(|| panic!("{k} missing in {v}"))
+    v[k].as_str()
+        .unwrap_or_else(|| panic!("{k} missing in {v}"))
 }
 
 #[tokio::test]
@@ -49,11 +50,17 @@ async fn item12_peer_vectors_decode() {
     for v in list {
         let name = s(v, "name");
         let frame = s(v, "frame");
-        raw.send(frame_of(frame, s(v, "wire").as_bytes().to_vec())).await.unwrap();
-        let r = recv(&mut server).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        raw.send(frame_of(frame, s(v, "wire").as_bytes().to_vec()))
+            .await
+            .unwrap();
+        let r = recv(&mut server)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.message(), &payload(v, frame), "{name}");
         assert_eq!(r.envelope().as_str(), s(v, "kind"), "{name}");
-        let sc = r.remote_span_context().unwrap_or_else(|| panic!("{name}: no context"));
+        let sc = r
+            .remote_span_context()
+            .unwrap_or_else(|| panic!("{name}: no context"));
         assert_eq!(sc.trace_id().to_string(), s(v, "trace_id"), "{name}");
         assert_eq!(sc.span_id().to_string(), s(v, "parent_id"), "{name}");
         if let Some(b) = v.get("baggage").and_then(Value::as_str) {
@@ -80,7 +87,8 @@ async fn item12_encoding_matches_peers_byte_for_byte() {
                 carrier.insert(k.to_owned(), val.to_owned());
             }
         }
-        let cx = CompositePropagator::w3c_with_baggage().extract_with_context(&Context::new(), &carrier);
+        let cx =
+            CompositePropagator::w3c_with_baggage().extract_with_context(&Context::new(), &carrier);
         // No provider: the caller's span context is injected unchanged.
         let (mut c, mut raw) = traced_client_raw_server(Options::default().format(format)).await;
         let frame = s(v, "frame");

@@ -5,7 +5,9 @@ mod common;
 use common::*;
 use futures_util::SinkExt;
 use opentelemetry::baggage::BaggageExt;
-use opentelemetry::trace::{SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState};
+use opentelemetry::trace::{
+    SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
+};
 use opentelemetry::{Context, KeyValue};
 use rand::RngCore;
 use tracewire_ws::{EnvelopeKind, Error, Format, Malformed, Message, Options};
@@ -40,7 +42,10 @@ async fn round_trip_all(format: Option<Format>, messages: &[Message]) {
         assert_eq!(r.message(), m, "{format:?}");
         assert_ne!(r.envelope(), EnvelopeKind::None);
         let remote = r.remote_span_context().expect("remote context");
-        assert_eq!(remote.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            remote.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
     }
 }
 
@@ -68,7 +73,9 @@ async fn item01_seed_wire_is_exact_with_sorted_headers() {
             r#"{{"headers":{{"baggage":"user.id=42","traceparent":"{TP}"}},"payload":"aGVsbG8="}}"#
         ))
     );
-    c.send(&Context::new(), Message::binary(vec![1, 2, 3])).await.unwrap();
+    c.send(&Context::new(), Message::binary(vec![1, 2, 3]))
+        .await
+        .unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
         Message::binary(&br#"{"headers":{},"payload":"AQID"}"#[..])
@@ -79,35 +86,76 @@ async fn item01_seed_wire_is_exact_with_sorted_headers() {
 async fn item02_otel_ws_verbatim_json() {
     let deep126 = format!("{}{}", "[".repeat(126), "]".repeat(126));
     let deep127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
-    let (mut c, mut raw) = traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
-    for v in [r#"{"b":1, "a":[1,2]}"#, r#""\u003c""#, "1e400", "-0", "null", "true", deep126.as_str()] {
+    let (mut c, mut raw) =
+        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+    for v in [
+        r#"{"b":1, "a":[1,2]}"#,
+        r#""\u003c""#,
+        "1e400",
+        "-0",
+        "null",
+        "true",
+        deep126.as_str(),
+    ] {
         c.send(&tp_context(), Message::text(v)).await.unwrap();
         let expect = if v.starts_with('"') {
             // A JSON string literal is not embeddable: it travels as a string.
-            format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":{}}}"#, serde_json::to_string(v).unwrap())
+            format!(
+                r#"{{"header":{{"traceparent":"{TP}"}},"data":{}}}"#,
+                serde_json::to_string(v).unwrap()
+            )
         } else {
             format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":{v}}}"#)
         };
         assert_eq!(raw_next(&mut raw).await, Message::text(expect));
     }
-    c.send(&tp_context(), Message::text(deep127.clone())).await.unwrap();
+    c.send(&tp_context(), Message::text(deep127.clone()))
+        .await
+        .unwrap();
     let wire = raw_next(&mut raw).await.into_text().unwrap();
-    assert!(wire.contains(r#""data":"[[["#), "depth 127 must be a string: {}", &wire[..80]);
+    assert!(
+        wire.contains(r#""data":"[[["#),
+        "depth 127 must be a string: {}",
+        &wire[..80]
+    );
     round_trip_all(
         Some(Format::OtelWs),
-        &[r#"{"b":1, "a":[1,2]}"#, r#""\u003c""#, "1e400", "-0", "null", "true", &deep126, &deep127]
-            .map(Message::text),
+        &[
+            r#"{"b":1, "a":[1,2]}"#,
+            r#""\u003c""#,
+            "1e400",
+            "-0",
+            "null",
+            "true",
+            &deep126,
+            &deep127,
+        ]
+        .map(Message::text),
     )
     .await;
 }
 
 #[tokio::test]
 async fn item03_otel_ws_text_travels_as_string() {
-    let texts = ["hello", "\"hello\"", " {\"a\":1}", "{\"a\":1", "\"\"", "", "\u{0}\u{1}\u{1f}\n", "\u{2028}", "😀"];
-    let (mut c, mut raw) = traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+    let texts = [
+        "hello",
+        "\"hello\"",
+        " {\"a\":1}",
+        "{\"a\":1",
+        "\"\"",
+        "",
+        "\u{0}\u{1}\u{1f}\n",
+        "\u{2028}",
+        "😀",
+    ];
+    let (mut c, mut raw) =
+        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
     for t in texts {
         c.send(&tp_context(), Message::text(t)).await.unwrap();
-        let expect = format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":{}}}"#, serde_json::to_string(t).unwrap());
+        let expect = format!(
+            r#"{{"header":{{"traceparent":"{TP}"}},"data":{}}}"#,
+            serde_json::to_string(t).unwrap()
+        );
         assert_eq!(raw_next(&mut raw).await, Message::text(expect), "{t:?}");
     }
     round_trip_all(Some(Format::OtelWs), &texts.map(Message::text)).await;
@@ -115,20 +163,33 @@ async fn item03_otel_ws_text_travels_as_string() {
 
 #[tokio::test]
 async fn item04_otel_ws_binary_utf8_and_seed_fallback() {
-    let (mut c, mut raw) = traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
-    c.send(&tp_context(), Message::binary(&b"[1,2]"[..])).await.unwrap();
+    let (mut c, mut raw) =
+        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+    c.send(&tp_context(), Message::binary(&b"[1,2]"[..]))
+        .await
+        .unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
-        Message::binary(format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":[1,2]}}"#).into_bytes())
+        Message::binary(
+            format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":[1,2]}}"#).into_bytes()
+        )
     );
-    c.send(&tp_context(), Message::binary(vec![0xff, 0x00])).await.unwrap();
+    c.send(&tp_context(), Message::binary(vec![0xff, 0x00]))
+        .await
+        .unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
-        Message::binary(format!(r#"{{"headers":{{"traceparent":"{TP}"}},"payload":"/wA="}}"#).into_bytes())
+        Message::binary(
+            format!(r#"{{"headers":{{"traceparent":"{TP}"}},"payload":"/wA="}}"#).into_bytes()
+        )
     );
     round_trip_all(
         Some(Format::OtelWs),
-        &[Message::binary(&b"[1,2]"[..]), Message::binary(&b"text"[..]), Message::binary(binary_64k())],
+        &[
+            Message::binary(&b"[1,2]"[..]),
+            Message::binary(&b"text"[..]),
+            Message::binary(binary_64k()),
+        ],
     )
     .await;
 }
@@ -139,22 +200,39 @@ async fn item05_auto_sends_text_as_otel_ws_binary_as_seed() {
     c.send(&tp_context(), Message::text("[1]")).await.unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
-        Message::text(format!(r#"{{"header":{{"traceparent":"{TP}"}},"data":[1]}}"#))
+        Message::text(format!(
+            r#"{{"header":{{"traceparent":"{TP}"}},"data":[1]}}"#
+        ))
     );
-    c.send(&tp_context(), Message::binary(&b"[1]"[..])).await.unwrap();
+    c.send(&tp_context(), Message::binary(&b"[1]"[..]))
+        .await
+        .unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
-        Message::binary(format!(r#"{{"headers":{{"traceparent":"{TP}"}},"payload":"WzFd"}}"#).into_bytes())
+        Message::binary(
+            format!(r#"{{"headers":{{"traceparent":"{TP}"}},"payload":"WzFd"}}"#).into_bytes()
+        )
     );
-    round_trip_all(Some(Format::Auto), &[Message::text("x"), Message::binary(binary_64k())]).await;
+    round_trip_all(
+        Some(Format::Auto),
+        &[Message::text("x"), Message::binary(binary_64k())],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn item06_passthrough_keeps_bytes_and_opcode() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let mut inputs: Vec<Message> = [
-        "not json", "[1,2]", "42", "\"s\"", "{}", "{\"x\":1}", "{\"headers\":{}}",
-        "{\"header\":{},\"data\":1,\"id\":2}", "{\"tracestate\":\"a=b\",\"x\":1}",
+        "not json",
+        "[1,2]",
+        "42",
+        "\"s\"",
+        "{}",
+        "{\"x\":1}",
+        "{\"headers\":{}}",
+        "{\"header\":{},\"data\":1,\"id\":2}",
+        "{\"tracestate\":\"a=b\",\"x\":1}",
     ]
     .map(Message::text)
     .to_vec();
@@ -172,9 +250,15 @@ async fn item06_passthrough_keeps_bytes_and_opcode() {
 async fn item07_legacy_flat_is_unwrapped() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let cases = [
-        (format!(r#"{{"traceparent":"{TP}","tracestate":"a=b","a":1,"b":{{"c":[2]}}}}"#), r#"{"a":1,"b":{"c":[2]}}"#),
+        (
+            format!(r#"{{"traceparent":"{TP}","tracestate":"a=b","a":1,"b":{{"c":[2]}}}}"#),
+            r#"{"a":1,"b":{"c":[2]}}"#,
+        ),
         (format!(r#"{{"traceparent":"{TP}"}}"#), "{}"),
-        (format!(r#"{{"traceparent":"{TP}","data":{{"x":1}}}}"#), r#"{"data":{"x":1}}"#),
+        (
+            format!(r#"{{"traceparent":"{TP}","data":{{"x":1}}}}"#),
+            r#"{"data":{"x":1}}"#,
+        ),
     ];
     for (wire, payload) in cases {
         raw.send(Message::text(wire)).await.unwrap();
@@ -200,9 +284,21 @@ async fn item08_invalid_trace_fields_give_payload_without_context() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     for tp in bad {
         let wires = [
-            (format!(r#"{{"headers":{{"traceparent":"{tp}"}},"payload":"aGk="}}"#), "hi", EnvelopeKind::Seed),
-            (format!(r#"{{"header":{{"traceparent":"{tp}"}},"data":"hi"}}"#), "hi", EnvelopeKind::OtelWs),
-            (format!(r#"{{"traceparent":"{tp}","a":1}}"#), r#"{"a":1}"#, EnvelopeKind::LegacyFlat),
+            (
+                format!(r#"{{"headers":{{"traceparent":"{tp}"}},"payload":"aGk="}}"#),
+                "hi",
+                EnvelopeKind::Seed,
+            ),
+            (
+                format!(r#"{{"header":{{"traceparent":"{tp}"}},"data":"hi"}}"#),
+                "hi",
+                EnvelopeKind::OtelWs,
+            ),
+            (
+                format!(r#"{{"traceparent":"{tp}","a":1}}"#),
+                r#"{"a":1}"#,
+                EnvelopeKind::LegacyFlat,
+            ),
         ];
         for (wire, payload, kind) in wires {
             raw.send(Message::text(wire)).await.unwrap();
@@ -213,9 +309,11 @@ async fn item08_invalid_trace_fields_give_payload_without_context() {
         }
     }
     // A bad tracestate is dropped, the traceparent kept.
-    raw.send(Message::text(format!(r#"{{"header":{{"traceparent":"{TP}","tracestate":"BAD KEY=1"}},"data":1}}"#)))
-        .await
-        .unwrap();
+    raw.send(Message::text(format!(
+        r#"{{"header":{{"traceparent":"{TP}","tracestate":"BAD KEY=1"}},"data":1}}"#
+    )))
+    .await
+    .unwrap();
     let r = recv(&mut s).await.unwrap();
     let sc = r.remote_span_context().expect("traceparent kept");
     assert_eq!(sc.trace_state().header(), "");
@@ -226,25 +324,63 @@ async fn item08_invalid_trace_fields_give_payload_without_context() {
 async fn item09_malformed_envelopes_then_stream_continues() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let cases = [
-        (Message::text(r#"{"headers":{},"payload":"@@"}"#), EnvelopeKind::Seed, Malformed::Base64),
-        (Message::text(r#"{"headers":{},"payload":"aGk_"}"#), EnvelopeKind::Seed, Malformed::Base64),
-        (Message::text(r#"{"headers":{},"payload":123}"#), EnvelopeKind::Seed, Malformed::PayloadType),
-        (Message::text(r#"{"headers":[],"payload":""}"#), EnvelopeKind::Seed, Malformed::Headers),
-        (Message::text(r#"{"header":"x","data":1}"#), EnvelopeKind::OtelWs, Malformed::Headers),
-        (Message::text(r#"{"header":{},"data":"\ud800"}"#), EnvelopeKind::OtelWs, Malformed::Escape),
-        (Message::text(r#"{"header":{},"header":{},"data":1}"#), EnvelopeKind::OtelWs, Malformed::DuplicateKey),
-        (Message::text(r#"{"headers":{},"payload":"/w=="}"#), EnvelopeKind::Seed, Malformed::Utf8),
+        (
+            Message::text(r#"{"headers":{},"payload":"@@"}"#),
+            EnvelopeKind::Seed,
+            Malformed::Base64,
+        ),
+        (
+            Message::text(r#"{"headers":{},"payload":"aGk_"}"#),
+            EnvelopeKind::Seed,
+            Malformed::Base64,
+        ),
+        (
+            Message::text(r#"{"headers":{},"payload":123}"#),
+            EnvelopeKind::Seed,
+            Malformed::PayloadType,
+        ),
+        (
+            Message::text(r#"{"headers":[],"payload":""}"#),
+            EnvelopeKind::Seed,
+            Malformed::Headers,
+        ),
+        (
+            Message::text(r#"{"header":"x","data":1}"#),
+            EnvelopeKind::OtelWs,
+            Malformed::Headers,
+        ),
+        (
+            Message::text(r#"{"header":{},"data":"\ud800"}"#),
+            EnvelopeKind::OtelWs,
+            Malformed::Escape,
+        ),
+        (
+            Message::text(r#"{"header":{},"header":{},"data":1}"#),
+            EnvelopeKind::OtelWs,
+            Malformed::DuplicateKey,
+        ),
+        (
+            Message::text(r#"{"headers":{},"payload":"/w=="}"#),
+            EnvelopeKind::Seed,
+            Malformed::Utf8,
+        ),
     ];
     for (m, format, reason) in cases {
         raw.send(m.clone()).await.unwrap();
         match recv(&mut s).await {
-            Err(Error::MalformedEnvelope { format: f, reason: r }) => {
+            Err(Error::MalformedEnvelope {
+                format: f,
+                reason: r,
+            }) => {
                 assert_eq!((f, r), (format, reason), "{m:?}")
             }
             other => panic!("{m:?}: {other:?}"),
         }
         raw.send(Message::text("next")).await.unwrap();
-        assert_eq!(recv(&mut s).await.unwrap().message(), &Message::text("next"));
+        assert_eq!(
+            recv(&mut s).await.unwrap().message(),
+            &Message::text("next")
+        );
     }
 }
 
@@ -252,8 +388,14 @@ async fn item09_malformed_envelopes_then_stream_continues() {
 async fn item11_envelope_limits_on_send_and_receive() {
     let spans = Spans::new();
     let (mut c, mut raw) = traced_client_raw_server(spans.options().max_envelope_size(128)).await;
-    let err = c.send(&Context::new(), Message::text("x".repeat(100))).await.unwrap_err();
-    assert!(matches!(err, Error::EnvelopeTooLarge { max: 128, .. }), "{err:?}");
+    let err = c
+        .send(&Context::new(), Message::text("x".repeat(100)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::EnvelopeTooLarge { max: 128, .. }),
+        "{err:?}"
+    );
     assert!(err.is_message_level());
     c.send(&Context::new(), Message::text("ok")).await.unwrap();
     // Nothing was written for the oversized message: the next frame is the small one.
@@ -267,7 +409,10 @@ async fn item11_envelope_limits_on_send_and_receive() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default().max_envelope_size(64)).await;
     let big_object = format!(r#"{{"headers":{{}},"payload":"{}"}}"#, "A".repeat(100));
     raw.send(Message::text(big_object)).await.unwrap();
-    assert!(matches!(recv(&mut s).await, Err(Error::EnvelopeTooLarge { max: 64, .. })));
+    assert!(matches!(
+        recv(&mut s).await,
+        Err(Error::EnvelopeTooLarge { max: 64, .. })
+    ));
     let big_text = "y".repeat(100);
     raw.send(Message::text(big_text.clone())).await.unwrap();
     let r = recv(&mut s).await.expect("non-object passes through");

@@ -276,10 +276,7 @@ impl Scan<'_> {
             EnvelopeKind::Seed
         } else if only_envelope_keys && otel_keys && !seed_any {
             EnvelopeKind::OtelWs
-        } else if self
-            .traceparent
-            .is_some_and(|tp| tp.get().starts_with('"'))
-        {
+        } else if self.traceparent.is_some_and(|tp| tp.get().starts_with('"')) {
             EnvelopeKind::LegacyFlat
         } else {
             EnvelopeKind::None

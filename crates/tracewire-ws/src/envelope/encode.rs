@@ -164,13 +164,28 @@ mod tests {
                 r#"{{"headers":{{"baggage":"user.id=42","traceparent":"{TP}","tracestate":"vendor=opaque"}},"payload":"aGVsbG8="}}"#
             )
         );
-        let empty = encode(Format::Seed, &Message::binary(Vec::new()), &Fields::new(), 100).unwrap();
-        assert_eq!(empty, Message::binary(&br#"{"headers":{},"payload":""}"#[..]));
+        let empty = encode(
+            Format::Seed,
+            &Message::binary(Vec::new()),
+            &Fields::new(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            empty,
+            Message::binary(&br#"{"headers":{},"payload":""}"#[..])
+        );
     }
 
     #[test]
     fn otel_ws_has_only_trace_fields() {
-        let m = encode(Format::OtelWs, &Message::text("plain text"), &fields(), usize::MAX).unwrap();
+        let m = encode(
+            Format::OtelWs,
+            &Message::text("plain text"),
+            &fields(),
+            usize::MAX,
+        )
+        .unwrap();
         assert_eq!(
             m.to_text().unwrap(),
             format!(
@@ -181,7 +196,10 @@ mod tests {
 
     #[test]
     fn control_frames_are_unchanged() {
-        for m in [Message::Ping(Bytes::from_static(b"p")), Message::Close(None)] {
+        for m in [
+            Message::Ping(Bytes::from_static(b"p")),
+            Message::Close(None),
+        ] {
             assert_eq!(encode(Format::Seed, &m, &fields(), 1).unwrap(), m);
         }
     }
@@ -189,7 +207,10 @@ mod tests {
     #[test]
     fn too_large_envelope_is_an_error() {
         let err = encode(Format::Seed, &Message::text("x"), &Fields::new(), 10).unwrap_err();
-        assert!(matches!(err, Error::EnvelopeTooLarge { size: 31, max: 10 }), "{err:?}");
+        assert!(
+            matches!(err, Error::EnvelopeTooLarge { size: 31, max: 10 }),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -113,43 +113,84 @@ mod tests {
     #[test]
     fn endpoint_resolution_table() {
         use Protocol::*;
-        assert_eq!(resolve("localhost:4318"), (HttpProtobuf, "http://localhost:4318/v1/traces".into()));
-        assert_eq!(resolve("http://h:4318"), (HttpProtobuf, "http://h:4318/v1/traces".into()));
+        assert_eq!(
+            resolve("localhost:4318"),
+            (HttpProtobuf, "http://localhost:4318/v1/traces".into())
+        );
+        assert_eq!(
+            resolve("http://h:4318"),
+            (HttpProtobuf, "http://h:4318/v1/traces".into())
+        );
         assert_eq!(resolve("http://h:4317"), (Grpc, "http://h:4317".into()));
-        assert_eq!(resolve("https://h/custom/path"), (HttpProtobuf, "https://h/custom/path".into()));
+        assert_eq!(
+            resolve("https://h/custom/path"),
+            (HttpProtobuf, "https://h/custom/path".into())
+        );
         assert_eq!(resolve("h:4317"), (Grpc, "http://h:4317".into()));
-        assert_eq!(resolve("https://h:4318/"), (HttpProtobuf, "https://h:4318/v1/traces".into()));
+        assert_eq!(
+            resolve("https://h:4318/"),
+            (HttpProtobuf, "https://h:4318/v1/traces".into())
+        );
         assert_eq!(resolve("h:9999"), (Grpc, "http://h:9999".into()));
     }
 
     #[test]
     fn argument_then_env_then_default() {
-        let env = |k: &str| (k == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://env:4318".to_owned());
-        assert_eq!(resolve_endpoint(Some("arg:4318"), env).unwrap().url, "http://arg:4318/v1/traces");
-        assert_eq!(resolve_endpoint(Some(""), env).unwrap().url, "http://env:4318/v1/traces");
-        assert_eq!(resolve_endpoint(None, env).unwrap().url, "http://env:4318/v1/traces");
+        let env =
+            |k: &str| (k == "OTEL_EXPORTER_OTLP_ENDPOINT").then(|| "http://env:4318".to_owned());
+        assert_eq!(
+            resolve_endpoint(Some("arg:4318"), env).unwrap().url,
+            "http://arg:4318/v1/traces"
+        );
+        assert_eq!(
+            resolve_endpoint(Some(""), env).unwrap().url,
+            "http://env:4318/v1/traces"
+        );
+        assert_eq!(
+            resolve_endpoint(None, env).unwrap().url,
+            "http://env:4318/v1/traces"
+        );
         let d = resolve_endpoint(None, no_env).unwrap();
-        assert_eq!((d.protocol, d.url.as_str()), (Protocol::Grpc, "http://localhost:4317"));
+        assert_eq!(
+            (d.protocol, d.url.as_str()),
+            (Protocol::Grpc, "http://localhost:4317")
+        );
     }
 
     #[test]
     fn protocol_env_overrides_port() {
-        let env = |k: &str| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "http/protobuf".to_owned());
+        let env =
+            |k: &str| (k == "OTEL_EXPORTER_OTLP_PROTOCOL").then(|| "http/protobuf".to_owned());
         let e = resolve_endpoint(Some("h:4317"), env).unwrap();
-        assert_eq!((e.protocol, e.url.as_str()), (Protocol::HttpProtobuf, "http://h:4317/v1/traces"));
+        assert_eq!(
+            (e.protocol, e.url.as_str()),
+            (Protocol::HttpProtobuf, "http://h:4317/v1/traces")
+        );
         let env = |k: &str| match k {
             "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" => Some("grpc".to_owned()),
             "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_owned()),
             _ => None,
         };
-        assert_eq!(resolve_endpoint(Some("h:4318"), env).unwrap().protocol, Protocol::Grpc);
+        assert_eq!(
+            resolve_endpoint(Some("h:4318"), env).unwrap().protocol,
+            Protocol::Grpc
+        );
         let bad = |_: &str| Some("carrier-pigeon".to_owned());
-        assert!(matches!(resolve_endpoint(Some("h:1"), bad), Err(InitError::InvalidEndpoint(_))));
+        assert!(matches!(
+            resolve_endpoint(Some("h:1"), bad),
+            Err(InitError::InvalidEndpoint(_))
+        ));
     }
 
     #[test]
     fn invalid_endpoints() {
-        assert!(matches!(resolve_endpoint(Some("ftp://h:1"), no_env), Err(InitError::InvalidEndpoint(_))));
-        assert!(matches!(resolve_endpoint(Some("http://"), no_env), Err(InitError::InvalidEndpoint(_))));
+        assert!(matches!(
+            resolve_endpoint(Some("ftp://h:1"), no_env),
+            Err(InitError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            resolve_endpoint(Some("http://"), no_env),
+            Err(InitError::InvalidEndpoint(_))
+        ));
     }
 }

@@ -34,7 +34,10 @@ impl Spans {
     }
 
     pub fn named(&self, name: &str) -> Vec<SpanData> {
-        self.finished().into_iter().filter(|s| s.name == name).collect()
+        self.finished()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
     }
 
     /// A context with a fresh sampled local span of this provider active.
@@ -70,7 +73,9 @@ pub fn attr_keys(span: &SpanData) -> Vec<String> {
 }
 
 pub async fn listener() -> (TcpListener, String) {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = l.local_addr().expect("local addr");
     (l, format!("ws://{addr}/"))
 }
@@ -89,7 +94,10 @@ pub async fn traced_pair(
         let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
             .await
             .expect("connect");
-        client(url.as_str(), tcp, client_opts).await.expect("client handshake").0
+        client(url.as_str(), tcp, client_opts)
+            .await
+            .expect("client handshake")
+            .0
     };
     tokio::time::timeout(TIMEOUT, async { tokio::join!(cli, server) })
         .await
@@ -103,13 +111,18 @@ pub async fn traced_client_raw_server(
     let (l, url) = listener().await;
     let server = async move {
         let (tcp, _) = l.accept().await.expect("accept");
-        tokio_tungstenite::accept_async(tcp).await.expect("raw handshake")
+        tokio_tungstenite::accept_async(tcp)
+            .await
+            .expect("raw handshake")
     };
     let cli = async move {
         let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
             .await
             .expect("connect");
-        client(url.as_str(), tcp, client_opts).await.expect("client handshake").0
+        client(url.as_str(), tcp, client_opts)
+            .await
+            .expect("client handshake")
+            .0
     };
     tokio::time::timeout(TIMEOUT, async { tokio::join!(cli, server) })
         .await
@@ -140,7 +153,9 @@ pub async fn raw_client_traced_server(
 }
 
 /// `recv` with a timeout, expecting a message.
-pub async fn recv(ws: &mut TracedWebSocket<TcpStream>) -> Result<tracewire_ws::Received, tracewire_ws::Error> {
+pub async fn recv(
+    ws: &mut TracedWebSocket<TcpStream>,
+) -> Result<tracewire_ws::Received, tracewire_ws::Error> {
     tokio::time::timeout(TIMEOUT, ws.recv())
         .await
         .expect("recv in time")

@@ -71,7 +71,9 @@ fn seed_vectors_decode() {
     assert_eq!(d.fields().get("baggage"), Some("user.id=42"));
     assert_eq!(d.fields().get("traceparent"), Some(TP));
 
-    let null = Message::binary(format!(r#"{{"payload":null, "headers":{{"traceparent":"{TP}"}}}}"#).into_bytes());
+    let null = Message::binary(
+        format!(r#"{{"payload":null, "headers":{{"traceparent":"{TP}"}}}}"#).into_bytes(),
+    );
     let d = ok(&null);
     assert_eq!(d.kind(), EnvelopeKind::Seed);
     assert_eq!(d.message(), &Message::binary(Vec::new()));
@@ -86,18 +88,51 @@ fn seed_vectors_decode() {
 fn malformed_envelopes_name_the_reason() {
     use EnvelopeKind::{OtelWs, Seed};
     let cases: Vec<(Message, (EnvelopeKind, Malformed))> = vec![
-        (text(r#"{"headers":{},"payload":"@@"}"#), (Seed, Malformed::Base64)),
-        (text(r#"{"headers":{},"payload":"aGVsbG8_"}"#), (Seed, Malformed::Base64)),
-        (text(r#"{"headers":{},"payload":"aGVs bG8="}"#), (Seed, Malformed::Base64)),
-        (text(r#"{"headers":{},"payload":123}"#), (Seed, Malformed::PayloadType)),
-        (text(r#"{"headers":[],"payload":""}"#), (Seed, Malformed::Headers)),
-        (text(r#"{"headers":{"a":1},"payload":""}"#), (Seed, Malformed::Headers)),
-        (text(r#"{"header":"x","data":1}"#), (OtelWs, Malformed::Headers)),
-        (text(r#"{"header":{},"data":"\ud800"}"#), (OtelWs, Malformed::Escape)),
-        (text(r#"{"header":{},"data":1,"data":2}"#), (OtelWs, Malformed::DuplicateKey)),
-        (text(r#"{"headers":{},"payload":"","headers":{}}"#), (Seed, Malformed::DuplicateKey)),
+        (
+            text(r#"{"headers":{},"payload":"@@"}"#),
+            (Seed, Malformed::Base64),
+        ),
+        (
+            text(r#"{"headers":{},"payload":"aGVsbG8_"}"#),
+            (Seed, Malformed::Base64),
+        ),
+        (
+            text(r#"{"headers":{},"payload":"aGVs bG8="}"#),
+            (Seed, Malformed::Base64),
+        ),
+        (
+            text(r#"{"headers":{},"payload":123}"#),
+            (Seed, Malformed::PayloadType),
+        ),
+        (
+            text(r#"{"headers":[],"payload":""}"#),
+            (Seed, Malformed::Headers),
+        ),
+        (
+            text(r#"{"headers":{"a":1},"payload":""}"#),
+            (Seed, Malformed::Headers),
+        ),
+        (
+            text(r#"{"header":"x","data":1}"#),
+            (OtelWs, Malformed::Headers),
+        ),
+        (
+            text(r#"{"header":{},"data":"\ud800"}"#),
+            (OtelWs, Malformed::Escape),
+        ),
+        (
+            text(r#"{"header":{},"data":1,"data":2}"#),
+            (OtelWs, Malformed::DuplicateKey),
+        ),
+        (
+            text(r#"{"headers":{},"payload":"","headers":{}}"#),
+            (Seed, Malformed::DuplicateKey),
+        ),
         // "/w==" decodes to 0xff: not UTF-8 in a Text frame.
-        (text(r#"{"headers":{},"payload":"/w=="}"#), (Seed, Malformed::Utf8)),
+        (
+            text(r#"{"headers":{},"payload":"/w=="}"#),
+            (Seed, Malformed::Utf8),
+        ),
     ];
     for (m, want) in &cases {
         assert_eq!(reason(m), *want, "{m:?}");
@@ -110,13 +145,19 @@ fn malformed_envelopes_name_the_reason() {
 #[test]
 fn otel_ws_data_is_raw_or_unescaped() {
     let cases = [
-        (r#"{"header":{},"data":{"b":1, "a":[1,2]}}"#, r#"{"b":1, "a":[1,2]}"#),
+        (
+            r#"{"header":{},"data":{"b":1, "a":[1,2]}}"#,
+            r#"{"b":1, "a":[1,2]}"#,
+        ),
         (r#"{"header":{},"data":"hello"}"#, "hello"),
         (r#"{"header":{},"data":"\"hello\""}"#, r#""hello""#),
         (r#"{"header":{},"data":""}"#, ""),
         (r#"{"header":{},"data":1e400}"#, "1e400"),
         (r#"{"data" : [ 1 ] , "header" : { }}"#, "[ 1 ]"),
-        (r#"{"header":{},"data":{"x":"\u003c"}}"#, r#"{"x":"\u003c"}"#),
+        (
+            r#"{"header":{},"data":{"x":"\u003c"}}"#,
+            r#"{"x":"\u003c"}"#,
+        ),
         (r#"{"header":{},"data":"a\u2028b"}"#, "a\u{2028}b"),
     ];
     for (wire, payload) in cases {
@@ -163,7 +204,9 @@ fn legacy_flat_strips_trace_members() {
         assert_eq!(d.message(), &text(payload), "{wire}");
         assert_eq!(d.fields().get("traceparent"), Some(TP));
     }
-    let m = text(&format!(r#"{{"traceparent":"{TP}","tracestate":"a=b","a":1}}"#));
+    let m = text(&format!(
+        r#"{{"traceparent":"{TP}","tracestate":"a=b","a":1}}"#
+    ));
     let d = ok(&m);
     assert_eq!(d.fields().get("tracestate"), Some("a=b"));
 }
@@ -200,8 +243,23 @@ fn every_format_round_trips_exactly() {
     let deep_ok = format!("{}{}", "[".repeat(126), "]".repeat(126));
     let deep_no = format!("{}{}", "[".repeat(127), "]".repeat(127));
     let texts = [
-        "hello", "\"hello\"", " {\"a\":1}", "{\"a\":1", "\"\"", "", "\u{1}\u{1f}\t", "\u{2028}", "😀",
-        "{\"b\":1, \"a\":[1,2]}", "\"\\u003c\"", "1e400", "-0", "null", "true", &deep_ok, &deep_no,
+        "hello",
+        "\"hello\"",
+        " {\"a\":1}",
+        "{\"a\":1",
+        "\"\"",
+        "",
+        "\u{1}\u{1f}\t",
+        "\u{2028}",
+        "😀",
+        "{\"b\":1, \"a\":[1,2]}",
+        "\"\\u003c\"",
+        "1e400",
+        "-0",
+        "null",
+        "true",
+        &deep_ok,
+        &deep_no,
     ];
     for format in [Format::Seed, Format::OtelWs, Format::Auto] {
         for t in texts {
@@ -215,19 +273,36 @@ fn every_format_round_trips_exactly() {
 #[test]
 fn otel_ws_embeds_json_and_strings_other_text() {
     let f = Fields::new();
-    let wire = |s: &str| encode(Format::OtelWs, &text(s), &f, usize::MAX).unwrap().into_text().unwrap();
+    let wire = |s: &str| {
+        encode(Format::OtelWs, &text(s), &f, usize::MAX)
+            .unwrap()
+            .into_text()
+            .unwrap()
+    };
     assert_eq!(wire("null"), r#"{"header":{},"data":null}"#);
     assert_eq!(wire("\"hi\""), r#"{"header":{},"data":"\"hi\""}"#);
     assert_eq!(wire(""), r#"{"header":{},"data":""}"#);
     let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
     assert!(wire(&deep).starts_with(r#"{"header":{},"data":"[[["#));
     // Binary: UTF-8 goes as OtelWs, the rest falls back to Seed.
-    let bin = encode(Format::OtelWs, &Message::binary(&b"[1]"[..]), &f, usize::MAX).unwrap();
+    let bin = encode(
+        Format::OtelWs,
+        &Message::binary(&b"[1]"[..]),
+        &f,
+        usize::MAX,
+    )
+    .unwrap();
     assert_eq!(bin, Message::binary(&br#"{"header":{},"data":[1]}"#[..]));
     let raw = encode(Format::OtelWs, &Message::binary(vec![0xff]), &f, usize::MAX).unwrap();
-    assert_eq!(raw, Message::binary(&br#"{"headers":{},"payload":"/w=="}"#[..]));
+    assert_eq!(
+        raw,
+        Message::binary(&br#"{"headers":{},"payload":"/w=="}"#[..])
+    );
     let auto = encode(Format::Auto, &Message::binary(&b"[1]"[..]), &f, usize::MAX).unwrap();
-    assert_eq!(auto, Message::binary(&br#"{"headers":{},"payload":"WzFd"}"#[..]));
+    assert_eq!(
+        auto,
+        Message::binary(&br#"{"headers":{},"payload":"WzFd"}"#[..])
+    );
 }
 
 mod props {
@@ -277,16 +352,21 @@ mod props {
             Just("null".to_owned()),
             Just("true".to_owned()),
             any::<i64>().prop_map(|n| n.to_string()),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| format!("{f:e}")),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| format!("{f:e}")),
             any::<String>().prop_map(|s| serde_json::to_string(&s).unwrap_or_default()),
         ];
         leaf.prop_recursive(4, 32, 4, |inner| {
             prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(", "))),
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
                 proptest::collection::vec(("[a-z\"]{0,4}", inner), 0..4).prop_map(|v| {
                     let members: Vec<String> = v
                         .into_iter()
-                        .map(|(k, v)| format!("{}:{v}", serde_json::to_string(&k).unwrap_or_default()))
+                        .map(|(k, v)| {
+                            format!("{}:{v}", serde_json::to_string(&k).unwrap_or_default())
+                        })
                         .collect();
                     format!("{{{}}}", members.join(","))
                 }),
