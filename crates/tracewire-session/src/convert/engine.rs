@@ -103,6 +103,8 @@ struct Engine<'a> {
     options: &'a ConvertOptions,
     events: &'a [SessionEvent],
     times: Vec<u64>,
+    /// Each event's role, computed once.
+    roles: Vec<Role>,
     placement: Placement,
     stats: ConvertStats,
     ids: IdAllocator,
@@ -138,10 +140,12 @@ pub(crate) fn run(
     let root_start = times.iter().copied().min().unwrap_or(0);
     let root_end = times.iter().copied().max().unwrap_or(0);
 
+    let roles = events.iter().map(|e| role(&e.event_type)).collect();
     let mut engine = Engine {
         options,
         events,
         times,
+        roles,
         placement,
         stats,
         ids: IdAllocator::default(),
@@ -249,9 +253,9 @@ impl<'a> Engine<'a> {
 
     fn event(&mut self, i: usize) {
         let event = &self.events[i];
-        match role(&event.event_type) {
+        match self.roles[i] {
             Role::Start(family) => self.start(i, family),
-            Role::Finish(family, end) => self.finish_event(i, family, end),
+            Role::Finish(family, _) => self.finish_event(i, family),
             Role::Message => self.message(i),
             Role::Transition | Role::WorkflowCompleted | Role::Eval => self.instant(i),
             Role::Skip => {
@@ -385,7 +389,7 @@ impl<'a> Engine<'a> {
     /// Applies a completion event `e` at `time` to span `idx`.
     fn close(&mut self, idx: usize, family: Family, e: usize, time: u64) {
         let event = &self.events[e];
-        let failed = matches!(role(&event.event_type), Role::Finish(_, End::Failed));
+        let failed = matches!(self.roles[e], Role::Finish(_, End::Failed));
         let mut f = Fields::new(event.data.as_ref());
         let naming = self.options.naming;
         let builder = &mut self.spans[idx];
@@ -413,7 +417,7 @@ impl<'a> Engine<'a> {
         }
     }
 
-    fn finish_event(&mut self, i: usize, family: Family, _end: End) {
+    fn finish_event(&mut self, i: usize, family: Family) {
         let event = &self.events[i];
         let run = event.run_key();
         let mut f = Fields::new(event.data.as_ref());
@@ -474,7 +478,7 @@ impl<'a> Engine<'a> {
             time,
         );
         let mut sink = self.sink(&mut scratch);
-        let (key, name, status, parent) = match role(&event.event_type) {
+        let (key, name, status, parent) = match self.roles[i] {
             Role::Transition => {
                 let (from, to) = attrs::transition(&mut sink, &mut f);
                 (
