@@ -696,41 +696,43 @@ impl SpanNode {
 
 impl Clone for SpanNode {
     fn clone(&self) -> Self {
-        // Post-order rebuild with an explicit stack.
-        struct Frame<'a> {
-            src: &'a SpanNode,
-            next: usize,
-            built: Vec<SpanNode>,
+        SpanNode {
+            span: self.span.clone(),
+            children: clone_forest(&self.children),
         }
-        let mut stack = vec![Frame {
-            src: self,
-            next: 0,
-            built: Vec::with_capacity(self.children.len()),
-        }];
-        loop {
-            let Some(top) = stack.last_mut() else {
-                // Unreachable: the loop returns when the root frame completes.
-                return SpanNode::new(self.span.clone());
-            };
-            if top.next < top.src.children.len() {
-                let child = &top.src.children[top.next];
-                top.next += 1;
-                stack.push(Frame {
-                    src: child,
-                    next: 0,
-                    built: Vec::with_capacity(child.children.len()),
-                });
-                continue;
-            }
-            let done = stack.pop().map(|f| SpanNode {
-                span: f.src.span.clone(),
-                children: f.built,
-            });
-            match (done, stack.last_mut()) {
-                (Some(node), Some(parent)) => parent.built.push(node),
-                (Some(node), None) => return node,
-                (None, _) => return SpanNode::new(self.span.clone()),
-            }
+    }
+}
+
+/// Deep-copies sibling subtrees with an explicit stack (post-order rebuild).
+fn clone_forest(nodes: &[SpanNode]) -> Vec<SpanNode> {
+    type Frame<'a> = (
+        std::slice::Iter<'a, SpanNode>,
+        Vec<SpanNode>,
+        &'a CompletedSpan,
+    );
+    let mut top_level = Vec::with_capacity(nodes.len());
+    let mut top_iter = nodes.iter();
+    let mut stack: Vec<Frame<'_>> = Vec::new();
+    loop {
+        let next = match stack.last_mut() {
+            Some((iter, _, _)) => iter.next(),
+            None => top_iter.next(),
+        };
+        if let Some(child) = next {
+            let built = Vec::with_capacity(child.children.len());
+            stack.push((child.children.iter(), built, &child.span));
+            continue;
+        }
+        let Some((_, built, span)) = stack.pop() else {
+            return top_level;
+        };
+        let node = SpanNode {
+            span: span.clone(),
+            children: built,
+        };
+        match stack.last_mut() {
+            Some((_, siblings, _)) => siblings.push(node),
+            None => top_level.push(node),
         }
     }
 }
@@ -853,6 +855,28 @@ mod tests {
         }
         let copy = node.clone();
         assert_eq!(copy.node_count(), 200_001);
+        let mut wide = SpanNode::new(span.clone());
+        for i in 0..3u64 {
+            let mut child = SpanNode::new(CompletedSpan {
+                span_id: SpanId(10 + i),
+                ..span.clone()
+            });
+            child.children.push(SpanNode::new(CompletedSpan {
+                span_id: SpanId(20 + i),
+                ..span.clone()
+            }));
+            wide.children.push(child);
+        }
+        let ids = |n: &SpanNode| {
+            n.iter()
+                .map(|(d, n)| (d, n.span.span_id.0))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&wide.clone()), ids(&wide));
+        assert_eq!(
+            ids(&wide),
+            [(0, 1), (1, 10), (2, 20), (1, 11), (2, 21), (1, 12), (2, 22)]
+        );
         drop(copy);
         drop(node);
     }
