@@ -427,3 +427,40 @@ async fn item23_handshake_propagation() {
     assert!(!s.connection_context().span().span_context().is_valid());
     let _ = TcpListener::bind("127.0.0.1:0").await.unwrap();
 }
+
+#[tokio::test]
+async fn item05_explicit_format_wins_after_negotiation() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let (url, server) = raw_server(|o| o.iter().find(|t| *t == "otel-ws").cloned(), count).await;
+    let opts = strict(&[]).format(tracewire_ws::Format::Seed);
+    let (mut c, _) = connect(url.as_str(), opts).await.unwrap();
+    let mut raw = server.await.unwrap();
+    assert!(c.is_otel_negotiated());
+    c.send(&Context::new(), Message::text("[1]")).await.unwrap();
+    let wire = raw_next(&mut raw).await.into_text().unwrap();
+    assert!(
+        wire.starts_with(r#"{"headers":{"#),
+        "explicit Seed wins: {wire}"
+    );
+}
+
+#[tokio::test]
+async fn trace_passthrough_false_skips_pass_through_spans() {
+    let spans = Spans::new();
+    let (url, server) = traced_server(spans.options().trace_passthrough(false)).await;
+    let (mut raw, _) = manual_client(&url, "", &[]).await;
+    let mut s = server.await.unwrap();
+    raw.send(Message::text("plain")).await.unwrap();
+    assert_eq!(
+        recv(&mut s).await.unwrap().message(),
+        &Message::text("plain")
+    );
+    raw.send(Message::text(format!(
+        r#"{{"header":{{"traceparent":"{TP}"}},"data":1}}"#
+    )))
+    .await
+    .unwrap();
+    recv(&mut s).await.unwrap();
+    let receives = spans.named("websocket.receive");
+    assert_eq!(receives.len(), 1, "only the enveloped message is traced");
+}
