@@ -163,6 +163,11 @@ proptest! {
         seq in any::<u64>(),
         parent in prop::option::of(1u64..),
         w3c in any::<bool>(),
+        status in prop_oneof![
+            Just(Status::default()),
+            Just(Status { code: StatusCode::Ok, message: None }),
+            prop::option::of("\\PC{0,10}").prop_map(|message| Status { code: StatusCode::Error, message }),
+        ],
     ) {
         let start = Timestamp(start);
         let duration = Duration::from_nanos(dur);
@@ -176,7 +181,7 @@ proptest! {
             end: start.saturating_add(duration),
             duration,
             attrs: attrs.into_iter().collect::<BTreeMap<_, _>>(),
-            status: Status::default(),
+            status,
             seq,
         };
         let mut out = Vec::new();
