@@ -351,3 +351,29 @@ async fn dropping_last_handle_shuts_down_in_background() {
     }
     assert_eq!(rx.accepted_span_ids().len(), 6);
 }
+
+#[tokio::test]
+async fn b21_partial_success_through_the_batch_counts_failed() {
+    let rx = Receiver::start().await;
+    rx.script([Reply::Partial {
+        rejected: 3,
+        message: "3 spans rejected".into(),
+    }]);
+    let batch = BatchExporter::builder(otlp(&rx))
+        .with_env_vars(no_env())
+        .scheduled_delay(Duration::from_secs(3600))
+        .without_default_handler()
+        .build()
+        .expect("build");
+    batch.submit(spans(10)).expect("submit");
+    let r = batch.flush(Duration::from_secs(5)).await;
+    assert_eq!((r.sent, r.failed, r.rejected, r.pending), (7, 3, 3, 0));
+    assert!(r.is_consistent());
+    assert!(
+        matches!(
+            batch.shutdown(Duration::from_secs(5)).await,
+            Ok(report) if report.failed == 3
+        ),
+        "nothing failed during the final drain itself"
+    );
+}

@@ -219,31 +219,86 @@ impl Inner {
                 ct.contains("json")
             });
         let decoded = if is_json {
-            serde_json::from_slice::<ExportTraceServiceResponse>(body).map_err(|e| e.to_string())
+            decode_json_response(body)
         } else {
-            ExportTraceServiceResponse::decode(body.clone()).map_err(|e| e.to_string())
+            ExportTraceServiceResponse::decode(body.clone())
+                .map(|r| {
+                    r.partial_success
+                        .map(|p| (p.rejected_spans, p.error_message))
+                })
+                .map_err(|e| e.to_string())
         };
         match decoded {
-            Ok(r) => match r.partial_success {
-                Some(p) if p.rejected_spans > 0 => {
-                    let rejected = u64::try_from(p.rejected_spans)
-                        .unwrap_or(0)
-                        .min(spans as u64);
-                    tracing::warn!(
-                        target: "tracewire_session::export",
-                        rejected,
-                        message = %p.error_message,
-                        "receiver rejected spans (partial success)"
-                    );
-                    let message = (!p.error_message.is_empty()).then_some(p.error_message);
-                    (rejected, message.or_else(|| Some(String::new())))
-                }
-                _ => (0, None),
-            },
+            Ok(Some((rejected_spans, error_message))) if rejected_spans > 0 => {
+                let rejected = u64::try_from(rejected_spans).unwrap_or(0).min(spans as u64);
+                tracing::warn!(
+                    target: "tracewire_session::export",
+                    rejected,
+                    message = %error_message,
+                    "receiver rejected spans (partial success)"
+                );
+                (rejected, Some(error_message))
+            }
+            Ok(_) => (0, None),
             Err(error) => {
                 tracing::debug!(target: "tracewire_session::export", %error, "undecodable 2xx response body; treating as success");
                 (0, None)
             }
         }
+    }
+}
+
+/// Decodes an OTLP/JSON response with opentelemetry-proto's serde into the partial-success
+/// fields. If that fails because the receiver wrote `rejectedSpans` as a decimal string (as
+/// protojson-based receivers such as the OpenTelemetry Collector do for int64), only those
+/// two fields are read.
+fn decode_json_response(body: &[u8]) -> Result<Option<(i64, String)>, String> {
+    match serde_json::from_slice::<ExportTraceServiceResponse>(body) {
+        Ok(r) => Ok(r
+            .partial_success
+            .map(|p| (p.rejected_spans, p.error_message))),
+        Err(strict) => {
+            let value: serde_json::Value =
+                serde_json::from_slice(body).map_err(|e| e.to_string())?;
+            let Some(partial) = value
+                .get("partialSuccess")
+                .or_else(|| value.get("partial_success"))
+            else {
+                return Err(strict.to_string());
+            };
+            let rejected = partial
+                .get("rejectedSpans")
+                .or_else(|| partial.get("rejected_spans"))
+                .and_then(|v| {
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
+                .unwrap_or(0);
+            let message = partial
+                .get("errorMessage")
+                .or_else(|| partial.get("error_message"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned();
+            Ok(Some((rejected, message)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_json_response;
+
+    #[test]
+    fn json_partial_success_accepts_string_and_number_int64() {
+        let string = br#"{"partialSuccess":{"rejectedSpans":"3","errorMessage":"too old"}}"#;
+        assert_eq!(
+            decode_json_response(string),
+            Ok(Some((3, "too old".to_owned())))
+        );
+        let number = br#"{"partialSuccess":{"rejectedSpans":2}}"#;
+        assert_eq!(decode_json_response(number), Ok(Some((2, String::new()))));
+        assert_eq!(decode_json_response(b"{}"), Ok(None));
+        assert!(decode_json_response(b"not json").is_err());
     }
 }

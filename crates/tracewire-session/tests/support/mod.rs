@@ -27,7 +27,12 @@ pub enum Reply {
     Ok,
     Status(u16),
     RetryAfter(u16, String),
-    Partial { rejected: i64, message: String },
+    Partial {
+        rejected: i64,
+        message: String,
+    },
+    /// Any status, content type and body, verbatim.
+    Raw(u16, &'static str, &'static str),
     Hang,
 }
 
@@ -251,6 +256,11 @@ async fn handle(
             Reply::Status(c) => format!("status {c}"),
             Reply::RetryAfter(c, v) => format!("status {c} retry-after {v}"),
             Reply::Partial { rejected, .. } => format!("partial {rejected}"),
+            Reply::Raw(c, _, b) if (200..300).contains(c) && b.contains("rejected") => {
+                "partial raw".to_owned()
+            }
+            Reply::Raw(c, _, _) if (200..300).contains(c) => "ok".to_owned(),
+            Reply::Raw(c, _, _) => format!("status {c}"),
             Reply::Hang => "hang".to_owned(),
         };
         let record = Recorded {
@@ -296,6 +306,10 @@ async fn handle(
             };
             resp.status(200).body(Full::new(Bytes::from(b)))
         }
+        Reply::Raw(c, ct, b) => http::Response::builder()
+            .status(c)
+            .header("content-type", ct)
+            .body(Full::new(Bytes::from_static(b.as_bytes()))),
         Reply::Hang => {
             std::future::pending::<()>().await;
             resp.status(200).body(Full::new(Bytes::new()))
