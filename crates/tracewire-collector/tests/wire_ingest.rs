@@ -448,6 +448,23 @@ proptest! {
     }
 
     #[test]
+    fn rfc3339_with_any_offset_parses_to_the_same_instant(
+        ns in -9_000_000_000_000_000_000i64..9_000_000_000_000_000_000,
+        offset_min in -1439i64..=1439,
+        lower in any::<bool>(),
+    ) {
+        let local = Timestamp(ns + offset_min * 60_000_000_000).to_rfc3339_nano();
+        let sign = if offset_min < 0 { '-' } else { '+' };
+        let zone = format!("{sign}{:02}:{:02}", offset_min.abs() / 60, offset_min.abs() % 60);
+        let mut text = format!("{}{zone}", local.trim_end_matches('Z'));
+        if lower {
+            text = text.replace('T', "t");
+        }
+        prop_assert_eq!(Timestamp::parse_rfc3339(&text), Ok(Timestamp(ns)));
+        prop_assert_eq!(Timestamp::parse_rfc3339(&Timestamp(ns).to_rfc3339_nano()), Ok(Timestamp(ns)));
+    }
+
+    #[test]
     fn decoder_never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_ingest_line(&bytes);
     }
