@@ -237,3 +237,57 @@ async fn layer_wraps_an_in_process_service() {
         .to_bytes();
     assert_eq!(&body[..], PARENT_ID.as_bytes());
 }
+
+/// The whole path of spec §7: the layer extracts, the handler calls a downstream
+/// service with `current_trace_context()`, and the downstream receives the same trace
+/// (the remote span as parent, no local span in between), the full strict tracestate
+/// (Level 2 keys included, which OpenTelemetry's own `TraceState` cannot hold) and the
+/// baggage.
+#[tokio::test]
+async fn handler_forwards_the_incoming_context_downstream_with_current_trace_context() {
+    use tracewire_context::reqwest::RequestBuilderExt as _;
+
+    let downstream = support::serve(tower::service_fn(
+        |request: http::Request<Incoming>| async move {
+            let header = |name: &str| {
+                request
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let seen = json!({
+                "traceparent": header("traceparent"),
+                "tracestate": header("tracestate"),
+                "baggage": header("baggage"),
+            });
+            Ok::<_, Infallible>(support::json_response(&seen))
+        },
+    ))
+    .await;
+    let downstream_url = format!("http://{downstream}/");
+    let front = support::serve(TraceContextLayer::new().layer(tower::service_fn(
+        move |_request: http::Request<Incoming>| {
+            let url = downstream_url.clone();
+            async move {
+                // Runs inside the request's OpenTelemetry context.
+                let seen =
+                    support::send_json(support::client().get(&url).current_trace_context()).await;
+                Ok::<_, Infallible>(support::json_response(&seen))
+            }
+        },
+    )))
+    .await;
+
+    let seen = support::send_json(
+        support::client()
+            .get(format!("http://{front}/"))
+            .header("traceparent", TRACEPARENT)
+            .header("tracestate", "congo=x,a@b@c=1")
+            .header("baggage", "userId=alice"),
+    )
+    .await;
+    assert_eq!(seen["traceparent"], TRACEPARENT);
+    assert_eq!(seen["tracestate"], "congo=x,a@b@c=1");
+    assert_eq!(seen["baggage"], "userId=alice");
+}
