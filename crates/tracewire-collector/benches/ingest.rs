@@ -80,8 +80,28 @@ fn raw(data: &[u8], events: u64) -> f64 {
     events as f64 / start.elapsed().as_secs_f64()
 }
 
-/// Events/s through the collector, until every span is paired.
-fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64) -> f64 {
+/// Splits `data` into `n` parts at line boundaries.
+fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut parts = Vec::with_capacity(n);
+    let mut rest = data;
+    for i in (1..=n).rev() {
+        if i == 1 {
+            parts.push(rest);
+            break;
+        }
+        let target = rest.len() / i;
+        let cut = rest[target..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |p| target + p + 1);
+        parts.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    parts
+}
+
+/// Events/s through the collector over `conns` connections, until every span is paired.
+fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
     let mut limits = Limits::default();
@@ -91,7 +111,12 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64) -> f64 {
     let token = CancellationToken::new();
     let server = rt.spawn(bound.serve_with_token(token.clone()));
     let start = Instant::now();
-    write_all(&path, data);
+    std::thread::scope(|scope| {
+        for part in split_lines(data, conns) {
+            let path = &path;
+            scope.spawn(move || write_all(path, part));
+        }
+    });
     while c.stats().assembly.paired < spans {
         std::thread::sleep(Duration::from_micros(500));
         assert!(start.elapsed() < Duration::from_secs(600), "collector stalled");
@@ -212,14 +237,17 @@ fn main() {
     let (decode, both) = stages(&data, events);
     println!("ingest: sans-IO split+decode     {:>12.0} events/s", decode);
     println!("ingest: sans-IO decode+assemble  {:>12.0} events/s", both);
-    let (mut best_raw, mut best_col) = (0f64, 0f64);
+    let conns = env_u64("TRACEWIRE_BENCH_CONNS", 4) as usize;
+    let (mut best_raw, mut best_col, mut best_multi) = (0f64, 0f64, 0f64);
     for _ in 0..rounds {
         best_raw = best_raw.max(raw(&data, events));
-        best_col = best_col.max(collector(&rt, &data, spans));
+        best_col = best_col.max(collector(&rt, &data, spans, 1));
+        best_multi = best_multi.max(collector(&rt, &data, spans, conns));
     }
     println!("ingest: raw socket read+discard  {:>12.0} events/s", best_raw);
-    println!("ingest: collector (paired)       {:>12.0} events/s", best_col);
-    println!("ingest: collector / raw          {:>12.2}", best_col / best_raw);
+    println!("ingest: collector, 1 connection  {:>12.0} events/s", best_col);
+    println!("ingest: collector, {conns} connections {:>11.0} events/s", best_multi);
+    println!("ingest: collector / raw          {:>12.3}", best_col / best_raw);
     if smoke {
         return;
     }
