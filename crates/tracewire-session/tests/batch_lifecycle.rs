@@ -377,3 +377,33 @@ async fn b21_partial_success_through_the_batch_counts_failed() {
         "nothing failed during the final drain itself"
     );
 }
+
+#[tokio::test]
+async fn bsp_export_timeout_env_sets_the_retry_window() {
+    let rx = Receiver::start().await;
+    rx.set_default(Reply::Status(503));
+    // The exporter's own window is 60 s; OTEL_BSP_EXPORT_TIMEOUT=150 (ms) overrides it.
+    let exporter = OtlpHttpExporter::builder()
+        .with_env_vars(no_env())
+        .with_endpoint(rx.endpoint())
+        .with_retry(RetryPolicy::default().with_initial(Duration::from_millis(20)))
+        .build()
+        .expect("build exporter");
+    let batch = BatchExporter::builder(exporter)
+        .with_env_vars([
+            ("OTEL_BSP_EXPORT_TIMEOUT", "150"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
+        ])
+        .without_default_handler()
+        .build()
+        .expect("build");
+    batch.submit(spans(4)).expect("submit");
+    let r = batch.flush(Duration::from_secs(10)).await;
+    assert_eq!(
+        (r.failed, r.pending),
+        (4, 0),
+        "gave up within the env window: {r:?}"
+    );
+    assert!(rx.request_count() >= 2, "retried inside the window");
+    let _ = batch.shutdown(Duration::from_secs(1)).await;
+}
