@@ -17,9 +17,16 @@ fuzz_target!(|data: &[u8]| {
     let (first, _error) = Baggage::parse_reporting(input.split('\0'));
     assert!(first.len() <= 64);
     let formatted = first.header();
-    assert!(formatted.len() <= 8192, "header too long: {}", formatted.len());
+    assert!(
+        formatted.len() <= 8192,
+        "header too long: {}",
+        formatted.len()
+    );
     let (second, error) = Baggage::parse_reporting([formatted.as_str()]);
-    assert_eq!(error, None, "formatted {formatted:?} of {input:?} has an invalid member");
+    assert_eq!(
+        error, None,
+        "formatted {formatted:?} of {input:?} has an invalid member"
+    );
     assert!(second.len() <= first.len());
     for (a, b) in first.iter().zip(second.iter()) {
         assert_eq!(a, b, "round trip changed a member of {input:?}");
@@ -28,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
         // Only the byte limit may drop members: the next one must not have fitted.
         let mut alone = Baggage::new();
         if alone.insert_member(next.clone()).is_ok() {
-            let needed = formatted.len() + usize::from(!formatted.is_empty()) + alone.header().len();
+            let needed =
+                formatted.len() + usize::from(!formatted.is_empty()) + alone.header().len();
             assert!(needed > 8192, "member {next:?} dropped although it fits");
         }
     }

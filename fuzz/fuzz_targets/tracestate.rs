@@ -20,17 +20,27 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(first.len() <= 32);
     let formatted = first.header();
-    assert!(formatted.len() <= 512, "header too long: {}", formatted.len());
+    assert!(
+        formatted.len() <= 512,
+        "header too long: {}",
+        formatted.len()
+    );
     let second = TraceState::parse(&formatted)
         .unwrap_or_else(|e| panic!("formatted {formatted:?} of {input:?} does not parse: {e}"));
-    let full: usize = first.iter().map(|(k, v)| k.len() + 1 + v.len()).sum::<usize>()
+    let full: usize = first
+        .iter()
+        .map(|(k, v)| k.len() + 1 + v.len())
+        .sum::<usize>()
         + first.len().saturating_sub(1);
     if full <= 512 {
         assert_eq!(second, first, "round trip changed {input:?}");
     } else {
         let mut rest = first.iter();
         for kept in second.iter() {
-            assert!(rest.any(|e| e == kept), "{kept:?} not an in-order entry of the input");
+            assert!(
+                rest.any(|e| e == kept),
+                "{kept:?} not an in-order entry of the input"
+            );
         }
     }
     assert_eq!(second.header(), formatted, "format is not a fixed point");
