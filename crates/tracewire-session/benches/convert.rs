@@ -47,6 +47,10 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    group.bench_function("read_only", |b| {
+        b.iter(|| black_box(read_jsonl(text.as_bytes(), ReadOptions::default()).count()))
+    });
+
     let sessions = group_by_session(
         read_jsonl(text.as_bytes(), ReadOptions::default()).filter_map(Result::ok),
     );
