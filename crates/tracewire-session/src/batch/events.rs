@@ -179,8 +179,10 @@ impl Dispatcher {
     pub(crate) fn emit(&self, event: ExportEvent) {
         if let Some(tx) = &self.handler_tx {
             match tx.try_send(event.clone()) {
-                Ok(()) | Err(mpsc::TrySendError::Disconnected(_)) => {}
-                Err(mpsc::TrySendError::Full(_)) => {
+                Ok(()) => {}
+                // Full, or the handler thread is gone (a handler panicked): either way
+                // the handlers miss this event, and that is counted.
+                Err(mpsc::TrySendError::Full(_) | mpsc::TrySendError::Disconnected(_)) => {
                     self.lost.fetch_add(1, Ordering::Relaxed);
                 }
             }
