@@ -170,6 +170,8 @@ fn seed<'a>(scan: &Scan<'a>, is_text: bool) -> Result<Decoded<'a>, Error> {
         Some(b'n') => Vec::new(),
         _ => return Err(malformed(kind, Malformed::PayloadType)),
     };
+    // Trimmed to its length, the buffer becomes `Bytes` without a shared-header allocation.
+    let bytes = bytes.into_boxed_slice().into_vec();
     let message = if is_text {
         let text = String::from_utf8(bytes).map_err(|_| malformed(kind, Malformed::Utf8))?;
         Message::Text(Utf8Bytes::from(text))

@@ -52,6 +52,8 @@ pub fn encode(
             max: max_envelope_size,
         });
     }
+    // Trim the slack so `Bytes` takes the buffer over without allocating a shared header.
+    let body = String::from(body.into_boxed_str());
     Ok(match message {
         Message::Text(_) => Message::Text(Utf8Bytes::from(body)),
         _ => Message::Binary(Bytes::from(body.into_bytes())),
