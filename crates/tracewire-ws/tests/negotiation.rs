@@ -464,3 +464,26 @@ async fn trace_passthrough_false_skips_pass_through_spans() {
     let receives = spans.named("websocket.receive");
     assert_eq!(receives.len(), 1, "only the enveloped message is traced");
 }
+
+#[tokio::test]
+async fn accept_with_keeps_the_callbacks_subprotocol() {
+    for (chosen, enveloped) in [("otel-ws+json", true), ("json", false)] {
+        let (l, url) = listener().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = l.accept().await.unwrap();
+            let cb = move |_: &Request, mut resp: Response| {
+                resp.headers_mut()
+                    .insert("sec-websocket-protocol", chosen.parse().unwrap());
+                Ok(resp)
+            };
+            tracewire_ws::accept_with(tcp, strict(&["json"]), cb)
+                .await
+                .unwrap()
+        });
+        let (_raw, reply) = manual_client(&url, "otel-ws+json, json", &[]).await;
+        let s = server.await.unwrap();
+        assert_eq!(reply.as_deref(), Some(chosen));
+        assert_eq!(s.is_enveloped(), enveloped, "{chosen}");
+        assert_eq!(s.subprotocol(), Some("json"));
+    }
+}
