@@ -300,3 +300,30 @@ async fn item26_implicit_init_only_when_opted_in() {
     let names = collector.span_names();
     assert!(names.contains(&"websocket.send".to_owned()), "{names:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // the lock serialises tests of this binary on purpose
+async fn global_propagator_is_read_per_message() {
+    let _s = serial();
+    clear_env();
+    let spans = common::Spans::new();
+    let opts = || spans.options().global_propagator();
+    let (mut c, mut raw) = common::traced_client_raw_server(opts()).await;
+    // The default global propagator injects nothing.
+    c.send(&spans.root("a"), tracewire_ws::Message::text("x"))
+        .await
+        .unwrap();
+    let wire = common::raw_next(&mut raw).await.into_text().unwrap();
+    assert_eq!(wire.as_str(), r#"{"headers":{},"payload":"eA=="}"#);
+    // After init the same connection picks up the installed propagator.
+    let guard = init_tracer_with_provider(common::Spans::new().provider).unwrap();
+    c.send(&spans.root("b"), tracewire_ws::Message::text("x"))
+        .await
+        .unwrap();
+    let wire = common::raw_next(&mut raw).await.into_text().unwrap();
+    assert!(wire.contains("traceparent"), "{wire}");
+    tokio::task::spawn_blocking(move || guard.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+}

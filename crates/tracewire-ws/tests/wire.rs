@@ -418,3 +418,34 @@ async fn item11_envelope_limits_on_send_and_receive() {
     let r = recv(&mut s).await.expect("non-object passes through");
     assert_eq!(r.message(), &Message::text(big_text));
 }
+
+#[tokio::test]
+async fn client_and_accept_over_a_unix_stream() {
+    let dir = std::env::temp_dir().join(format!("tracewire-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ws.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        tracewire_ws::accept(stream, Options::default())
+            .await
+            .unwrap()
+    });
+    let stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+    let (mut c, _) = tracewire_ws::client("ws://localhost/", stream, Options::default())
+        .await
+        .unwrap();
+    let mut s = server.await.unwrap();
+    c.send(&tp_context(), Message::binary(vec![0xff, 1]))
+        .await
+        .unwrap();
+    let r = tokio::time::timeout(TIMEOUT, s.recv())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.message(), &Message::binary(vec![0xff, 1]));
+    assert!(r.remote_span_context().is_some());
+    let _ = std::fs::remove_file(&path);
+}
