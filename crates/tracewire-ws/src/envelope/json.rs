@@ -34,10 +34,14 @@ pub(crate) fn is_embeddable(text: &str) -> bool {
     if is_ws(last) || !matches!(first, b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
         return false;
     }
-    if matches!(first, b'{' | b'[') && nesting_depth(bytes) > MAX_EMBED_DEPTH {
+    if serde_json::from_str::<IgnoredAny>(text).is_err() {
         return false;
     }
-    serde_json::from_str::<IgnoredAny>(text).is_ok()
+    // Depth never exceeds the number of opening brackets (a fast, vectorisable count);
+    // only payloads with more than 126 of them need the exact scan.
+    !matches!(first, b'{' | b'[')
+        || bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= MAX_EMBED_DEPTH
+        || nesting_depth(bytes) <= MAX_EMBED_DEPTH
 }
 
 /// Deepest bracket nesting outside strings (the input need not be valid JSON).
@@ -190,6 +194,12 @@ mod tests {
             assert!(!is_embeddable(no), "{no:?}");
         }
         assert!(!is_embeddable(&deep(127)));
+    }
+
+    #[test]
+    fn many_brackets_in_strings_stay_embeddable() {
+        let wide = format!(r#"{{"s":"{}","a":[{}]}}"#, "[".repeat(300), "[],".repeat(200) + "[]");
+        assert!(is_embeddable(&wide));
     }
 
     #[test]
