@@ -242,9 +242,8 @@ impl ConnState {
         let (message, kind, fields) = if self.enveloped {
             match envelope::decode(&message, self.max_envelope_size) {
                 Ok(d) => {
-                    let kind = d.kind();
-                    let fields = d.fields().clone();
-                    (d.into_message(), kind, Some(fields))
+                    let (message, kind, fields) = d.into_parts();
+                    (message, kind, Some(fields))
                 }
                 Err(err) => {
                     self.record_error(&err);

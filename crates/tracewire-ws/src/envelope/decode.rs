@@ -53,6 +53,11 @@ impl<'a> Decoded<'a> {
         &self.fields
     }
 
+    /// Splits into message, envelope kind and trace fields.
+    pub fn into_parts(self) -> (Message, EnvelopeKind, FieldView<'a>) {
+        (self.message, self.kind, self.fields)
+    }
+
     fn passthrough(message: &Message) -> Self {
         Decoded {
             message: message.clone(),

@@ -198,7 +198,11 @@ mod tests {
 
     #[test]
     fn many_brackets_in_strings_stay_embeddable() {
-        let wide = format!(r#"{{"s":"{}","a":[{}]}}"#, "[".repeat(300), "[],".repeat(200) + "[]");
+        let wide = format!(
+            r#"{{"s":"{}","a":[{}]}}"#,
+            "[".repeat(300),
+            "[],".repeat(200) + "[]"
+        );
         assert!(is_embeddable(&wide));
     }
 
