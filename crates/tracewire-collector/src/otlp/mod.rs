@@ -18,6 +18,7 @@
 
 mod convert;
 mod forward;
+mod parse;
 mod receiver;
 
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +27,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use parse::{parse_export_request, OtlpFormat, OtlpParseError, ParsedRequest};
 pub use receiver::MAX_BODY_BYTES;
 
 use crate::paths::BindError;

@@ -4,7 +4,6 @@
 //! `partial_success`.
 
 use std::convert::Infallible;
-use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,14 +13,14 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use prost::Message;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::convert::{normalise_json_enums, spans_from_request};
+use super::parse::{parse_export_request, OtlpFormat, OtlpParseError, ParsedRequest};
 use crate::server::Collector;
 
 /// Largest accepted request body (compressed and decompressed): 16 MiB.
@@ -33,6 +32,15 @@ const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 enum Format {
     Protobuf,
     Json,
+}
+
+impl From<Format> for OtlpFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Protobuf => OtlpFormat::Protobuf,
+            Format::Json => OtlpFormat::Json,
+        }
+    }
 }
 
 impl Format {
@@ -67,31 +75,6 @@ fn format_of(req: &Request<Incoming>) -> Option<Format> {
 enum BodyError {
     TooLarge,
     Bad(&'static str),
-}
-
-fn gunzip(body: &[u8]) -> Result<Vec<u8>, BodyError> {
-    let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(body).take(MAX_BODY_BYTES as u64 + 1);
-    dec.read_to_end(&mut out)
-        .map_err(|_| BodyError::Bad("invalid gzip body"))?;
-    if out.len() > MAX_BODY_BYTES {
-        return Err(BodyError::TooLarge);
-    }
-    Ok(out)
-}
-
-fn decode(format: Format, body: &[u8]) -> Result<ExportTraceServiceRequest, BodyError> {
-    match format {
-        Format::Protobuf => ExportTraceServiceRequest::decode(body)
-            .map_err(|_| BodyError::Bad("invalid protobuf ExportTraceServiceRequest")),
-        Format::Json => {
-            let mut v: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|_| BodyError::Bad("invalid JSON"))?;
-            normalise_json_enums(&mut v);
-            serde_json::from_value(v)
-                .map_err(|_| BodyError::Bad("invalid OTLP/JSON ExportTraceServiceRequest"))
-        }
-    }
 }
 
 fn encode_response(format: Format, resp: &ExportTraceServiceResponse) -> Response<Full<Bytes>> {
@@ -171,23 +154,21 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
         }
         Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
     };
-    let decoded = if gzip {
-        gunzip(&body).and_then(|b| decode(format, &b))
-    } else {
-        decode(format, &body)
-    };
-    let request = match decoded {
-        Ok(r) => r,
-        Err(BodyError::TooLarge) => {
+    let parsed = match parse_export_request(format.into(), &body, gzip) {
+        Ok(p) => p,
+        Err(OtlpParseError::TooLarge) => {
             return plain(StatusCode::PAYLOAD_TOO_LARGE, "decompressed body over 16 MiB\n")
         }
-        Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("{e}\n")),
     };
-    let (good, bad) = spans_from_request(&request);
+    let ParsedRequest {
+        spans: good,
+        rejected,
+        first_error,
+        ..
+    } = parsed;
     let counters = &collector.shared.counters;
-    counters
-        .otlp_rejected
-        .fetch_add(bad.len() as u64, Ordering::Relaxed);
+    counters.otlp_rejected.fetch_add(rejected, Ordering::Relaxed);
     let accepted = good.len() as u64;
     let delivered = collector.ingest_completed_batch(good).await;
     if delivered {
@@ -195,9 +176,9 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
     } else {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "collector is shutting down\n");
     }
-    let partial_success = (!bad.is_empty()).then(|| ExportTracePartialSuccess {
-        rejected_spans: bad.len() as i64,
-        error_message: bad[0].message().to_owned(),
+    let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+        error_message: first_error.unwrap_or_default().to_owned(),
     });
     encode_response(format, &ExportTraceServiceResponse { partial_success })
 }
