@@ -83,3 +83,8 @@ pub use received::Received;
 pub use socket::{ReuniteError, TracedSink, TracedStream, TracedWebSocket};
 pub use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 pub use tungstenite::Message;
+
+/// The README's examples, compiled as doctests.
+#[cfg(all(doctest, feature = "otlp", feature = "connect"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
