@@ -1,9 +1,9 @@
 //! The emitter's bounded line queue shared by the app threads and the writer thread.
 //!
-//! Every line gets an increasing number when it is offered. Lines leave the queue only from
-//! the front (written, failed or dropped as the oldest) or never enter it (dropped as the
-//! newest), so "everything offered before number N is done" is simply "the oldest line
-//! still outstanding has a number ≥ N" — which is what `flush` waits for.
+//! Every queued line gets an increasing number. Lines leave the queue only from the front
+//! (taken by the writer as a batch, or dropped as the oldest) or never enter it (dropped as
+//! the newest), so the lines a `flush` waits for are the batch in flight plus the queued
+//! lines numbered below the number of the next line at the time of the call.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,8 +31,9 @@ pub(crate) struct State {
     pub(crate) lines: VecDeque<(u64, Vec<u8>)>,
     /// The number the next offered line gets.
     pub(crate) next_number: u64,
-    /// The first number of the batch the writer holds, if any.
-    pub(crate) in_flight_from: Option<u64>,
+    /// The batch the writer holds: (first number, count); numbers are contiguous and below
+    /// every queued line.
+    pub(crate) in_flight: (u64, u64),
     /// No more lines are accepted.
     pub(crate) closed: bool,
     /// The writer must exit now (after a shutdown's flush or on drop).
@@ -40,11 +41,12 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// The number of the oldest line not yet written or dropped.
-    pub(crate) fn oldest_outstanding(&self) -> u64 {
-        self.in_flight_from
-            .or_else(|| self.lines.front().map(|(n, _)| *n))
-            .unwrap_or(self.next_number)
+    /// Lines numbered below `target` not yet written or dropped: the batch in flight plus
+    /// the queued ones (queued numbers increase, so a partition point counts them).
+    pub(crate) fn pending_before(&self, target: u64) -> u64 {
+        let queued = self.lines.partition_point(|(n, _)| *n < target) as u64;
+        let (from, count) = self.in_flight;
+        count.min(target.saturating_sub(from)) + queued
     }
 }
 
@@ -66,7 +68,7 @@ impl Shared {
             state: Mutex::new(State {
                 lines: VecDeque::new(),
                 next_number: 0,
-                in_flight_from: None,
+                in_flight: (0, 0),
                 closed: false,
                 stop: false,
             }),
@@ -98,13 +100,12 @@ impl Shared {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let number = st.next_number;
-        st.next_number += 1;
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         if st.lines.len() >= self.capacity {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             match self.overflow {
                 Overflow::DropNewest => {
+                    // Never numbered: numbers stay contiguous, so pending counts stay exact.
                     drop(st);
                     self.progress.notify_all();
                     return;
@@ -114,6 +115,8 @@ impl Shared {
                 }
             }
         }
+        let number = st.next_number;
+        st.next_number += 1;
         st.lines.push_back((number, line));
         let was_alone = st.lines.len() == 1;
         drop(st);
@@ -129,13 +132,13 @@ impl Shared {
         let mut st = self.lock();
         let target = st.next_number;
         loop {
-            let oldest = st.oldest_outstanding();
-            if oldest >= target {
+            let pending = st.pending_before(target);
+            if pending == 0 {
                 return Ok(());
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(target - oldest);
+                return Err(pending);
             }
             st = self
                 .progress

@@ -89,7 +89,8 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig) {
             if n == 0 {
                 continue;
             }
-            st.in_flight_from = st.lines.front().map(|(num, _)| *num);
+            let first = st.lines.front().map_or(0, |(num, _)| *num);
+            st.in_flight = (first, n as u64);
             batch.clear();
             for (_, line) in st.lines.drain(..n) {
                 batch.extend_from_slice(&line);
@@ -110,7 +111,7 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig) {
                 shared.counters.connected.store(false, Ordering::Relaxed);
             }
         }
-        shared.lock().in_flight_from = None;
+        shared.lock().in_flight = (0, 0);
         shared.progress.notify_all();
     }
     shared.counters.connected.store(false, Ordering::Relaxed);

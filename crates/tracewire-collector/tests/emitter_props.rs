@@ -1,0 +1,77 @@
+//! Property tests of the emitter's accounting: with no collector, whatever the capacity,
+//! policy and number of events, `queued = kept + dropped` exactly and a flush reports the
+//! kept lines as pending; an over-long line is dropped as `oversize`, never queued.
+#![cfg(feature = "emitter")]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use tracewire_collector::emitter::{Backoff, Emitter, FlushError, Overflow};
+use tracewire_collector::{SpanEnd, SpanEvent, SpanId, Status, Timestamp, TraceId};
+
+fn end(i: u64, attr_len: usize) -> SpanEvent {
+    let mut attrs = BTreeMap::new();
+    if attr_len > 0 {
+        attrs.insert("big".to_string(), "x".repeat(attr_len));
+    }
+    SpanEvent::End(SpanEnd {
+        trace_id: TraceId::Short(i + 1),
+        span_id: SpanId(i + 1),
+        name: String::new(),
+        time: Timestamp::from_unix_nanos(0),
+        attrs,
+        duration_ns: Some(5),
+        status: Status::default(),
+    })
+}
+
+fn emitter(dir: &std::path::Path, cap: usize, overflow: Overflow) -> Emitter {
+    Emitter::builder()
+        .socket_path(dir.join("nobody.sock"))
+        .queue_capacity(cap)
+        .overflow(overflow)
+        .backoff(Backoff {
+            initial: Duration::from_secs(5),
+            max: Duration::from_secs(5),
+        })
+        .build()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn drop_counts_are_exact(cap in 1usize..64, n in 0u64..300, oldest in any::<bool>()) {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = if oldest { Overflow::DropOldest } else { Overflow::DropNewest };
+        let em = emitter(dir.path(), cap, policy);
+        for i in 0..n {
+            em.emit(&end(i, 0));
+        }
+        let kept = n.min(cap as u64);
+        let st = em.stats();
+        prop_assert_eq!(st.queued, n);
+        prop_assert_eq!(st.dropped, n - kept);
+        prop_assert_eq!(st.sent + st.write_failed + st.oversize, 0);
+        let flushed = em.flush(Instant::now() + Duration::from_millis(5));
+        if kept == 0 {
+            prop_assert_eq!(flushed, Ok(()));
+        } else {
+            prop_assert_eq!(flushed, Err(FlushError::Timeout { pending: kept }));
+        }
+        let _ = em.shutdown(Instant::now());
+        prop_assert_eq!(em.stats().dropped, n, "left at shutdown: counted");
+    }
+}
+
+#[test]
+fn a_line_over_1_mib_is_dropped_as_oversize() {
+    let dir = tempfile::tempdir().unwrap();
+    let em = emitter(dir.path(), 8, Overflow::DropOldest);
+    em.emit(&end(1, 1024 * 1024));
+    em.emit(&end(2, 10));
+    let st = em.stats();
+    assert_eq!(st.oversize, 1);
+    assert_eq!(st.queued, 1);
+    assert_eq!(st.dropped, 0);
+}
