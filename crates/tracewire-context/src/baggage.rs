@@ -211,6 +211,9 @@ impl Baggage {
         let mut first_error = None;
         let mut index = 0usize;
         let mut bytes = 0usize;
+        // Once a valid member does not fit the limits, it and every later member are
+        // dropped: members go from the end, never from the middle.
+        let mut dropped = 0usize;
         for value in values {
             for raw in value.split(',') {
                 let raw = raw.trim_matches(is_ows);
@@ -222,15 +225,11 @@ impl Baggage {
                 match parse_member(raw, i) {
                     Ok(m) => {
                         let len = raw.len() + usize::from(!members.is_empty());
-                        if members.len() < MAX_MEMBERS && bytes + len <= MAX_BYTES {
+                        if dropped == 0 && members.len() < MAX_MEMBERS && bytes + len <= MAX_BYTES {
                             bytes += len;
                             members.push(m);
-                        } else if first_error.is_none() {
-                            first_error = Some(ParseError::TooManyMembers {
-                                header: "baggage",
-                                count: index,
-                                max: MAX_MEMBERS,
-                            });
+                        } else {
+                            dropped += 1;
                         }
                     }
                     Err(e) => {
@@ -238,6 +237,12 @@ impl Baggage {
                     }
                 }
             }
+        }
+        if dropped > 0 && first_error.is_none() {
+            first_error = Some(ParseError::BaggageLimit {
+                kept: members.len(),
+                dropped,
+            });
         }
         (Self { members }, first_error)
     }
@@ -398,6 +403,30 @@ mod tests {
         let (b, err) = Baggage::parse_reporting(["a=1", "b=2"]);
         assert!(err.is_none());
         assert_eq!(b.header(), "a=1,b=2");
+    }
+
+    #[test]
+    fn parse_limits_drop_from_the_end() {
+        let big = format!("a={},b={},c=1", "v".repeat(8000), "w".repeat(300));
+        let (b, err) = Baggage::parse_reporting([big.as_str()]);
+        assert_eq!(b.len(), 1, "b does not fit, so c goes too");
+        assert_eq!(
+            err,
+            Some(ParseError::BaggageLimit {
+                kept: 1,
+                dropped: 2
+            })
+        );
+        let many: Vec<String> = (0..70).map(|i| format!("k{i}=v")).collect();
+        let (b, err) = Baggage::parse_reporting([many.join(",").as_str()]);
+        assert_eq!(b.len(), 64);
+        assert_eq!(
+            err,
+            Some(ParseError::BaggageLimit {
+                kept: 64,
+                dropped: 6
+            })
+        );
     }
 
     #[test]

@@ -74,22 +74,37 @@ mod http_impl {
     /// header counts as present and is rejected (and reported) rather than ignored.
     const INVALID_VALUE: &str = "\u{FFFD}";
 
-    impl Extractor for HeaderMap {
-        fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-            HeaderMap::get_all(self, key)
-                .iter()
-                .map(|v| v.to_str().unwrap_or(INVALID_VALUE))
+    const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+    const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+    const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+    const X_AMZN_TRACE_ID: HeaderName = HeaderName::from_static("x-amzn-trace-id");
+
+    /// The propagation headers as prebuilt names: looking up by `&str` would parse and
+    /// lowercase the name on every call, which costs more than the lookup itself.
+    fn known_name(key: &str) -> Option<HeaderName> {
+        match key {
+            "traceparent" => Some(TRACEPARENT),
+            "tracestate" => Some(TRACESTATE),
+            "baggage" => Some(BAGGAGE),
+            "x-amzn-trace-id" => Some(X_AMZN_TRACE_ID),
+            _ => None,
         }
     }
 
     fn header_name(key: &str) -> Option<HeaderName> {
-        Some(match key {
-            "traceparent" => HeaderName::from_static("traceparent"),
-            "tracestate" => HeaderName::from_static("tracestate"),
-            "baggage" => HeaderName::from_static("baggage"),
-            "x-amzn-trace-id" => HeaderName::from_static("x-amzn-trace-id"),
-            other => HeaderName::from_bytes(other.as_bytes()).ok()?,
-        })
+        known_name(key).or_else(|| HeaderName::from_bytes(key.as_bytes()).ok())
+    }
+
+    impl Extractor for HeaderMap {
+        fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+            let values = match known_name(key) {
+                Some(name) => HeaderMap::get_all(self, name),
+                None => HeaderMap::get_all(self, key),
+            };
+            values
+                .into_iter()
+                .map(|v| v.to_str().unwrap_or(INVALID_VALUE))
+        }
     }
 
     impl Injector for HeaderMap {

@@ -68,6 +68,15 @@ pub enum ParseError {
         /// The limit.
         max: usize,
     },
+    /// Baggage beyond 64 members or 8192 bytes: the first members were kept and the rest
+    /// dropped from the end.
+    #[error("baggage over 64 members or 8192 bytes: kept {kept} members, dropped {dropped}")]
+    BaggageLimit {
+        /// Members kept.
+        kept: usize,
+        /// Valid members dropped from the end.
+        dropped: usize,
+    },
     /// A list member has no `=`.
     #[error("{header} member {index} has no '='")]
     MissingEquals {

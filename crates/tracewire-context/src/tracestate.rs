@@ -17,9 +17,14 @@ const MAX_VALUE_LEN: usize = 256;
 ///
 /// Parsing is strict: any invalid member, or more than 32 members, rejects the whole
 /// header, as the W3C test suite expects. Duplicate keys keep the first occurrence.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+///
+/// The entries live in one validated buffer in canonical form (`k=v,k=v`, no
+/// whitespace), so parsing allocates once whatever the number of members, and formatting a
+/// header that needs no truncation is one copy.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct TraceState {
-    entries: Vec<(String, String)>,
+    /// The entries joined as `k=v,k=v`, in order; every entry is valid and keys are unique.
+    buf: String,
 }
 
 fn is_ows(c: char) -> bool {
@@ -50,9 +55,22 @@ pub(crate) fn valid_value(value: &str) -> bool {
 impl TraceState {
     /// An empty tracestate.
     pub const fn new() -> Self {
-        Self {
-            entries: Vec::new(),
+        Self { buf: String::new() }
+    }
+
+    /// Appends a validated entry whose key is not present yet.
+    fn push(&mut self, key: &str, value: &str) {
+        if !self.buf.is_empty() {
+            self.buf.push(',');
         }
+        self.buf.push_str(key);
+        self.buf.push('=');
+        self.buf.push_str(value);
+    }
+
+    /// The entries as `k=v` slices of the buffer.
+    fn raw_entries(&self) -> impl Iterator<Item = &str> + '_ {
+        self.buf.split(',').filter(|e| !e.is_empty())
     }
 
     /// Parses one header value.
@@ -64,9 +82,10 @@ impl TraceState {
     pub fn parse_headers<'a>(
         values: impl IntoIterator<Item = &'a str>,
     ) -> Result<Self, ParseError> {
-        let mut entries: Vec<(String, String)> = Vec::new();
+        let mut ts = Self::new();
         let mut count = 0usize;
         for value in values {
+            ts.buf.reserve(value.len());
             for member in value.split(',') {
                 let member = member.trim_matches(is_ows);
                 if member.is_empty() {
@@ -97,20 +116,17 @@ impl TraceState {
                         index,
                     });
                 }
-                if !entries.iter().any(|(k, _)| k == key) {
-                    entries.push((key.to_owned(), val.to_owned()));
+                if ts.get(key).is_none() {
+                    ts.push(key, val);
                 }
             }
         }
-        Ok(Self { entries })
+        Ok(ts)
     }
 
     /// The value for `key`.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 
     /// Puts `key=value` first, removing an older entry for the key (a service updating
@@ -128,53 +144,64 @@ impl TraceState {
                 index: 0,
             });
         }
-        self.entries.retain(|(k, _)| k != key);
-        self.entries.insert(0, (key.to_owned(), value.to_owned()));
-        self.entries.truncate(MAX_MEMBERS);
+        let mut out = Self::new();
+        out.buf
+            .reserve(self.buf.len() + key.len() + value.len() + 2);
+        out.push(key, value);
+        for (k, v) in self.iter().filter(|(k, _)| *k != key).take(MAX_MEMBERS - 1) {
+            out.push(k, v);
+        }
+        *self = out;
         Ok(())
     }
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.entries.iter().position(|(k, _)| k == key)?;
-        Some(self.entries.remove(i).1)
+        let removed = self.get(key)?.to_owned();
+        let mut out = Self::new();
+        for (k, v) in self.iter().filter(|(k, _)| *k != key) {
+            out.push(k, v);
+        }
+        *self = out;
+        Some(removed)
     }
 
     /// The entries in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.raw_entries()
+            .map(|e| e.split_once('=').unwrap_or((e, "")))
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.raw_entries().count()
     }
 
     /// `true` when there is no entry.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.buf.is_empty()
     }
 
     /// The header value. When it would exceed 512 characters, whole entries are dropped:
     /// first entries longer than 128 characters (from the right), then from the right.
     pub fn header(&self) -> String {
-        let mut keep: Vec<bool> = vec![true; self.entries.len()];
-        let entry_len = |(k, v): &(String, String)| k.len() + 1 + v.len();
+        if self.buf.len() <= MAX_HEADER_LEN {
+            return self.buf.clone();
+        }
+        let entries: Vec<&str> = self.raw_entries().collect();
+        let mut keep = vec![true; entries.len()];
         let total = |keep: &[bool]| {
-            let (n, sum) = self
-                .entries
+            let (n, sum) = entries
                 .iter()
                 .zip(keep)
                 .filter(|(_, k)| **k)
-                .fold((0usize, 0usize), |(n, sum), (e, _)| {
-                    (n + 1, sum + entry_len(e))
-                });
+                .fold((0usize, 0usize), |(n, sum), (e, _)| (n + 1, sum + e.len()));
             sum + n.saturating_sub(1)
         };
         while total(&keep) > MAX_HEADER_LEN {
             let long = (0..keep.len())
                 .rev()
-                .find(|&i| keep[i] && entry_len(&self.entries[i]) > LONG_ENTRY);
+                .find(|&i| keep[i] && entries[i].len() > LONG_ENTRY);
             let victim = long.or_else(|| (0..keep.len()).rev().find(|&i| keep[i]));
             match victim {
                 Some(i) => keep[i] = false,
@@ -182,15 +209,19 @@ impl TraceState {
             }
         }
         let mut out = String::with_capacity(total(&keep));
-        for ((k, v), _) in self.entries.iter().zip(&keep).filter(|(_, k)| **k) {
+        for (e, _) in entries.iter().zip(&keep).filter(|(_, k)| **k) {
             if !out.is_empty() {
                 out.push(',');
             }
-            out.push_str(k);
-            out.push('=');
-            out.push_str(v);
+            out.push_str(e);
         }
         out
+    }
+}
+
+impl fmt::Debug for TraceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
