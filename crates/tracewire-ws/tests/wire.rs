@@ -90,6 +90,7 @@ async fn item02_otel_ws_verbatim_json() {
         traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
     for v in [
         r#"{"b":1, "a":[1,2]}"#,
+        r#"{"x":"\u003c"}"#,
         r#""\u003c""#,
         "1e400",
         "-0",
