@@ -76,6 +76,8 @@ impl Outputs {
     fn dispatch(&self, asm: &mut Assembler, lines: &mut Vec<Line>, encode_buf: &mut Vec<u8>) {
         let cap = asm.limits().max_retained_traces;
         let need_lines = self.hub.is_some() || self.journal.is_some();
+        // Checked once per round: with no span subscriber the span is just dropped.
+        let span_rx = self.spans.receiver_count() > 0;
         lines.clear();
         for out in asm.drain_outputs() {
             match out {
@@ -89,8 +91,10 @@ impl Outputs {
                         }
                         lines.push(line);
                     }
-                    // No receivers is not an error here.
-                    let _ = self.spans.send(Arc::new(span));
+                    if span_rx {
+                        // A receiver that left meanwhile is not an error here.
+                        let _ = self.spans.send(Arc::new(span));
+                    }
                 }
                 Output::Trace(trace) => {
                     let trace = Arc::new(trace);

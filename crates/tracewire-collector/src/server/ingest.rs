@@ -101,7 +101,7 @@ async fn serve_connection(
             _ = cancel.cancelled() => break,
             r = stream.read(&mut buf) => r,
         };
-        let mut events = Vec::new();
+        let mut events = Vec::with_capacity(256);
         let eof = match read {
             Ok(0) => {
                 splitter.finish(|ev| handle_line(ev, &mut counts, &mut events));
