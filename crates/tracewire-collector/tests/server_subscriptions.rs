@@ -214,3 +214,51 @@ async fn item15_a_panicking_callback_is_unregistered_and_counted() {
     assert_eq!(seen.load(Ordering::SeqCst), 3, "dropping the handle unregisters");
     r.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_completed_reassigns_seq_and_serve_stops_on_its_future() {
+    let dir = tempfile::tempdir().unwrap();
+    let bound = tracewire_collector::server::Collector::builder()
+        .socket_path(dir.path().join("in.sock"))
+        .limits(fast_limits())
+        .bind()
+        .await
+        .unwrap();
+    let c = bound.handle();
+    let mut spans = c.subscribe_spans();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.serve(async {
+        let _ = stop_rx.await;
+    }));
+    let span = tracewire_collector::CompletedSpan {
+        trace_id: tracewire_collector::TraceId::W3c(7),
+        span_id: tracewire_collector::SpanId(9),
+        parent_id: None,
+        name: "from otlp".into(),
+        kind: tracewire_collector::SpanKind::Server,
+        start: tracewire_collector::Timestamp::from_unix_nanos(1_000),
+        end: tracewire_collector::Timestamp::from_unix_nanos(2_000),
+        duration: Duration::from_nanos(1_000),
+        attrs: Default::default(),
+        status: Default::default(),
+        seq: 999,
+    };
+    c.ingest_completed(span);
+    let got = tokio::time::timeout(Duration::from_secs(10), spans.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.seq, 1, "seq reassigned");
+    assert_eq!(got.name, "from otlp");
+    stop_tx.send(()).unwrap();
+    let report = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.stats.assembly.completed_ingested, 1);
+    assert_eq!(report.stats.outputs.completed_dropped, 0);
+    // After shutdown, a completed span cannot be delivered: counted, never silent.
+    c.ingest_completed(got);
+    assert_eq!(c.stats().outputs.completed_dropped, 1);
+}
