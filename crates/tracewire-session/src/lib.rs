@@ -71,19 +71,21 @@
 
 #![forbid(unsafe_code)]
 
-pub mod event;
-pub mod read;
-pub mod write;
-pub mod convert;
-pub mod span;
-pub mod otlp;
-pub mod resource;
-pub mod export;
 pub mod batch;
+pub mod convert;
+pub mod event;
+pub mod export;
+pub mod otlp;
+pub mod read;
+pub mod resource;
+pub mod span;
+pub mod write;
 
-pub use convert::{Conversion, ConvertOptions, ConvertStats, Converter, Naming, ParentOutcome, Redactor};
-pub use event::SessionEvent;
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
+pub use convert::{
+    Conversion, ConvertOptions, ConvertStats, Converter, Naming, ParentOutcome, Redactor,
+};
+pub use event::SessionEvent;
 pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
 pub use resource::Resource;
 pub use span::Span;

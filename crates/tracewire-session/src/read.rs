@@ -495,8 +495,9 @@ impl Envelope {
         };
         let timestamp = match self.timestamp {
             None | Some(Value::Null) => Timestamp::missing(),
-            Some(Value::String(text)) => Timestamp::parse(&text)
-                .map_err(|e| MalformedReason::BadTimestamp(e.to_string()))?,
+            Some(Value::String(text)) => {
+                Timestamp::parse(&text).map_err(|e| MalformedReason::BadTimestamp(e.to_string()))?
+            }
             Some(_) => {
                 return Err(MalformedReason::BadTimestamp(
                     "timestamp is not a string".into(),

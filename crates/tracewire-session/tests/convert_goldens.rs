@@ -31,7 +31,10 @@ fn encodings(name: &str) -> (Vec<u8>, Vec<u8>) {
     let json = encode_json(&request).unwrap();
     let pb = encode_protobuf(&request);
     // The protobuf decodes back to the same request.
-    assert_eq!(ExportTraceServiceRequest::decode(pb.as_slice()).unwrap(), request);
+    assert_eq!(
+        ExportTraceServiceRequest::decode(pb.as_slice()).unwrap(),
+        request
+    );
     (json, pb)
 }
 
@@ -46,7 +49,10 @@ fn check_golden(name: &str) {
     }
     let want_json = std::fs::read(&json_path).unwrap();
     let want_pb = std::fs::read(&pb_path).unwrap();
-    assert!(json == want_json, "{stem}: OTLP/JSON differs from its golden");
+    assert!(
+        json == want_json,
+        "{stem}: OTLP/JSON differs from its golden"
+    );
     assert!(pb == want_pb, "{stem}: protobuf differs from its golden");
     // A second run is byte-identical.
     let (json2, pb2) = encodings(name);

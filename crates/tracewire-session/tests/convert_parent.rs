@@ -19,8 +19,20 @@ use tracing_subscriber::Layer;
 fn events() -> Vec<SessionEvent> {
     vec![
         ev(1, "pipeline.started", 0, "run-1", json!({})),
-        ev(2, "provider.call.started", 1, "run-1", json!({"Provider": "openai"})),
-        ev(3, "provider.call.completed", 2, "run-1", json!({"Provider": "openai"})),
+        ev(
+            2,
+            "provider.call.started",
+            1,
+            "run-1",
+            json!({"Provider": "openai"}),
+        ),
+        ev(
+            3,
+            "provider.call.completed",
+            2,
+            "run-1",
+            json!({"Provider": "openai"}),
+        ),
         ev(4, "pipeline.completed", 3, "run-1", json!({})),
     ]
 }
@@ -62,7 +74,10 @@ fn convert(cx: &TraceContext) -> (Conversion, usize) {
 #[test]
 fn b17_w3c_vector() {
     let cx = context(&[
-        (header::TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
+        (
+            header::TRACEPARENT,
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ),
         (header::TRACESTATE, "congo=t61rcWkgMzE"),
     ]);
     let (out, warnings) = convert(&cx);
@@ -74,7 +89,10 @@ fn b17_w3c_vector() {
         assert_eq!(s.trace_flags(), 1);
     }
     let root = &out.spans[0];
-    assert_eq!(root.parent_span_id.map(|p| p.to_string()).as_deref(), Some("b7ad6b7169203331"));
+    assert_eq!(
+        root.parent_span_id.map(|p| p.to_string()).as_deref(),
+        Some("b7ad6b7169203331")
+    );
     assert_eq!(root.flags, 0x01 | HAS_IS_REMOTE | IS_REMOTE);
     // Span ids still follow §3.2; children are not remote.
     assert_eq!(root.span_id, key_span_id("session-1:root"));
@@ -84,10 +102,16 @@ fn b17_w3c_vector() {
 
 #[test]
 fn b17_w3c_keeps_only_sampled_and_random_bits() {
-    let cx = context(&[(header::TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff")]);
+    let cx = context(&[(
+        header::TRACEPARENT,
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff",
+    )]);
     let (out, _) = convert(&cx);
     assert_eq!(out.spans[0].trace_flags(), 0x03);
-    let cx = context(&[(header::TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00")]);
+    let cx = context(&[(
+        header::TRACEPARENT,
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+    )]);
     let (out, _) = convert(&cx);
     assert_eq!(out.spans[0].trace_flags(), 0x00);
 }
@@ -99,11 +123,22 @@ fn b17_xray_vector() {
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
     )]);
     let (out, warnings) = convert(&cx);
-    assert_eq!(out.parent, ParentOutcome::XRay { rejected_traceparent: None });
-    assert_eq!(warnings, 0);
-    assert_eq!(out.spans[0].trace_id.to_string(), "5759e988bd862e3fe1be46a994272793");
     assert_eq!(
-        out.spans[0].parent_span_id.map(|p| p.to_string()).as_deref(),
+        out.parent,
+        ParentOutcome::XRay {
+            rejected_traceparent: None
+        }
+    );
+    assert_eq!(warnings, 0);
+    assert_eq!(
+        out.spans[0].trace_id.to_string(),
+        "5759e988bd862e3fe1be46a994272793"
+    );
+    assert_eq!(
+        out.spans[0]
+            .parent_span_id
+            .map(|p| p.to_string())
+            .as_deref(),
         Some("53995c3f42cd8ad8")
     );
     assert_eq!(out.spans[0].trace_flags(), 1);
@@ -112,10 +147,16 @@ fn b17_xray_vector() {
 
 #[test]
 fn b17_root_only_xray_keeps_its_trace_id_without_parent() {
-    let cx = context(&[(header::X_AMZN_TRACE_ID, "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0")]);
+    let cx = context(&[(
+        header::X_AMZN_TRACE_ID,
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
+    )]);
     let (out, _) = convert(&cx);
     assert!(matches!(out.parent, ParentOutcome::XRay { .. }));
-    assert_eq!(out.spans[0].trace_id.to_string(), "5759e988bd862e3fe1be46a994272793");
+    assert_eq!(
+        out.spans[0].trace_id.to_string(),
+        "5759e988bd862e3fe1be46a994272793"
+    );
     assert_eq!(out.spans[0].parent_span_id, None);
     assert!(!out.spans[0].parent_is_remote());
     assert_eq!(out.spans[0].trace_flags(), 0);
@@ -124,12 +165,20 @@ fn b17_root_only_xray_keeps_its_trace_id_without_parent() {
 #[test]
 fn b17_invalid_traceparent_with_xray_reports_the_rejection() {
     let cx = context(&[
-        (header::TRACEPARENT, "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"),
-        (header::X_AMZN_TRACE_ID, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+        (
+            header::TRACEPARENT,
+            "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+        ),
+        (
+            header::X_AMZN_TRACE_ID,
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        ),
     ]);
     let (out, warnings) = convert(&cx);
     match &out.parent {
-        ParentOutcome::XRay { rejected_traceparent: Some(r) } => assert_eq!(r.header, header::TRACEPARENT),
+        ParentOutcome::XRay {
+            rejected_traceparent: Some(r),
+        } => assert_eq!(r.header, header::TRACEPARENT),
         other => panic!("unexpected outcome {other:?}"),
     }
     assert_eq!(warnings, 1);

@@ -9,7 +9,9 @@ use tracewire_session::convert::{
 };
 use tracewire_session::span::{SpanKind, StatusCode, Value};
 
-fn convert(events: &[tracewire_session::event::SessionEvent]) -> tracewire_session::convert::Conversion {
+fn convert(
+    events: &[tracewire_session::event::SessionEvent],
+) -> tracewire_session::convert::Conversion {
     Converter::new(ConvertOptions::default()).convert_session("session-1", events)
 }
 
@@ -40,12 +42,18 @@ fn b1_id_vectors_through_converted_fixture() {
         assert_eq!(s.trace_id.to_string(), "84097828fc31a8c8d29210df48901a85");
     }
     assert_eq!(spans[0].span_id.to_string(), "cfd20cf7856c9b80");
-    assert_eq!(span(spans, "pipeline").span_id.to_string(), "ed3135c5d478bd0d");
+    assert_eq!(
+        span(spans, "pipeline").span_id.to_string(),
+        "ed3135c5d478bd0d"
+    );
     let providers = spans_named(spans, "provider.openai");
     assert_eq!(providers.len(), 2);
     assert_eq!(providers[0].span_id.to_string(), "f70379eea6bb3625");
     assert_eq!(providers[1].span_id.to_string(), "beea37abe42685c0");
-    assert_eq!(span(spans, "tool.search").span_id.to_string(), "01ed8855e439eb80");
+    assert_eq!(
+        span(spans, "tool.search").span_id.to_string(),
+        "01ed8855e439eb80"
+    );
     let auth = spans_named(spans, "middleware.auth");
     assert_eq!(auth.len(), 2);
     assert_eq!(auth[0].span_id.to_string(), "0a64402203c0ec46");
@@ -73,11 +81,21 @@ fn b2_root_is_session_server_with_session_id() {
 #[test]
 fn b3_provider_start_and_complete() {
     let out = convert(&[
-        ev(1, "provider.call.started", 0, "run-1",
-            json!({"Provider": "openai", "Model": "gpt-4o", "MessageCount": 2, "ToolCount": 1})),
-        ev(2, "provider.call.completed", 1234, "run-1",
+        ev(
+            1,
+            "provider.call.started",
+            0,
+            "run-1",
+            json!({"Provider": "openai", "Model": "gpt-4o", "MessageCount": 2, "ToolCount": 1}),
+        ),
+        ev(
+            2,
+            "provider.call.completed",
+            1234,
+            "run-1",
             json!({"Provider": "openai", "Model": "gpt-4o", "Duration": 1_234_000_000u64,
-                   "InputTokens": 100, "OutputTokens": 42, "Cost": 0.00231, "FinishReason": "stop"})),
+                   "InputTokens": 100, "OutputTokens": 42, "Cost": 0.00231, "FinishReason": "stop"}),
+        ),
     ]);
     let p = span(&out.spans, "provider.openai");
     assert_eq!(p.kind, SpanKind::Client);
@@ -98,33 +116,69 @@ fn b3_provider_start_and_complete() {
 fn b3_provider_failure_messages() {
     let failed = |error: serde_json::Value| {
         let out = convert(&[
-            ev(1, "provider.call.started", 0, "run-1", json!({"Provider": "openai"})),
-            ev(2, "provider.call.failed", 10, "run-1", json!({"Provider": "openai", "Error": error})),
+            ev(
+                1,
+                "provider.call.started",
+                0,
+                "run-1",
+                json!({"Provider": "openai"}),
+            ),
+            ev(
+                2,
+                "provider.call.failed",
+                10,
+                "run-1",
+                json!({"Provider": "openai", "Error": error}),
+            ),
         ]);
         span(&out.spans, "provider.openai").status.clone()
     };
     let s = failed(json!("rate limited"));
-    assert_eq!((s.code, s.message.as_str()), (StatusCode::Error, "rate limited"));
+    assert_eq!(
+        (s.code, s.message.as_str()),
+        (StatusCode::Error, "rate limited")
+    );
     let s = failed(json!({}));
-    assert_eq!((s.code, s.message.as_str()), (StatusCode::Error, "unknown error"));
+    assert_eq!(
+        (s.code, s.message.as_str()),
+        (StatusCode::Error, "unknown error")
+    );
 }
 
 #[test]
 fn b4_tool_call_id_and_go_encoded_args() {
     let events = [
-        ev(1, "tool.call.started", 0, "run-1",
-            json!({"ToolName": "search", "CallID": "call-1", "Args": {"q": "test", "a": "<b>"}})),
-        ev(2, "tool.call.completed", 5, "run-1",
-            json!({"ToolName": "search", "CallID": "call-1", "Status": "success"})),
-        ev(3, "tool.call.started", 6, "run-1",
-            json!({"ToolName": "noargs", "CallID": "call-2", "Args": null})),
+        ev(
+            1,
+            "tool.call.started",
+            0,
+            "run-1",
+            json!({"ToolName": "search", "CallID": "call-1", "Args": {"q": "test", "a": "<b>"}}),
+        ),
+        ev(
+            2,
+            "tool.call.completed",
+            5,
+            "run-1",
+            json!({"ToolName": "search", "CallID": "call-1", "Status": "success"}),
+        ),
+        ev(
+            3,
+            "tool.call.started",
+            6,
+            "run-1",
+            json!({"ToolName": "noargs", "CallID": "call-2", "Args": null}),
+        ),
     ];
     let on = Converter::new(ConvertOptions::default().with_capture_content(true))
         .convert_session("session-1", &events);
     let tool = span(&on.spans, "tool.search");
     assert_eq!(str_attr(tool, "tool.call_id"), "call-1");
     assert_eq!(str_attr(tool, "tool.name"), "search");
-    assert_eq!(str_attr(tool, "tool.args"), r#"{"a":"\u003cb\u003e","q":"test"}"#);
+    assert_eq!(
+        str_attr(tool, "tool.args"),
+        r#"{"a":"\u003cb\u003e","q":"test"}"#
+    );
     assert!(attr(span(&on.spans, "tool.noargs"), "tool.args").is_none());
     // Capture off (the default): no args at all.
     let off = convert(&events);
@@ -134,11 +188,34 @@ fn b4_tool_call_id_and_go_encoded_args() {
 #[test]
 fn b5_middleware_and_workflow_spans() {
     let out = convert(&[
-        ev(1, "middleware.started", 0, "run-1", json!({"Name": "auth", "Index": 3})),
-        ev(2, "middleware.completed", 7, "run-1", json!({"Name": "auth", "Duration": 7_000_000})),
-        ev(3, "workflow.transitioned", 8, "run-1",
-            json!({"from_state": "a", "to_state": "b", "event": "Go", "prompt_task": "t"})),
-        ev(4, "workflow.completed", 9, "run-1", json!({"final_state": "b", "transition_count": 5})),
+        ev(
+            1,
+            "middleware.started",
+            0,
+            "run-1",
+            json!({"Name": "auth", "Index": 3}),
+        ),
+        ev(
+            2,
+            "middleware.completed",
+            7,
+            "run-1",
+            json!({"Name": "auth", "Duration": 7_000_000}),
+        ),
+        ev(
+            3,
+            "workflow.transitioned",
+            8,
+            "run-1",
+            json!({"from_state": "a", "to_state": "b", "event": "Go", "prompt_task": "t"}),
+        ),
+        ev(
+            4,
+            "workflow.completed",
+            9,
+            "run-1",
+            json!({"final_state": "b", "transition_count": 5}),
+        ),
     ]);
     let m = span(&out.spans, "middleware.auth");
     assert_eq!(m.kind, SpanKind::Internal);
@@ -161,11 +238,41 @@ fn b5_middleware_and_workflow_spans() {
 #[test]
 fn b6_messages_become_provider_events_in_order_else_root() {
     let out = convert(&[
-        ev(1, "message.created", 0, "run-1", json!({"Role": "system", "Content": "hi"})),
-        ev(2, "provider.call.started", 1, "run-1", json!({"Provider": "openai"})),
-        ev(3, "message.created", 2, "run-1", json!({"Role": "user", "Content": "q"})),
-        ev(4, "message.created", 3, "run-1", json!({"Role": "assistant", "Content": "a"})),
-        ev(5, "provider.call.completed", 4, "run-1", json!({"Provider": "openai"})),
+        ev(
+            1,
+            "message.created",
+            0,
+            "run-1",
+            json!({"Role": "system", "Content": "hi"}),
+        ),
+        ev(
+            2,
+            "provider.call.started",
+            1,
+            "run-1",
+            json!({"Provider": "openai"}),
+        ),
+        ev(
+            3,
+            "message.created",
+            2,
+            "run-1",
+            json!({"Role": "user", "Content": "q"}),
+        ),
+        ev(
+            4,
+            "message.created",
+            3,
+            "run-1",
+            json!({"Role": "assistant", "Content": "a"}),
+        ),
+        ev(
+            5,
+            "provider.call.completed",
+            4,
+            "run-1",
+            json!({"Provider": "openai"}),
+        ),
     ]);
     let p = span(&out.spans, "provider.openai");
     let names: Vec<_> = p.events.iter().map(|e| e.name.as_str()).collect();

@@ -266,16 +266,26 @@ async fn b21_partial_success_with_protojson_string_int64() {
         "application/json",
         r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"dropped by filter"}}"#,
     )]);
-    let exp = exporter(&rx).with_protocol(Protocol::HttpJson).build().expect("build");
+    let exp = exporter(&rx)
+        .with_protocol(Protocol::HttpJson)
+        .build()
+        .expect("build");
     let report = exp.export_report(&spans(5)).await;
     assert_eq!((report.outcome.sent, report.outcome.rejected), (3, 2));
-    assert_eq!(report.outcome.rejection_message.as_deref(), Some("dropped by filter"));
+    assert_eq!(
+        report.outcome.rejection_message.as_deref(),
+        Some("dropped by filter")
+    );
 }
 
 #[tokio::test]
 async fn b21_empty_or_undecodable_2xx_is_full_success() {
     let rx = Receiver::start().await;
-    rx.script([Reply::Raw(200, "application/x-protobuf", "\x07\x7f garbage")]);
+    rx.script([Reply::Raw(
+        200,
+        "application/x-protobuf",
+        "\x07\x7f garbage",
+    )]);
     let exp = exporter(&rx).build().expect("build");
     let outcome = exp.export(&spans(4)).await.expect("full success");
     assert_eq!((outcome.sent, outcome.rejected), (4, 0));

@@ -10,16 +10,22 @@ const PK_STARTED: &str = r#"{"seq":3,"parent_id":null,"event":{"type":"provider.
 const PK_FAILED_NEW: &str = r#"{"seq":9,"event":{"type":"tool.call.failed","timestamp":"2026-08-21T09:00:02.5+02:00","execution_id":"exec-7","sequence":9,"session_id":"s-42","conversation_id":"c-42","user_id":"u-1","data_type":"*events.ToolCallEventData","data":{"ToolName":"search","CallID":"call-9","Duration":250000000,"Error":{}}}}"#;
 const NATIVE_STARTED: &str = r#"{"v":1,"seq":3,"parent_id":null,"type":"provider.call.started","timestamp":"2026-02-22T10:15:30.123456789Z","run_id":"run-1","session_id":"session-1","conversation_id":"conv-1","data_type":"*events.ProviderCallStartedData","data":{"provider":"openai","model":"gpt-4o","message_count":2,"tool_count":1}}"#;
 
-fn read(text: &str, options: ReadOptions) -> Vec<Result<tracewire_session::event::SessionEvent, LineError>> {
+fn read(
+    text: &str,
+    options: ReadOptions,
+) -> Vec<Result<tracewire_session::event::SessionEvent, LineError>> {
     read_jsonl(text.as_bytes(), options).collect()
 }
 
 #[test]
 fn b8_run_id_and_execution_id_both_work() {
-    let events: Vec<_> = read(&format!("{PK_STARTED}\n{PK_FAILED_NEW}\n"), ReadOptions::default())
-        .into_iter()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let events: Vec<_> = read(
+        &format!("{PK_STARTED}\n{PK_FAILED_NEW}\n"),
+        ReadOptions::default(),
+    )
+    .into_iter()
+    .collect::<Result<_, _>>()
+    .unwrap();
     assert_eq!(events[0].run_key(), "run-1");
     assert_eq!(events[1].run_key(), "exec-7");
     assert_eq!(events[1].sequence, Some(9));
@@ -30,18 +36,26 @@ fn b8_run_id_and_execution_id_both_work() {
 #[test]
 fn b8_data_type_is_ignored_for_dispatch() {
     let line = PK_STARTED.replace("*events.ProviderCallStartedData", "*events.SomethingElse");
-    let events: Vec<_> = read(&line, ReadOptions::default()).into_iter().map(Result::unwrap).collect();
-    let out = tracewire_session::convert::Converter::default().convert_session("session-1", &events);
+    let events: Vec<_> = read(&line, ReadOptions::default())
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let out =
+        tracewire_session::convert::Converter::default().convert_session("session-1", &events);
     assert_eq!(out.spans[1].name, "provider.openai");
 }
 
 #[test]
 fn b8_unknown_types_are_events_not_errors() {
     let line = PK_STARTED.replace("provider.call.started", "media.uploaded");
-    let items = read(&format!("{line}\n{line}\n"), ReadOptions::default().with_strict(true));
+    let items = read(
+        &format!("{line}\n{line}\n"),
+        ReadOptions::default().with_strict(true),
+    );
     assert_eq!(items.len(), 2);
     let events: Vec<_> = items.into_iter().map(Result::unwrap).collect();
-    let out = tracewire_session::convert::Converter::default().convert_session("session-1", &events);
+    let out =
+        tracewire_session::convert::Converter::default().convert_session("session-1", &events);
     assert_eq!(out.stats.skipped_by_type.get("media.uploaded"), Some(&2));
 }
 
@@ -61,12 +75,27 @@ fn b8_malformed_lines_are_counted_with_line_numbers() {
     assert_eq!(stats.malformed, 6);
     let lines: Vec<_> = stats.first_malformed.iter().map(|m| m.line).collect();
     assert_eq!(lines, [3, 4, 5, 6, 7, 8]);
-    assert!(matches!(stats.first_malformed[0].reason, MalformedReason::NotJson(_)));
+    assert!(matches!(
+        stats.first_malformed[0].reason,
+        MalformedReason::NotJson(_)
+    ));
     assert_eq!(stats.first_malformed[1].reason, MalformedReason::NotObject);
-    assert_eq!(stats.first_malformed[2].reason, MalformedReason::MissingType);
-    assert!(matches!(stats.first_malformed[3].reason, MalformedReason::BadTimestamp(_)));
-    assert!(matches!(stats.first_malformed[4].reason, MalformedReason::UnsupportedVersion(_)));
-    assert_eq!(stats.first_malformed[5].reason, MalformedReason::UnknownFormat);
+    assert_eq!(
+        stats.first_malformed[2].reason,
+        MalformedReason::MissingType
+    );
+    assert!(matches!(
+        stats.first_malformed[3].reason,
+        MalformedReason::BadTimestamp(_)
+    ));
+    assert!(matches!(
+        stats.first_malformed[4].reason,
+        MalformedReason::UnsupportedVersion(_)
+    ));
+    assert_eq!(
+        stats.first_malformed[5].reason,
+        MalformedReason::UnknownFormat
+    );
 }
 
 #[test]
@@ -77,7 +106,10 @@ fn b8_malformed_lines_are_errors_only_under_strict() {
     assert!(lenient.iter().all(Result::is_ok));
     let strict = read(&input, ReadOptions::default().with_strict(true));
     assert_eq!(strict.len(), 3);
-    assert!(matches!(strict[1], Err(LineError::Malformed { line: 2, .. })));
+    assert!(matches!(
+        strict[1],
+        Err(LineError::Malformed { line: 2, .. })
+    ));
     assert!(read_all(input.as_bytes(), ReadOptions::default().with_strict(true)).is_err());
 }
 
@@ -94,7 +126,10 @@ fn b8_only_first_ten_malformed_lines_are_kept() {
 fn b8_overlong_line_is_malformed_and_the_next_line_still_reads() {
     let long = format!("{{\"pad\":\"{}\"}}", "a".repeat(600));
     let input = format!("{long}\n{PK_STARTED}\n");
-    let mut reader = read_jsonl(input.as_bytes(), ReadOptions::default().with_max_line_bytes(400));
+    let mut reader = read_jsonl(
+        input.as_bytes(),
+        ReadOptions::default().with_max_line_bytes(400),
+    );
     let events: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
     assert_eq!(events.len(), 1);
     assert_eq!(
@@ -105,11 +140,17 @@ fn b8_overlong_line_is_malformed_and_the_next_line_still_reads() {
 
 #[test]
 fn b9_native_round_trip_is_byte_identical() {
-    let event = read(NATIVE_STARTED, ReadOptions::default()).pop().unwrap().unwrap();
+    let event = read(NATIVE_STARTED, ReadOptions::default())
+        .pop()
+        .unwrap()
+        .unwrap();
     assert_eq!(event.format, SourceFormat::Native);
     assert_eq!(native_line(&event), NATIVE_STARTED);
     // The same event read from PromptKit form writes the same native line.
-    let pk = read(PK_STARTED, ReadOptions::default()).pop().unwrap().unwrap();
+    let pk = read(PK_STARTED, ReadOptions::default())
+        .pop()
+        .unwrap()
+        .unwrap();
     assert_eq!(native_line(&pk), NATIVE_STARTED);
 }
 
@@ -119,7 +160,10 @@ fn b9_promptkit_native_promptkit_is_value_equal() {
     for line in [PK_STARTED, PK_FAILED_NEW, extra] {
         let event = read(line, ReadOptions::default()).pop().unwrap().unwrap();
         let native = native_line(&event);
-        let back = read(&native, ReadOptions::default()).pop().unwrap().unwrap();
+        let back = read(&native, ReadOptions::default())
+            .pop()
+            .unwrap()
+            .unwrap();
         let again = promptkit_line(&back);
         let want: Value = serde_json::from_str(line).unwrap();
         let got: Value = serde_json::from_str(&again).unwrap();
@@ -131,7 +175,10 @@ fn b9_promptkit_native_promptkit_is_value_equal() {
     assert_eq!(native["data"]["duration_ns"], 250000000);
     assert_eq!(native["data"]["extra"]["Unknown"]["x"][1], 2);
     assert_eq!(native["timestamp"], "2026-08-21T09:00:02.500+02:00");
-    let failed = read(PK_FAILED_NEW, ReadOptions::default()).pop().unwrap().unwrap();
+    let failed = read(PK_FAILED_NEW, ReadOptions::default())
+        .pop()
+        .unwrap()
+        .unwrap();
     let native: Value = serde_json::from_str(&native_line(&failed)).unwrap();
     assert_eq!(native["data"]["error"], serde_json::json!({}));
 }
@@ -139,7 +186,10 @@ fn b9_promptkit_native_promptkit_is_value_equal() {
 #[test]
 fn group_by_session_keeps_order_per_session() {
     let input = format!("{PK_STARTED}\n{PK_FAILED_NEW}\n{PK_STARTED}\n");
-    let events: Vec<_> = read(&input, ReadOptions::default()).into_iter().map(Result::unwrap).collect();
+    let events: Vec<_> = read(&input, ReadOptions::default())
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
     let groups = group_by_session(events);
     assert_eq!(groups.keys().collect::<Vec<_>>(), ["s-42", "session-1"]);
     let lines: Vec<_> = groups["session-1"].iter().map(|e| e.line).collect();
@@ -148,9 +198,13 @@ fn group_by_session_keeps_order_per_session() {
 
 #[test]
 fn sample_recording_reads_without_malformed_lines_and_round_trips() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/data/session.jsonl");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/data/session.jsonl"
+    );
     let text = std::fs::read_to_string(path).unwrap();
-    let (events, stats) = read_all(text.as_bytes(), ReadOptions::default().with_strict(true)).unwrap();
+    let (events, stats) =
+        read_all(text.as_bytes(), ReadOptions::default().with_strict(true)).unwrap();
     assert_eq!(stats.malformed, 0);
     assert_eq!(events.len() as u64, stats.events);
     let mut native = Vec::new();

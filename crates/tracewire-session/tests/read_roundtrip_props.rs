@@ -44,27 +44,48 @@ fn json() -> impl Strategy<Value = Value> {
 /// Payload keys that collide on purpose: Go names, their snake forms, other cases, `extra`.
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("CallID"), Just("call_id"), Just("callid"), Just("Duration"), Just("duration_ns"),
-        Just("extra"), Just("Error"), Just("error"), Just("eval_id"), Just("Other"),
+        Just("CallID"),
+        Just("call_id"),
+        Just("callid"),
+        Just("Duration"),
+        Just("duration_ns"),
+        Just("extra"),
+        Just("Error"),
+        Just("error"),
+        Just("eval_id"),
+        Just("Other"),
     ]
     .prop_map(str::to_owned)
 }
 
 fn line() -> impl Strategy<Value = String> {
     let types = prop_oneof![
-        Just("tool.call.completed"), Just("eval.completed"), Just("provider.call.started"),
-        Just("stage.started"), Just("message.created"),
+        Just("tool.call.completed"),
+        Just("eval.completed"),
+        Just("provider.call.started"),
+        Just("stage.started"),
+        Just("message.created"),
     ];
     let data = prop_oneof![
         json(),
         proptest::collection::btree_map(key(), json(), 0..6)
             .prop_map(|m| Value::Object(m.into_iter().collect())),
     ];
-    (types, data, any::<bool>(), any::<bool>(), proptest::option::of(any::<u64>()), json())
+    (
+        types,
+        data,
+        any::<bool>(),
+        any::<bool>(),
+        proptest::option::of(any::<u64>()),
+        json(),
+    )
         .prop_map(|(t, data, native, with_data, seq, parent)| {
             let mut env = Map::new();
             env.insert("type".into(), Value::from(t));
-            env.insert("timestamp".into(), Value::from("2026-08-21T09:00:02.50+02:00"));
+            env.insert(
+                "timestamp".into(),
+                Value::from("2026-08-21T09:00:02.50+02:00"),
+            );
             env.insert("execution_id".into(), Value::from("e"));
             if with_data {
                 env.insert("data".into(), data);

@@ -279,8 +279,11 @@ pub(crate) fn validation_start(sink: &mut Sink<'_>, f: &mut Fields<'_>, name: &s
 pub(crate) fn validation_end(sink: &mut Sink<'_>, f: &mut Fields<'_>, failed: bool) -> Status {
     if failed {
         sink.all("gen_ai.evaluation.score", 0.0);
-        let explanation = error_opt(f.raw("Error"))
-            .or_else(|| f.strings("Violations").filter(|v| !v.is_empty()).map(|v| v.join("; ")));
+        let explanation = error_opt(f.raw("Error")).or_else(|| {
+            f.strings("Violations")
+                .filter(|v| !v.is_empty())
+                .map(|v| v.join("; "))
+        });
         if let Some(text) = explanation {
             sink.all("gen_ai.evaluation.explanation", text);
         }
@@ -312,7 +315,11 @@ pub(crate) fn eval<'a>(sink: &mut Sink<'_>, f: &mut Fields<'a>) -> (&'a str, Sta
     } else if f.bool("passed").unwrap_or(true) {
         Status::ok()
     } else {
-        Status::error(explanation.filter(|e| !e.is_empty()).unwrap_or("eval failed"))
+        Status::error(
+            explanation
+                .filter(|e| !e.is_empty())
+                .unwrap_or("eval failed"),
+        )
     };
     (id, status)
 }
@@ -332,7 +339,10 @@ pub(crate) fn composition_end(sink: &mut Sink<'_>, f: &mut Fields<'_>) -> Status
 pub(crate) fn step_start(sink: &mut Sink<'_>, f: &mut Fields<'_>, step: &str) {
     sink.all("promptkit.composition.step_id", step);
     sink.all("promptkit.composition.step_kind", f.string("kind"));
-    sink.all("promptkit.composition.step_attempt", f.int("attempt").unwrap_or(0));
+    sink.all(
+        "promptkit.composition.step_attempt",
+        f.int("attempt").unwrap_or(0),
+    );
 }
 
 pub(crate) fn step_end(sink: &mut Sink<'_>, f: &mut Fields<'_>) -> Status {

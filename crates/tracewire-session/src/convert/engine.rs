@@ -6,7 +6,7 @@ use super::attrs::{self, Content, Sink};
 use super::fields::Fields;
 use super::ids::IdAllocator;
 use super::parent::Placement;
-use super::{ConvertOptions, ConvertStats, Conversion, Orphans, RootStatus};
+use super::{Conversion, ConvertOptions, ConvertStats, Orphans, RootStatus};
 use crate::event::SessionEvent;
 use crate::span::{Span, SpanEvent, SpanKind, Status, HAS_IS_REMOTE, IS_REMOTE};
 
@@ -226,9 +226,23 @@ impl<'a> Engine<'a> {
     }
 
     /// Creates a span under `parent`, with its disambiguated id.
-    fn create(&mut self, key: &str, name: String, kind: SpanKind, parent: usize, start: u64) -> usize {
+    fn create(
+        &mut self,
+        key: &str,
+        name: String,
+        kind: SpanKind,
+        parent: usize,
+        start: u64,
+    ) -> usize {
         let alloc = self.ids.allocate(key);
-        let mut span = Span::new(self.placement.trace_id, alloc.span_id, name, kind, start, start);
+        let mut span = Span::new(
+            self.placement.trace_id,
+            alloc.span_id,
+            name,
+            kind,
+            start,
+            start,
+        );
         span.parent_span_id = Some(self.spans[parent].span.span_id);
         if alloc.occurrence >= 2 {
             span.attributes
@@ -565,7 +579,11 @@ impl<'a> Engine<'a> {
 
     /// Emits a completion whose start never came.
     fn orphan(&mut self, p: usize, root_start: u64) {
-        let (e, time, parent) = (self.pending[p].event, self.pending[p].time, self.pending[p].parent);
+        let (e, time, parent) = (
+            self.pending[p].event,
+            self.pending[p].time,
+            self.pending[p].parent,
+        );
         let family = self.pending[p].key.0;
         let events = self.events;
         let duration = Fields::new(events[e].data.as_ref())
@@ -575,6 +593,9 @@ impl<'a> Engine<'a> {
         let start = time.saturating_sub(duration).max(root_start).min(time);
         let (idx, _) = self.open_span(family, e, start, parent, false);
         self.close(idx, family, e, time);
-        self.spans[idx].span.attributes.insert("tracewire.orphan", true);
+        self.spans[idx]
+            .span
+            .attributes
+            .insert("tracewire.orphan", true);
     }
 }

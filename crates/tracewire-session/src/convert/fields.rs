@@ -29,11 +29,7 @@ impl<'a> Fields<'a> {
         let map = self.data?;
         let value = match map.get(name) {
             Some(v) => v,
-            None => {
-                map.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))?
-                    .1
-            }
+            None => map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?.1,
         };
         (!value.is_null()).then_some(value)
     }
@@ -79,7 +75,10 @@ impl<'a> Fields<'a> {
     /// A string array; any non-string element makes the whole field bad.
     pub(crate) fn strings(&mut self, name: &str) -> Option<Vec<&'a str>> {
         self.typed(name, |v| {
-            v.as_array()?.iter().map(Value::as_str).collect::<Option<Vec<_>>>()
+            v.as_array()?
+                .iter()
+                .map(Value::as_str)
+                .collect::<Option<Vec<_>>>()
         })
     }
 

@@ -143,8 +143,8 @@ mod tests {
 
     #[test]
     fn recorded_order_is_kept() {
-        let v: Value = serde_json::from_str(r#"{"id":"c1","name":"search","args":"{\"q\":1}"}"#)
-            .unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"id":"c1","name":"search","args":"{\"q\":1}"}"#).unwrap();
         assert_eq!(
             encode(&v, KeyOrder::Recorded),
             r#"{"id":"c1","name":"search","args":"{\"q\":1}"}"#

@@ -38,9 +38,12 @@ pub fn sample_path() -> PathBuf {
 
 pub fn read_file(path: &std::path::Path) -> Vec<SessionEvent> {
     let file = std::fs::File::open(path).unwrap();
-    read_jsonl(std::io::BufReader::new(file), ReadOptions::default().with_strict(true))
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap()
+    read_jsonl(
+        std::io::BufReader::new(file),
+        ReadOptions::default().with_strict(true),
+    )
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap()
 }
 
 pub fn fixture(name: &str) -> Vec<SessionEvent> {
@@ -50,7 +53,12 @@ pub fn fixture(name: &str) -> Vec<SessionEvent> {
 /// The only span with this name.
 pub fn span<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<_> = spans.iter().filter(|s| s.name == name).collect();
-    assert_eq!(found.len(), 1, "expected one span named {name}, got {}", found.len());
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one span named {name}, got {}",
+        found.len()
+    );
     found[0]
 }
 
