@@ -217,3 +217,27 @@ async fn item19_view_client_skips_and_counts_bad_and_long_lines() {
     assert_eq!(names[0], ("a".to_string(), Duration::from_secs(1)));
     assert_eq!(names[1], ("b".to_string(), Duration::from_millis(250)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_whose_write_stays_blocked_past_the_5s_deadline_is_dropped() {
+    let mut l = limits();
+    // A queue far larger than the data: only the write deadline can drop this viewer.
+    l.viewer_queue = 1_000_000;
+    l.backlog = 0;
+    let r = start(l, true).await;
+    let stalled = tokio::net::UnixStream::connect(r.view.as_ref().unwrap()).await.unwrap();
+    wait_for("viewer", || r.collector.stats().gauges.viewers_active == 1).await;
+    send(&r.ingest, &root_spans(0, 20_000)).await;
+    wait_for("ingest", || r.collector.stats().assembly.completed == 20_000).await;
+    for _ in 0..200 {
+        if r.collector.stats().gauges.viewers_active == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let st = r.collector.stats();
+    assert_eq!(st.gauges.viewers_active, 0, "dropped after the write deadline");
+    assert_eq!(st.outputs.viewers_slow_dropped, 1);
+    drop(stalled);
+    r.stop().await;
+}
