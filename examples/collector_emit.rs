@@ -8,7 +8,9 @@
 
 use std::time::{Duration, Instant};
 
-use opentelemetry::trace::{SpanKind as OtelKind, Status, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::trace::{
+    SpanKind as OtelKind, Status, TraceContextExt, Tracer, TracerProvider as _,
+};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
@@ -27,7 +29,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let socket = dir.join("ingest.sock");
     let mut limits = Limits::default();
     limits.grace = Duration::from_millis(50);
-    let bound = Collector::builder().socket_path(&socket).limits(limits).bind().await?;
+    let bound = Collector::builder()
+        .socket_path(&socket)
+        .limits(limits)
+        .bind()
+        .await?;
     let collector = bound.handle();
     let stop = CancellationToken::new();
     let server = tokio::spawn(bound.serve_with_token(stop.clone()));
@@ -35,7 +41,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 2. An OpenTelemetry app: SimpleSpanProcessor + TracewireSpanExporter (no batching delay).
     let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&socket).build());
     let provider = SdkTracerProvider::builder()
-        .with_resource(Resource::builder_empty().with_service_name("users-api").build())
+        .with_resource(
+            Resource::builder_empty()
+                .with_service_name("users-api")
+                .build(),
+        )
         .with_simple_exporter(exporter)
         .build();
     let tracer = provider.tracer("collector_emit");
@@ -55,8 +65,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = emitter.enter("AuthCheck", SpanKind::Function, Some(&root.context()));
     auth.end([("user", "42")], None);
     let sql = emitter.enter("SQL Query", SpanKind::Sql, Some(&root.context()));
-    sql.end([("query", "INSERT INTO orders")], Some(SpanStatus::error("deadlock detected")));
-    root.end([("method", "POST"), ("path", "/orders"), ("status", "500")], None);
+    sql.end(
+        [("query", "INSERT INTO orders")],
+        Some(SpanStatus::error("deadlock detected")),
+    );
+    root.end(
+        [("method", "POST"), ("path", "/orders"), ("status", "500")],
+        None,
+    );
     emitter.shutdown(Instant::now() + Duration::from_secs(5))?;
 
     // 4. Wait for both trees, stop the collector and print what it assembled.

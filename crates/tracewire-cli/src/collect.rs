@@ -19,9 +19,11 @@ use crate::view::exit;
 
 /// Options of `tracewire collect`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Apps find the ingest socket through TRACEWIRE_SOCKET (or go-trace's \
+#[command(
+    after_help = "Apps find the ingest socket through TRACEWIRE_SOCKET (or go-trace's \
 GOTRACE_SOCKET); with `-- CMD` both are set for the command. Exit codes: 0 ok, 1 I/O failure, \
-2 bad option or configuration, 5 cannot bind; with CMD, the command's own exit code.")]
+2 bad option or configuration, 5 cannot bind; with CMD, the command's own exit code."
+)]
 pub(crate) struct CollectArgs {
     /// Ingest socket apps send span events to [default: $TRACEWIRE_SOCKET, else
     /// $GOTRACE_SOCKET, else <runtime dir>/ingest.sock]
@@ -180,7 +182,9 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
     }
     if let Some(url) = &args.forward {
         if url.parse::<http_uri_check::Uri>().is_err() {
-            eprintln!("tracewire: --forward {url} is not a valid URL; pass e.g. http://localhost:4318");
+            eprintln!(
+                "tracewire: --forward {url} is not a valid URL; pass e.g. http://localhost:4318"
+            );
             return ExitCode::from(exit::USAGE);
         }
         builder = builder.forward(url.clone(), args.service_name.clone());
@@ -195,7 +199,10 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
         eprintln!("tracewire: view {}", v.display());
     }
     if args.go_trace_view {
-        eprintln!("tracewire: go-trace view {}", paths::go_trace_view_path().display());
+        eprintln!(
+            "tracewire: go-trace view {}",
+            paths::go_trace_view_path().display()
+        );
     }
     if let Some(a) = bound.otlp_http_addr() {
         eprintln!("tracewire: otlp-http http://{a}/v1/traces");
@@ -203,7 +210,10 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
     let collector = bound.handle();
     let printer = (!args.quiet).then(|| {
         let color = !args.no_color && std::io::stderr().is_terminal();
-        tokio::spawn(print_trees(collector.clone(), RenderOptions::for_terminal(color)))
+        tokio::spawn(print_trees(
+            collector.clone(),
+            RenderOptions::for_terminal(color),
+        ))
     });
     let token = CancellationToken::new();
     let server = tokio::spawn(bound.serve_with_token(token.clone()));
@@ -309,7 +319,9 @@ async fn run_child(command: &[OsString], ingest: &std::path::Path) -> u8 {
             return code;
         }
     };
-    let pid = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32));
+    let pid = child
+        .id()
+        .and_then(|p| rustix::process::Pid::from_raw(p as i32));
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),

@@ -239,14 +239,20 @@ fn render_tree(out: &mut String, spans: &[Span], attrs: bool) {
 
 fn render_line(out: &mut String, span: &Span, depth: usize, first: bool, attrs: bool) {
     let indent = "  ".repeat(depth);
-    let seconds =
-        span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / 1e9;
+    let seconds = span
+        .end_time_unix_nano
+        .saturating_sub(span.start_time_unix_nano) as f64
+        / 1e9;
     let status = match span.status.code {
         StatusCode::Ok => "OK",
         StatusCode::Error => "ERROR",
         _ => "UNSET",
     };
-    let _ = write!(out, "{indent}{} {} {seconds:.3} {status}", span.name, span.span_id);
+    let _ = write!(
+        out,
+        "{indent}{} {} {seconds:.3} {status}",
+        span.name, span.span_id
+    );
     if !span.status.message.is_empty() {
         let _ = write!(out, " {:?}", span.status.message);
     }

@@ -14,10 +14,12 @@ use crate::view::{connect, discover, exit, stream_spans};
 
 /// Options of `tracewire stats`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "From a journal it reads to the end; from a view socket (discovered as \
+#[command(
+    after_help = "From a journal it reads to the end; from a view socket (discovered as \
 for `tracewire view` when neither option is given) it reads the backlog and live spans until \
 --for elapses, the session ends or Ctrl-C. Exit codes: 0 ok, 1 I/O failure, 3 no session, \
-4 several sessions.")]
+4 several sessions."
+)]
 pub(crate) struct StatsArgs {
     /// Read spans from a journal written by `tracewire collect --journal FILE`
     #[arg(long, value_name = "FILE", conflicts_with = "socket")]

@@ -3,8 +3,8 @@
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -30,10 +30,12 @@ pub(crate) mod exit {
 
 /// Options of `tracewire view`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Without --socket or --journal, running sessions are discovered in the \
+#[command(
+    after_help = "Without --socket or --journal, running sessions are discovered in the \
 runtime directory (view-*.sock) and ${TMPDIR:-/tmp} (go-trace-view-*.sock). Exit codes: 0 ok \
 (including server EOF and Ctrl-C), 1 I/O failure, 3 no session or connection refused, \
-4 several sessions.")]
+4 several sessions."
+)]
 pub(crate) struct ViewArgs {
     /// View socket of a session (tracewire's or go-trace's)
     #[arg(long, value_name = "PATH", conflicts_with = "journal")]
@@ -58,7 +60,10 @@ pub(crate) struct Session {
 }
 
 fn pid_from(name: &str, prefix: &str) -> Option<u32> {
-    name.strip_prefix(prefix)?.strip_suffix(".sock")?.parse().ok()
+    name.strip_prefix(prefix)?
+        .strip_suffix(".sock")?
+        .parse()
+        .ok()
 }
 
 fn candidates(dir: &Path, prefix: &str, go_trace: bool) -> Vec<Session> {
@@ -91,7 +96,10 @@ pub(crate) fn discover() -> Result<PathBuf, ExitCode> {
         match paths::probe_socket(&s.path) {
             Ok(SocketProbe::Live) => live.push(s),
             Ok(SocketProbe::Busy) => {
-                eprintln!("tracewire: {} is busy (not accepting); skipped", s.path.display());
+                eprintln!(
+                    "tracewire: {} is busy (not accepting); skipped",
+                    s.path.display()
+                );
             }
             Ok(SocketProbe::Stale) if !s.go_trace => {
                 // Ours and dead: remove it so the next discovery is clean.

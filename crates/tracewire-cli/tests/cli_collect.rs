@@ -71,7 +71,11 @@ fn collect_prints_sockets_and_trees_journals_and_stops_on_sigterm() {
     drop(s);
     // Wait until the journal has both spans, then stop gracefully.
     for _ in 0..500 {
-        if std::fs::read_to_string(&journal).map(|j| j.lines().count()).unwrap_or(0) == 2 {
+        if std::fs::read_to_string(&journal)
+            .map(|j| j.lines().count())
+            .unwrap_or(0)
+            == 2
+        {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -81,20 +85,33 @@ fn collect_prints_sockets_and_trees_journals_and_stops_on_sigterm() {
     let out = wait_output(child);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains(&format!("tracewire: ingest {}", ingest.display())), "{err}");
-    assert!(err.contains(&format!("tracewire: view {}", view.display())), "{err}");
-    assert!(err.contains("GET /hello [http] 100µs\n└── Greet [function] 50µs\n"), "{err}");
+    assert!(
+        err.contains(&format!("tracewire: ingest {}", ingest.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("tracewire: view {}", view.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("GET /hello [http] 100µs\n└── Greet [function] 50µs\n"),
+        "{err}"
+    );
     assert!(err.contains("tracewire: 2 spans in 1 traces"), "{err}");
     assert!(!ingest.exists() && !view.exists(), "sockets removed");
 
     // The journal replays through view and stats.
-    let out = tracewire(&["view", "--journal", journal.to_str().unwrap()]).output().unwrap();
+    let out = tracewire(&["view", "--journal", journal.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "GET /hello [http] 100µs\n└── Greet [function] 50µs\n\n"
     );
-    let out = tracewire(&["stats", "--journal", journal.to_str().unwrap(), "--json"]).output().unwrap();
+    let out = tracewire(&["stats", "--journal", journal.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v.to_string().contains("GET /hello"), "{v}");
@@ -109,11 +126,25 @@ fn collect_runs_a_command_with_the_socket_env_and_returns_its_exit_code() {
         "echo \"$TRACEWIRE_SOCKET $GOTRACE_SOCKET\" > {}; exit 7",
         env_file.display()
     );
-    let child = tracewire(&["collect", "--no-view", "--socket", ingest.to_str().unwrap(), "--", "sh", "-c", &script])
-        .spawn()
-        .unwrap();
+    let child = tracewire(&[
+        "collect",
+        "--no-view",
+        "--socket",
+        ingest.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .spawn()
+    .unwrap();
     let out = wait_output(child);
-    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(7),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let env = std::fs::read_to_string(&env_file).unwrap();
     assert_eq!(env.trim(), format!("{0} {0}", ingest.display()));
     assert!(!ingest.exists());
@@ -124,15 +155,31 @@ fn collect_reports_128_plus_signal_and_127_for_a_missing_command() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = dir.path().join("in.sock");
     let out = wait_output(
-        tracewire(&["collect", "--no-view", "--socket", ingest.to_str().unwrap(), "--", "sh", "-c", "kill -TERM $$"])
-            .spawn()
-            .unwrap(),
+        tracewire(&[
+            "collect",
+            "--no-view",
+            "--socket",
+            ingest.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "kill -TERM $$",
+        ])
+        .spawn()
+        .unwrap(),
     );
     assert_eq!(out.status.code(), Some(128 + 15));
     let out = wait_output(
-        tracewire(&["collect", "--no-view", "--socket", ingest.to_str().unwrap(), "--", "/nonexistent/cmd"])
-            .spawn()
-            .unwrap(),
+        tracewire(&[
+            "collect",
+            "--no-view",
+            "--socket",
+            ingest.to_str().unwrap(),
+            "--",
+            "/nonexistent/cmd",
+        ])
+        .spawn()
+        .unwrap(),
     );
     assert_eq!(out.status.code(), Some(127));
     assert!(String::from_utf8_lossy(&out.stderr).contains("tracewire: cannot run /nonexistent/cmd"));
@@ -143,18 +190,36 @@ fn collect_exit_5_for_a_socket_in_use_or_too_long_and_2_for_bad_options() {
     let dir = tempfile::tempdir().unwrap();
     let ingest = dir.path().join("in.sock");
     let _live = std::os::unix::net::UnixListener::bind(&ingest).unwrap();
-    let out = tracewire(&["collect", "--no-view", "--socket", ingest.to_str().unwrap()]).output().unwrap();
+    let out = tracewire(&["collect", "--no-view", "--socket", ingest.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim_end(),
-        format!("tracewire: {} is in use by a running collector; pass --socket PATH", ingest.display())
+        format!(
+            "tracewire: {} is in use by a running collector; pass --socket PATH",
+            ingest.display()
+        )
     );
     let long = format!("/tmp/{}", "x".repeat(200));
-    let out = tracewire(&["collect", "--no-view", "--socket", &long]).output().unwrap();
+    let out = tracewire(&["collect", "--no-view", "--socket", &long])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("use a shorter --socket or TRACEWIRE_SOCKET"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use a shorter --socket or TRACEWIRE_SOCKET")
+    );
     let out = tracewire(&["collect", "--grace", "soon"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = tracewire(&["collect", "--no-view", "--socket", dir.path().join("b.sock").to_str().unwrap(), "--viewer-queue", "0"]).output().unwrap();
+    let out = tracewire(&[
+        "collect",
+        "--no-view",
+        "--socket",
+        dir.path().join("b.sock").to_str().unwrap(),
+        "--viewer-queue",
+        "0",
+    ])
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }

@@ -25,8 +25,11 @@ impl Env {
         let tmp = tempfile::tempdir().unwrap();
         let runtime = xdg.path().join("tracewire");
         std::fs::create_dir(&runtime).unwrap();
-        std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .unwrap();
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         Self {
             xdg: xdg.path().to_path_buf(),
             runtime,
@@ -67,7 +70,9 @@ fn serve_one_line(path: &Path) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         // Probes connect and close at once; serve until a viewer reads the line.
         for _ in 0..10 {
-            let Ok((mut s, _)) = listener.accept() else { return };
+            let Ok((mut s, _)) = listener.accept() else {
+                return;
+            };
             if s.write_all(LINE.as_bytes()).is_ok() {
                 // Keep serving a few connections (probes) then stop.
                 continue;
@@ -110,7 +115,8 @@ fn item27_no_live_session_exits_3_with_advice_and_removes_only_our_stale_sockets
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tracewire: no running session in") && err.contains("start one with: tracewire collect"),
+        err.contains("tracewire: no running session in")
+            && err.contains("start one with: tracewire collect"),
         "{err}"
     );
     assert!(!ours.exists(), "our stale socket is removed");
@@ -124,11 +130,19 @@ fn item27_one_live_session_is_connected() {
     let env = Env::new();
     let server = serve_one_line(&env.runtime.join("view-333.sock"));
     let out = env.tracewire(&["view", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), LINE);
     let out = env.tracewire(&["view", "--no-color"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "GET /hello [http] 100µs\n\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "GET /hello [http] 100µs\n\n"
+    );
     drop(server);
 }
 
@@ -149,9 +163,15 @@ fn item27_two_live_sessions_exit_4_with_a_list() {
     let out = env.tracewire(&["view"]);
     assert_eq!(out.status.code(), Some(4));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("tracewire: 2 sessions are running; pick one with --socket:"), "{err}");
+    assert!(
+        err.contains("tracewire: 2 sessions are running; pick one with --socket:"),
+        "{err}"
+    );
     assert!(err.contains("view-555.sock  pid 555  tracewire"), "{err}");
-    assert!(err.contains("go-trace-view-666.sock  pid 666  go-trace"), "{err}");
+    assert!(
+        err.contains("go-trace-view-666.sock  pid 666  go-trace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -169,7 +189,11 @@ fn item27_a_busy_socket_is_never_removed() {
 #[test]
 fn explicit_socket_with_nothing_listening_exits_3() {
     let env = Env::new();
-    let out = env.tracewire(&["view", "--socket", env.tmp.join("none.sock").to_str().unwrap()]);
+    let out = env.tracewire(&[
+        "view",
+        "--socket",
+        env.tmp.join("none.sock").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("tracewire: "));
 }

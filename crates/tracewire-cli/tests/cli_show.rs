@@ -36,11 +36,19 @@ fn check_snapshot(name: &str, stdout: &[u8]) {
 fn b31_show_matches_snapshot() {
     let sample = sample();
     let out = tracewire(&["session", "show", sample.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     check_snapshot("session_show.txt", &out.stdout);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("session 49ad8e3403be92fe "));
-    assert!(text.lines().next().unwrap().ends_with("[trace 34655f39a6569d58e19260b5672371db]"));
+    assert!(text
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("[trace 34655f39a6569d58e19260b5672371db]"));
     assert!(text.contains("incomplete spans: 1\n"));
 }
 
@@ -48,7 +56,12 @@ fn b31_show_matches_snapshot() {
 fn b31_show_attrs_genai_matches_snapshot() {
     let sample = sample();
     let out = tracewire(&[
-        "session", "show", sample.to_str().unwrap(), "--attrs", "--naming", "genai",
+        "session",
+        "show",
+        sample.to_str().unwrap(),
+        "--attrs",
+        "--naming",
+        "genai",
     ]);
     assert!(out.status.success());
     check_snapshot("session_show_attrs_genai.txt", &out.stdout);
@@ -62,7 +75,11 @@ fn b31_show_attrs_genai_matches_snapshot() {
 fn show_capture_content_shows_arguments() {
     let sample = sample();
     let out = tracewire(&[
-        "session", "show", sample.to_str().unwrap(), "--attrs", "--capture-content",
+        "session",
+        "show",
+        sample.to_str().unwrap(),
+        "--attrs",
+        "--capture-content",
     ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -78,7 +95,12 @@ fn show_reads_stdin_and_assigns_empty_sessions_to_flag() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(format!("{line}\nnot json\n").as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{line}\nnot json\n").as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -102,22 +124,45 @@ fn show_strict_malformed_and_unreadable_input_exit_2() {
     let out = tracewire(&["session", "show", missing.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let sample = sample();
-    let out = tracewire(&["session", "show", sample.to_str().unwrap(), "--session", "nope"]);
+    let out = tracewire(&[
+        "session",
+        "show",
+        sample.to_str().unwrap(),
+        "--session",
+        "nope",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    let out = tracewire(&["session", "show", sample.to_str().unwrap(), "--naming", "nope"]);
+    let out = tracewire(&[
+        "session",
+        "show",
+        sample.to_str().unwrap(),
+        "--naming",
+        "nope",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]
 fn show_otlp_json_prints_the_request() {
     let sample = sample();
-    let out = tracewire(&["session", "show", sample.to_str().unwrap(), "--format", "otlp-json"]);
+    let out = tracewire(&[
+        "session",
+        "show",
+        sample.to_str().unwrap(),
+        "--format",
+        "otlp-json",
+    ]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let spans = v["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap();
+    let spans = v["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        .as_array()
+        .unwrap();
     assert_eq!(spans.len(), 19);
     assert_eq!(spans[0]["name"], "session");
-    assert_eq!(v["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"], "tracewire-session");
+    assert_eq!(
+        v["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"],
+        "tracewire-session"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("events read: 38"));
 }
 
@@ -135,5 +180,8 @@ fn show_native_form_prints_the_same_tree() {
     let a = tracewire(&["session", "show", sample.to_str().unwrap()]);
     let b = tracewire(&["session", "show", native.to_str().unwrap()]);
     assert!(b.status.success());
-    assert_eq!(String::from_utf8_lossy(&a.stdout), String::from_utf8_lossy(&b.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
 }

@@ -36,13 +36,21 @@ fn lines() -> Vec<Vec<u8>> {
         let mut ends = Vec::new();
         for s in 0..SPANS_PER_TRACE {
             let span_id = SpanId(root.0 | s);
-            let kind = if s == 0 { SpanKind::Http } else { SpanKind::Sql };
+            let kind = if s == 0 {
+                SpanKind::Http
+            } else {
+                SpanKind::Sql
+            };
             let start = Timestamp(base + (t * 1_000 + s) as i64 * 1_000);
             events.push(SpanEvent::Start(SpanStart {
                 trace_id,
                 span_id,
                 parent_id: (s > 0).then_some(root),
-                name: if s == 0 { "GET /users".into() } else { "SQL Query".into() },
+                name: if s == 0 {
+                    "GET /users".into()
+                } else {
+                    "SQL Query".into()
+                },
                 kind,
                 time: start,
                 attrs: Default::default(),
@@ -50,14 +58,21 @@ fn lines() -> Vec<Vec<u8>> {
             let attrs = if s == 0 {
                 [("method", "GET"), ("path", "/users"), ("status", "200")].as_slice()
             } else {
-                [("query", "SELECT id, name FROM users WHERE id = $1"), ("rows", "1")].as_slice()
+                [
+                    ("query", "SELECT id, name FROM users WHERE id = $1"),
+                    ("rows", "1"),
+                ]
+                .as_slice()
             };
             ends.push(SpanEvent::End(SpanEnd {
                 trace_id,
                 span_id,
                 name: String::new(),
                 time: Timestamp(start.0 + 250_000),
-                attrs: attrs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+                attrs: attrs
+                    .iter()
+                    .map(|(k, v)| ((*k).into(), (*v).into()))
+                    .collect(),
                 duration_ns: None,
                 status: Status::default(),
             }));

@@ -21,7 +21,10 @@ use tracewire_collector::server::Collector;
 use tracewire_collector::Limits;
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// go-trace-shaped lines: each span is a start then an end (16-hex ids, zone offsets).
@@ -106,7 +109,14 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize
     let path = dir.path().join("c.sock");
     let mut limits = Limits::default();
     limits.max_buffered_traces = 1_000_000;
-    let bound = rt.block_on(Collector::builder().socket_path(&path).limits(limits).bind()).unwrap();
+    let bound = rt
+        .block_on(
+            Collector::builder()
+                .socket_path(&path)
+                .limits(limits)
+                .bind(),
+        )
+        .unwrap();
     let c = bound.handle();
     let token = CancellationToken::new();
     let server = rt.spawn(bound.serve_with_token(token.clone()));
@@ -119,7 +129,10 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize
     });
     while c.stats().assembly.paired < spans {
         std::thread::sleep(Duration::from_micros(500));
-        assert!(start.elapsed() < Duration::from_secs(600), "collector stalled");
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "collector stalled"
+        );
     }
     let rate = (spans * 2) as f64 / start.elapsed().as_secs_f64();
     token.cancel();
@@ -176,10 +189,16 @@ fn vm_hwm_kib() -> u64 {
 /// Child mode: peak RSS with 1 M incomplete spans and default limits.
 fn rss_child() {
     let spans = env_u64("TRACEWIRE_BENCH_RSS_SPANS", 1_000_000);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rss.sock");
-    let bound = rt.block_on(Collector::builder().socket_path(&path).bind()).unwrap();
+    let bound = rt
+        .block_on(Collector::builder().socket_path(&path).bind())
+        .unwrap();
     let c = bound.handle();
     let token = CancellationToken::new();
     let server = rt.spawn(bound.serve_with_token(token.clone()));
@@ -225,15 +244,27 @@ fn main() {
     }
     // `cargo bench` passes `--bench`; `cargo test --benches` runs a tiny smoke size.
     let smoke = !std::env::args().any(|a| a == "--bench");
-    let spans = if smoke { 2_000 } else { env_u64("TRACEWIRE_BENCH_SPANS", 500_000) };
-    let rounds = if smoke { 1 } else { env_u64("TRACEWIRE_BENCH_ROUNDS", 3) };
+    let spans = if smoke {
+        2_000
+    } else {
+        env_u64("TRACEWIRE_BENCH_SPANS", 500_000)
+    };
+    let rounds = if smoke {
+        1
+    } else {
+        env_u64("TRACEWIRE_BENCH_ROUNDS", 3)
+    };
     let events = spans * 2;
     let data = lines(spans, true);
     println!(
         "ingest: {spans} spans = {events} events, {:.1} MiB of go-trace lines, {rounds} rounds (best of)",
         data.len() as f64 / (1024.0 * 1024.0)
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (decode, both) = stages(&data, events);
     println!("ingest: sans-IO split+decode     {:>12.0} events/s", decode);
     println!("ingest: sans-IO decode+assemble  {:>12.0} events/s", both);
@@ -244,10 +275,22 @@ fn main() {
         best_col = best_col.max(collector(&rt, &data, spans, 1));
         best_multi = best_multi.max(collector(&rt, &data, spans, conns));
     }
-    println!("ingest: raw socket read+discard  {:>12.0} events/s", best_raw);
-    println!("ingest: collector, 1 connection  {:>12.0} events/s", best_col);
-    println!("ingest: collector, {conns} connections {:>11.0} events/s", best_multi);
-    println!("ingest: collector / raw          {:>12.3}", best_col / best_raw);
+    println!(
+        "ingest: raw socket read+discard  {:>12.0} events/s",
+        best_raw
+    );
+    println!(
+        "ingest: collector, 1 connection  {:>12.0} events/s",
+        best_col
+    );
+    println!(
+        "ingest: collector, {conns} connections {:>11.0} events/s",
+        best_multi
+    );
+    println!(
+        "ingest: collector / raw          {:>12.3}",
+        best_col / best_raw
+    );
     if smoke {
         return;
     }

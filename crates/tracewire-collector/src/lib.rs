@@ -47,13 +47,13 @@
 //! assert!(assembler.stats().conservation_holds());
 //! ```
 
-pub mod lines;
 pub mod assemble;
+pub mod lines;
 pub mod model;
-pub mod stats;
-pub mod render;
-pub mod wire;
 pub mod paths;
+pub mod render;
+pub mod stats;
+pub mod wire;
 pub use paths::BindError;
 
 pub use assemble::{Assembler, AssemblyStats, Limits, Output};
@@ -70,7 +70,7 @@ pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, Rejection};
 pub mod emitter;
 #[cfg(feature = "otel")]
 pub mod otel;
-#[cfg(feature = "server")]
-pub mod server;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "server")]
+pub mod server;

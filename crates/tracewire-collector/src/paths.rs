@@ -103,7 +103,10 @@ fn env_nonempty(name: &str) -> Option<OsString> {
 /// Where the runtime directory would be, from explicit `XDG_RUNTIME_DIR` and `TMPDIR`
 /// values (pure, for tests): `$XDG_RUNTIME_DIR/tracewire` if that is an absolute existing
 /// directory, else `${TMPDIR:-/tmp}/tracewire-<uid>`.
-pub fn runtime_dir_path_from(xdg_runtime_dir: Option<OsString>, tmpdir: Option<OsString>) -> PathBuf {
+pub fn runtime_dir_path_from(
+    xdg_runtime_dir: Option<OsString>,
+    tmpdir: Option<OsString>,
+) -> PathBuf {
     if let Some(xdg) = xdg_runtime_dir.filter(|v| !v.is_empty()) {
         let xdg = PathBuf::from(xdg);
         if xdg.is_absolute() && xdg.is_dir() {

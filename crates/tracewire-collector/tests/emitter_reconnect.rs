@@ -71,7 +71,10 @@ fn exact_drops(overflow: Overflow) -> Vec<String> {
     for i in 0..20_000 {
         em.emit(&start_event(i));
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "emit did not block");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "emit did not block"
+    );
     let st = em.stats();
     assert_eq!(st.queued, 20_000);
     assert_eq!(st.dropped, 19_900);
@@ -80,12 +83,14 @@ fn exact_drops(overflow: Overflow) -> Vec<String> {
     // A collector appears: the 100 kept lines arrive.
     let listener = UnixListener::bind(&path).unwrap();
     let names = read_names(&listener, 100);
-    em.flush(Instant::now() + Duration::from_secs(10)).expect("flushed");
+    em.flush(Instant::now() + Duration::from_secs(10))
+        .expect("flushed");
     let st = em.stats();
     assert_eq!(st.sent, 100);
     assert_eq!(st.dropped, 19_900);
     assert!(st.connected);
-    em.shutdown(Instant::now() + Duration::from_secs(5)).unwrap();
+    em.shutdown(Instant::now() + Duration::from_secs(5))
+        .unwrap();
     names
 }
 
@@ -123,12 +128,18 @@ fn item22_reconnects_after_a_collector_restart() {
     std::thread::sleep(Duration::from_millis(50));
     let second = UnixListener::bind(&path).unwrap();
     let names = read_names(&second, 10);
-    assert_eq!(names, (10..20).map(|i| format!("op{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        names,
+        (10..20).map(|i| format!("op{i}")).collect::<Vec<_>>()
+    );
     em.flush(Instant::now() + Duration::from_secs(10)).unwrap();
     let st = em.stats();
     assert_eq!(st.reconnects, 1);
     assert_eq!(st.sent, 20);
-    assert_eq!(st.write_failed, 0, "a closed peer is noticed before writing");
+    assert_eq!(
+        st.write_failed, 0,
+        "a closed peer is noticed before writing"
+    );
 }
 
 #[test]
@@ -180,9 +191,12 @@ fn enter_and_end_send_a_start_then_an_end_with_duration() {
     let (root_ctx, child_ctx) = (root.context(), child.context());
     child.end([("query", "SELECT 1")], None);
     drop(root);
-    em.shutdown(Instant::now() + Duration::from_secs(5)).unwrap();
+    em.shutdown(Instant::now() + Duration::from_secs(5))
+        .unwrap();
     let (stream, _) = listener.accept().unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let events: Vec<SpanEvent> = BufReader::new(stream)
         .lines()
         .map(|l| decode_ingest_line(l.unwrap().as_bytes()).unwrap())

@@ -16,7 +16,10 @@ async fn journal_is_0600_holds_every_span_and_replays_in_seq_order() {
     let journal = dir.path().join("spans.jsonl");
     let r = start_with(Limits::default(), false, Some(journal.clone())).await;
     send(&r.ingest, &root_spans(0, 300)).await;
-    wait_for("300 spans", || r.collector.stats().assembly.completed == 300).await;
+    wait_for("300 spans", || {
+        r.collector.stats().assembly.completed == 300
+    })
+    .await;
     let report = r.stop().await;
     assert_eq!(report.stats.outputs.journal_written, 300);
     assert_eq!(report.stats.outputs.journal_dropped, 0);
@@ -24,7 +27,10 @@ async fn journal_is_0600_holds_every_span_and_replays_in_seq_order() {
     assert_eq!(mode, 0o600);
 
     // Append garbage and an over-long line: skipped and counted, the rest replays.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&journal).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
     f.write_all(b"not json\n").unwrap();
     f.write_all(&vec![b'x'; 2 * 1024 * 1024]).unwrap();
     f.write_all(b"\n").unwrap();
@@ -48,6 +54,9 @@ async fn a_second_session_appends_to_the_same_journal() {
         wait_for("10 spans", || r.collector.stats().assembly.completed == 10).await;
         r.stop().await;
     }
-    let names: Vec<_> = JournalReader::open(&journal).unwrap().map(|s| s.trace_id).collect();
+    let names: Vec<_> = JournalReader::open(&journal)
+        .unwrap()
+        .map(|s| s.trace_id)
+        .collect();
     assert_eq!(names.len(), 20, "O_APPEND keeps the first session's lines");
 }

@@ -78,12 +78,16 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
                             em.flush(Instant::now() + Duration::from_secs(60)).unwrap();
                         }
                     }
-                    em.shutdown(Instant::now() + Duration::from_secs(60)).unwrap();
+                    em.shutdown(Instant::now() + Duration::from_secs(60))
+                        .unwrap();
                     em.stats()
                 })
             })
             .collect();
-        threads.into_iter().map(|t| t.join().unwrap()).collect::<Vec<_>>()
+        threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect::<Vec<_>>()
     });
     let stats = tokio::time::timeout(Duration::from_secs(600), producers)
         .await
@@ -120,7 +124,11 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
     drop(stalled);
     let report = r.stop().await;
     counter.await.unwrap();
-    assert_eq!(seen.load(Ordering::Relaxed), total, "every completed span reached the subscriber");
+    assert_eq!(
+        seen.load(Ordering::Relaxed),
+        total,
+        "every completed span reached the subscriber"
+    );
     assert_eq!(report.stats.outputs.subscriber_missed, 0);
     // The journal is a bounded output too: under overload it drops, but never silently.
     let o = &report.stats.outputs;
@@ -128,11 +136,18 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
         "load: journal_written={} journal_dropped={} unfinished={:?}",
         o.journal_written, o.journal_dropped, report.unfinished
     );
-    assert_eq!(o.journal_written + o.journal_dropped, total, "every span journaled or counted");
+    assert_eq!(
+        o.journal_written + o.journal_dropped,
+        total,
+        "every span journaled or counted"
+    );
     assert_eq!(report.stats.assembly.traces_emitted, total / 10);
     assert!(report.stats.assembly.conservation_holds());
     if total * 250 > 8 * 1024 * 1024 {
         // Enough data to fill the socket buffer and the 4096-line queue.
-        assert_eq!(report.stats.outputs.viewers_slow_dropped, 1, "the stalled viewer was dropped");
+        assert_eq!(
+            report.stats.outputs.viewers_slow_dropped, 1,
+            "the stalled viewer was dropped"
+        );
     }
 }

@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use opentelemetry::trace::{Span, SpanKind as OtelKind, Status as OtelStatus, TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::trace::{
+    Span, SpanKind as OtelKind, Status as OtelStatus, TraceContextExt, Tracer, TracerProvider as _,
+};
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
 use opentelemetry_sdk::Resource;
@@ -43,7 +45,12 @@ impl BackgroundCollector {
             rt.block_on(async move {
                 let mut limits = Limits::default();
                 limits.grace = Duration::from_millis(20);
-                let bound = Collector::builder().socket_path(&p).limits(limits).bind().await.unwrap();
+                let bound = Collector::builder()
+                    .socket_path(&p)
+                    .limits(limits)
+                    .bind()
+                    .await
+                    .unwrap();
                 tx.send(bound.handle()).unwrap();
                 bound.serve_with_token(t).await.unwrap();
             });
@@ -60,7 +67,12 @@ impl BackgroundCollector {
 
     fn wait_trace(&self, spans: usize) -> Trace {
         for _ in 0..1000 {
-            if let Some(t) = self.collector.snapshot().into_iter().find(|t| t.span_count() == spans) {
+            if let Some(t) = self
+                .collector
+                .snapshot()
+                .into_iter()
+                .find(|t| t.span_count() == spans)
+            {
                 return t;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -92,7 +104,16 @@ fn emit_trace(provider: &SdkTracerProvider) -> opentelemetry::trace::TraceId {
             .with_kind(OtelKind::Client)
             .with_attributes([
                 KeyValue::new("db.rows", 3i64),
-                KeyValue::new("tags", opentelemetry::Value::Array(vec!["a", "b"].into_iter().map(opentelemetry::StringValue::from).collect::<Vec<_>>().into())),
+                KeyValue::new(
+                    "tags",
+                    opentelemetry::Value::Array(
+                        vec!["a", "b"]
+                            .into_iter()
+                            .map(opentelemetry::StringValue::from)
+                            .collect::<Vec<_>>()
+                            .into(),
+                    ),
+                ),
             ])
             .start_with_context(&tracer, &cx);
         child.set_status(OtelStatus::error("deadlock"));
@@ -109,18 +130,31 @@ fn check(trace: &Trace, otel_trace_id: opentelemetry::trace::TraceId) {
     assert!(!trace.partial);
     assert_eq!(trace.root.span.name, "GET /users");
     assert_eq!(trace.root.span.kind, SpanKind::Server);
-    assert_eq!(trace.root.span.attrs.get("service.name").map(String::as_str), Some("otel-test"));
+    assert_eq!(
+        trace
+            .root
+            .span
+            .attrs
+            .get("service.name")
+            .map(String::as_str),
+        Some("otel-test")
+    );
     let child = &trace.root.children[0].span;
     assert_eq!(child.name, "SELECT users");
     assert_eq!(child.kind, SpanKind::Client);
     assert_eq!(child.status.code, StatusCode::Error);
     assert_eq!(child.status.message.as_deref(), Some("deadlock"));
     assert_eq!(child.attrs.get("db.rows").map(String::as_str), Some("3"));
-    assert_eq!(child.attrs.get("tags").map(String::as_str), Some("[\"a\",\"b\"]"));
+    assert_eq!(
+        child.attrs.get("tags").map(String::as_str),
+        Some("[\"a\",\"b\"]")
+    );
 }
 
 fn resource() -> Resource {
-    Resource::builder_empty().with_service_name("otel-test").build()
+    Resource::builder_empty()
+        .with_service_name("otel-test")
+        .build()
 }
 
 #[test]
@@ -153,17 +187,27 @@ fn item23_batch_span_processor_thread_based_delivers_ids_kinds_status() {
 #[test]
 fn item23_failed_final_flush_makes_shutdown_err() {
     let dir = tempfile::tempdir().unwrap();
-    let exporter =
-        TracewireSpanExporter::new(Emitter::builder().socket_path(dir.path().join("none.sock")).build());
+    let exporter = TracewireSpanExporter::new(
+        Emitter::builder()
+            .socket_path(dir.path().join("none.sock"))
+            .build(),
+    );
     let provider = SdkTracerProvider::builder()
         .with_resource(resource())
         .with_simple_exporter(exporter)
         .build();
     emit_trace(&provider);
     // The two spans cannot be delivered: the final flush fails, so shutdown is Err.
-    assert!(provider.shutdown_with_timeout(Duration::from_millis(100)).is_err());
+    assert!(provider
+        .shutdown_with_timeout(Duration::from_millis(100))
+        .is_err());
     // With nothing queued, shutdown succeeds even without a collector.
-    let idle =
-        TracewireSpanExporter::new(Emitter::builder().socket_path(dir.path().join("none.sock")).build());
-    assert!(idle.shutdown_with_timeout(Duration::from_millis(20)).is_ok());
+    let idle = TracewireSpanExporter::new(
+        Emitter::builder()
+            .socket_path(dir.path().join("none.sock"))
+            .build(),
+    );
+    assert!(idle
+        .shutdown_with_timeout(Duration::from_millis(20))
+        .is_ok());
 }

@@ -27,7 +27,11 @@ fn span_strategy() -> impl Strategy<Value = Span> {
             name: "op".into(),
             kind,
             start_time_unix_nano: start,
-            end_time_unix_nano: if backwards && dur > 0 { start.saturating_sub(dur) } else { start + dur },
+            end_time_unix_nano: if backwards && dur > 0 {
+                start.saturating_sub(dur)
+            } else {
+                start + dur
+            },
             ..Default::default()
         })
 }

@@ -14,7 +14,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tracewire_collector::assemble::Limits;
@@ -65,7 +67,10 @@ impl Otlp {
     }
     async fn stop(self) -> ServeReport {
         self.token.cancel();
-        tokio::time::timeout(Duration::from_secs(20), self.task).await.unwrap().unwrap()
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -140,7 +145,10 @@ fn check_tree(t: &tracewire_collector::model::Trace) {
     assert_eq!(t.trace_id, TraceId::W3c(u128::from_be_bytes([0x4b; 16])));
     assert!(!t.partial);
     assert_eq!(t.root.span.kind, SpanKind::Server);
-    assert_eq!(t.root.span.attrs.get("service.name").map(String::as_str), Some("users-api"));
+    assert_eq!(
+        t.root.span.attrs.get("service.name").map(String::as_str),
+        Some("users-api")
+    );
     assert_eq!(t.root.span.duration, Duration::from_millis(10));
     let child = &t.root.children[0].span;
     assert_eq!(child.kind, SpanKind::Client);
@@ -214,7 +222,11 @@ async fn item24_json_with_enum_name_kinds_and_string_nanos_is_accepted() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
-        resp.headers().get("content-type").unwrap().to_str().unwrap(),
+        resp.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap(),
         "application/json"
     );
     check_tree(&wait_trace(&o.collector, 2).await);
@@ -226,11 +238,22 @@ async fn item24_wrong_path_method_type_and_size_get_404_405_415_413() {
     let o = start(None).await;
     let c = reqwest::Client::new();
     let base = format!("http://{}", o.addr);
-    let r = c.post(format!("{base}/v1/metrics")).header("content-type", "application/x-protobuf").send().await.unwrap();
+    let r = c
+        .post(format!("{base}/v1/metrics"))
+        .header("content-type", "application/x-protobuf")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let r = c.get(o.url()).send().await.unwrap();
     assert_eq!(r.status(), 405);
-    let r = c.post(o.url()).header("content-type", "text/plain").body("x").send().await.unwrap();
+    let r = c
+        .post(o.url())
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 415);
     let big = vec![0u8; 16 * 1024 * 1024 + 1];
     let r = c
@@ -241,7 +264,13 @@ async fn item24_wrong_path_method_type_and_size_get_404_405_415_413() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    let r = c.post(o.url()).header("content-type", "application/x-protobuf").body(vec![0xff, 0xff, 0xff]).send().await.unwrap();
+    let r = c
+        .post(o.url())
+        .header("content-type", "application/x-protobuf")
+        .body(vec![0xff, 0xff, 0xff])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(o.collector.stats().outputs.otlp_accepted, 0);
     o.stop().await;
@@ -264,11 +293,29 @@ async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
     assert_eq!(got.trace_id.to_string(), format!("0000000000000000{t}"));
     let span = &got.root.span;
     assert_eq!(span.kind, SpanKind::Server, "http → SERVER");
-    assert_eq!(span.status.code, StatusCode::Error, "status 503 is an error span");
-    assert_eq!(span.attrs.get("http.request.method").map(String::as_str), Some("GET"));
-    assert_eq!(span.attrs.get("url.path").map(String::as_str), Some("/users"));
-    assert_eq!(span.attrs.get("http.response.status_code").map(String::as_str), Some("503"));
-    assert_eq!(span.attrs.get("service.name").map(String::as_str), Some("fallback-service"));
+    assert_eq!(
+        span.status.code,
+        StatusCode::Error,
+        "status 503 is an error span"
+    );
+    assert_eq!(
+        span.attrs.get("http.request.method").map(String::as_str),
+        Some("GET")
+    );
+    assert_eq!(
+        span.attrs.get("url.path").map(String::as_str),
+        Some("/users")
+    );
+    assert_eq!(
+        span.attrs
+            .get("http.response.status_code")
+            .map(String::as_str),
+        Some("503")
+    );
+    assert_eq!(
+        span.attrs.get("service.name").map(String::as_str),
+        Some("fallback-service")
+    );
     let report = source.stop().await;
     assert_eq!(report.stats.outputs.forward_enqueued, 1);
     assert_eq!(report.stats.outputs.forward_exported, 1);
@@ -277,7 +324,11 @@ async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item24_a_forward_url_pointing_at_our_own_receiver_is_refused() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let dir = tempfile::tempdir().unwrap();
     let err = Collector::builder()
         .socket_path(dir.path().join("in.sock"))

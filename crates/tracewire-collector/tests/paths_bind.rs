@@ -23,9 +23,18 @@ async fn item20_bind_refuses_a_live_socket_and_leaves_it_alone() {
         .bind()
         .await
         .expect_err("in use");
-    assert!(matches!(&err, BindError::InUse(p) if p == &r.ingest), "{err}");
-    assert!(err.to_string().contains("is in use by a running collector; pass --socket PATH"));
-    assert_eq!(std::fs::metadata(&r.ingest).unwrap().ino(), ino, "not removed");
+    assert!(
+        matches!(&err, BindError::InUse(p) if p == &r.ingest),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .contains("is in use by a running collector; pass --socket PATH"));
+    assert_eq!(
+        std::fs::metadata(&r.ingest).unwrap().ino(),
+        ino,
+        "not removed"
+    );
     // Still serving.
     common::send(&r.ingest, &common::root_spans(0, 1)).await;
     common::wait_for("span", || r.collector.stats().assembly.completed == 1).await;
@@ -37,7 +46,11 @@ async fn item20_bind_refuses_a_regular_file_and_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("file.sock");
     std::fs::write(&p, b"precious").unwrap();
-    let err = Collector::builder().socket_path(&p).bind().await.expect_err("not a socket");
+    let err = Collector::builder()
+        .socket_path(&p)
+        .bind()
+        .await
+        .expect_err("not a socket");
     assert!(matches!(&err, BindError::NotASocket(x) if x == &p), "{err}");
     assert_eq!(std::fs::read(&p).unwrap(), b"precious");
 }
@@ -48,7 +61,11 @@ async fn item20_a_stale_socket_is_replaced_and_the_new_one_is_0600() {
     let p = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&p).unwrap());
     assert_eq!(probe_socket(&p).unwrap(), SocketProbe::Stale);
-    let bound = Collector::builder().socket_path(&p).bind().await.expect("stale replaced");
+    let bound = Collector::builder()
+        .socket_path(&p)
+        .bind()
+        .await
+        .expect("stale replaced");
     let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     assert_eq!(probe_socket(&p).unwrap(), SocketProbe::Live);
@@ -60,7 +77,11 @@ async fn item20_a_long_path_is_rejected_before_any_filesystem_change() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("not-created");
     let long = sub.join("x".repeat(200));
-    let err = Collector::builder().socket_path(&long).bind().await.expect_err("too long");
+    let err = Collector::builder()
+        .socket_path(&long)
+        .bind()
+        .await
+        .expect_err("too long");
     match &err {
         BindError::PathTooLong { len, max, .. } => {
             assert_eq!(*len, long.as_os_str().len());
@@ -100,18 +121,27 @@ fn item20_runtime_dir_is_created_0700_and_checked() {
     // Group/other bits → insecure.
     std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o755)).unwrap();
     let err = ensure_private_dir(&rt).expect_err("0755");
-    assert!(matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("0755")), "{err}");
+    assert!(
+        matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("0755")),
+        "{err}"
+    );
     std::fs::set_permissions(&rt, std::fs::Permissions::from_mode(0o700)).unwrap();
     check_private_dir(&rt).unwrap();
     // A symlink to a good directory → insecure (lstat, never followed).
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&rt, &link).unwrap();
     let err = ensure_private_dir(&link).expect_err("symlink");
-    assert!(matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("symbolic link")), "{err}");
+    assert!(
+        matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("symbolic link")),
+        "{err}"
+    );
     // A regular file → insecure.
     let file = dir.path().join("file");
     std::fs::write(&file, b"").unwrap();
-    assert!(matches!(ensure_private_dir(&file), Err(BindError::InsecureDir { .. })));
+    assert!(matches!(
+        ensure_private_dir(&file),
+        Err(BindError::InsecureDir { .. })
+    ));
 }
 
 #[test]
@@ -125,7 +155,10 @@ fn item20_runtime_dir_owned_by_another_uid_is_insecure() {
         return;
     }
     let err = ensure_private_dir(&rt).expect_err("foreign owner");
-    assert!(matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("owned by uid")), "{err}");
+    assert!(
+        matches!(&err, BindError::InsecureDir { reason, .. } if reason.contains("owned by uid")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

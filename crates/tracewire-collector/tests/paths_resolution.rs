@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use tracewire_collector::paths::{configured_socket_path_with, resolve_socket_path, runtime_dir_path_from};
+use tracewire_collector::paths::{
+    configured_socket_path_with, resolve_socket_path, runtime_dir_path_from,
+};
 
 fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
     let map: HashMap<String, OsString> = vars
@@ -16,7 +18,10 @@ fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 
 #[test]
 fn item21_argument_wins_over_both_env_vars() {
-    let env = lookup(&[("TRACEWIRE_SOCKET", "/t.sock"), ("GOTRACE_SOCKET", "/g.sock")]);
+    let env = lookup(&[
+        ("TRACEWIRE_SOCKET", "/t.sock"),
+        ("GOTRACE_SOCKET", "/g.sock"),
+    ]);
     assert_eq!(
         configured_socket_path_with(Some(Path::new("/arg.sock")), &env),
         Some(PathBuf::from("/arg.sock"))
@@ -25,16 +30,28 @@ fn item21_argument_wins_over_both_env_vars() {
 
 #[test]
 fn item21_tracewire_socket_wins_over_gotrace_socket() {
-    let env = lookup(&[("TRACEWIRE_SOCKET", "/t.sock"), ("GOTRACE_SOCKET", "/g.sock")]);
-    assert_eq!(configured_socket_path_with(None, &env), Some(PathBuf::from("/t.sock")));
+    let env = lookup(&[
+        ("TRACEWIRE_SOCKET", "/t.sock"),
+        ("GOTRACE_SOCKET", "/g.sock"),
+    ]);
+    assert_eq!(
+        configured_socket_path_with(None, &env),
+        Some(PathBuf::from("/t.sock"))
+    );
 }
 
 #[test]
 fn item21_gotrace_socket_is_used_when_tracewire_socket_is_unset_or_empty() {
     let env = lookup(&[("GOTRACE_SOCKET", "/g.sock")]);
-    assert_eq!(configured_socket_path_with(None, &env), Some(PathBuf::from("/g.sock")));
+    assert_eq!(
+        configured_socket_path_with(None, &env),
+        Some(PathBuf::from("/g.sock"))
+    );
     let env = lookup(&[("TRACEWIRE_SOCKET", ""), ("GOTRACE_SOCKET", "/g.sock")]);
-    assert_eq!(configured_socket_path_with(None, &env), Some(PathBuf::from("/g.sock")));
+    assert_eq!(
+        configured_socket_path_with(None, &env),
+        Some(PathBuf::from("/g.sock"))
+    );
 }
 
 #[test]

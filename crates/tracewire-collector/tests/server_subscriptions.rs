@@ -25,7 +25,13 @@ async fn go_trace_lines_over_a_socket_become_a_tree_and_stats() {
     let t = "3a7bd3e2360a3d29";
     let mut data = String::new();
     data.push_str(&start_line(t, "9f86d081884c7d65", None, "GET /users", 0));
-    data.push_str(&start_line(t, "00000000000000a1", Some("9f86d081884c7d65"), "SQL", 1));
+    data.push_str(&start_line(
+        t,
+        "00000000000000a1",
+        Some("9f86d081884c7d65"),
+        "SQL",
+        1,
+    ));
     data.push_str("not json\n\r\n");
     data.push_str(&end_line(t, "00000000000000a1", 2));
     // The last line has no `\n`.
@@ -41,7 +47,10 @@ async fn go_trace_lines_over_a_socket_become_a_tree_and_stats() {
     assert_eq!(trace.root.span.name, "GET /users");
     assert_eq!(trace.root.children.len(), 1);
     assert_eq!(trace.root.children[0].span.name, "SQL");
-    wait_for("connection folded", || r.collector.stats().gauges.connections_active == 0).await;
+    wait_for("connection folded", || {
+        r.collector.stats().gauges.connections_active == 0
+    })
+    .await;
     let stats = r.collector.stats();
     assert_eq!(stats.ingest.counts.starts, 2);
     assert_eq!(stats.ingest.counts.ends, 2);
@@ -83,7 +92,10 @@ async fn extra_connections_over_max_connections_are_closed_and_counted() {
     limits.max_connections = 1;
     let r = start(limits, false).await;
     let first = tokio::net::UnixStream::connect(&r.ingest).await.unwrap();
-    wait_for("first registered", || r.collector.stats().gauges.connections_active == 1).await;
+    wait_for("first registered", || {
+        r.collector.stats().gauges.connections_active == 1
+    })
+    .await;
     let mut second = tokio::net::UnixStream::connect(&r.ingest).await.unwrap();
     let mut buf = [0u8; 8];
     let n = tokio::time::timeout(
@@ -156,7 +168,11 @@ async fn item15_a_never_reading_subscriber_gets_exact_lagged_n_and_ingest_is_una
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "ingest delivered everything");
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "ingest delivered everything"
+    );
     assert_eq!(r.collector.stats().assembly.completed, total);
     // The stalled subscriber missed exactly total - capacity, then resumes at the oldest kept.
     match stalled.recv().await {
@@ -202,16 +218,27 @@ async fn item15_a_panicking_callback_is_unregistered_and_counted() {
     });
     send(&r.ingest, &root_spans(0, 3)).await;
     wait_for("counting callback", || seen.load(Ordering::SeqCst) == 3).await;
-    wait_for("panic counted", || r.collector.stats().outputs.callback_panics == 1).await;
+    wait_for("panic counted", || {
+        r.collector.stats().outputs.callback_panics == 1
+    })
+    .await;
     wait_for("trace callback", || traces_seen.load(Ordering::SeqCst) == 3).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1, "unregistered after its panic");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "unregistered after its panic"
+    );
     assert!(!panicking.is_active());
     assert!(counting.is_active());
     drop(counting);
     send(&r.ingest, &root_spans(3, 1)).await;
     wait_for("4th span", || r.collector.stats().assembly.completed == 4).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(seen.load(Ordering::SeqCst), 3, "dropping the handle unregisters");
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        3,
+        "dropping the handle unregisters"
+    );
     r.stop().await;
 }
 

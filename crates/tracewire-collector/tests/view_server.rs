@@ -40,7 +40,9 @@ impl RawViewer {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             while seqs.len() < n {
-                let Some(pos) = self.buf.iter().position(|&b| b == b'\n') else { break };
+                let Some(pos) = self.buf.iter().position(|&b| b == b'\n') else {
+                    break;
+                };
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
                 let span = decode_view_line(&line[..line.len() - 1]).expect("valid view line");
                 seqs.push(span.seq);
@@ -62,7 +64,10 @@ impl RawViewer {
 async fn item17_late_viewer_gets_seq_501_to_1500_then_live_spans() {
     let r = start(limits(), true).await;
     send(&r.ingest, &root_spans(0, 1500)).await;
-    wait_for("1500 spans", || r.collector.stats().assembly.completed == 1500).await;
+    wait_for("1500 spans", || {
+        r.collector.stats().assembly.completed == 1500
+    })
+    .await;
     let mut viewer = RawViewer::connect(r.view.as_ref().unwrap()).await;
     let backlog = viewer.seqs(1000).await;
     assert_eq!(backlog, (501..=1500).collect::<Vec<_>>());
@@ -81,10 +86,16 @@ async fn item17_viewer_joining_during_ingest_sees_no_gap_and_no_duplicate() {
             send(&ingest, &root_spans(i * 100, 100)).await;
         }
     });
-    wait_for("some spans", || r.collector.stats().assembly.completed >= 300).await;
+    wait_for("some spans", || {
+        r.collector.stats().assembly.completed >= 300
+    })
+    .await;
     let mut viewer = RawViewer::connect(r.view.as_ref().unwrap()).await;
     sender.await.unwrap();
-    wait_for("all spans", || r.collector.stats().assembly.completed == 4000).await;
+    wait_for("all spans", || {
+        r.collector.stats().assembly.completed == 4000
+    })
+    .await;
     // Whatever the first seq is, the rest follow without gap up to 4000.
     let first = viewer.seqs(1).await[0];
     let rest = viewer.seqs((4000 - first) as usize).await;
@@ -102,7 +113,10 @@ async fn item18_never_reading_viewer_is_disconnected_others_and_ingest_keep_goin
     // The stalled viewer: connected, never reads.
     let stalled = tokio::net::UnixStream::connect(&view).await.unwrap();
     let good = ViewClient::connect(&view).await.unwrap();
-    wait_for("2 viewers", || r.collector.stats().gauges.viewers_active == 2).await;
+    wait_for("2 viewers", || {
+        r.collector.stats().gauges.viewers_active == 2
+    })
+    .await;
     let cancel = CancellationToken::new();
     let total = 20_000u64;
     let c2 = cancel.clone();
@@ -125,7 +139,10 @@ async fn item18_never_reading_viewer_is_disconnected_others_and_ingest_keep_goin
     // Paced bursts of 200 spans: the reading viewer keeps up, the stalled one cannot.
     for i in 0..total / 200 {
         send(&r.ingest, &root_spans(i * 200, 200)).await;
-        wait_for("burst", || r.collector.stats().assembly.completed == (i + 1) * 200).await;
+        wait_for("burst", || {
+            r.collector.stats().assembly.completed == (i + 1) * 200
+        })
+        .await;
     }
     let (n, summary) = tokio::time::timeout(Duration::from_secs(30), reader)
         .await
@@ -134,7 +151,10 @@ async fn item18_never_reading_viewer_is_disconnected_others_and_ingest_keep_goin
     assert_eq!(n, total);
     assert_eq!(summary.end, ViewEnd::Cancelled);
     let st = r.collector.stats();
-    assert_eq!(st.outputs.viewers_slow_dropped, 1, "only the stalled viewer");
+    assert_eq!(
+        st.outputs.viewers_slow_dropped, 1,
+        "only the stalled viewer"
+    );
     assert_eq!(st.assembly.completed, total, "ingest unaffected");
     assert_eq!(st.ingest.counts.starts, total);
     drop(stalled);
@@ -198,14 +218,20 @@ async fn item19_view_client_skips_and_counts_bad_and_long_lines() {
         // Ours, garbage, an over-long line, then go-trace's (no seq), last without `\n`.
         s.write_all(b"{\"id\":\"00000000000000a1\",\"trace_id\":\"00000000000000b1\",\"name\":\"a\",\"kind\":0,\"start_time\":\"2025-06-01T10:00:00Z\",\"end_time\":\"2025-06-01T10:00:01Z\",\"seq\":7,\"duration_ns\":1000000000,\"kind_name\":\"function\"}\n").unwrap();
         s.write_all(b"garbage\n").unwrap();
-        s.write_all(format!("{{\"x\":\"{}\"}}\n", "y".repeat(4000)).as_bytes()).unwrap();
+        s.write_all(format!("{{\"x\":\"{}\"}}\n", "y".repeat(4000)).as_bytes())
+            .unwrap();
         s.write_all(b"{\"id\":\"00000000000000a2\",\"trace_id\":\"00000000000000b1\",\"parent_id\":\"00000000000000a1\",\"name\":\"b\",\"kind\":2,\"start_time\":\"2025-06-01T10:00:00.5Z\",\"end_time\":\"2025-06-01T10:00:00.75Z\"}").unwrap();
     });
-    let client = ViewClient::connect(&path).await.unwrap().max_line_bytes(1000);
+    let client = ViewClient::connect(&path)
+        .await
+        .unwrap()
+        .max_line_bytes(1000);
     let mut names = Vec::new();
     let summary = tokio::time::timeout(
         Duration::from_secs(10),
-        client.run(CancellationToken::new(), |s| names.push((s.name.clone(), s.duration))),
+        client.run(CancellationToken::new(), |s| {
+            names.push((s.name.clone(), s.duration))
+        }),
     )
     .await
     .unwrap()
@@ -225,10 +251,15 @@ async fn a_viewer_whose_write_stays_blocked_past_the_5s_deadline_is_dropped() {
     l.viewer_queue = 1_000_000;
     l.backlog = 0;
     let r = start(l, true).await;
-    let stalled = tokio::net::UnixStream::connect(r.view.as_ref().unwrap()).await.unwrap();
+    let stalled = tokio::net::UnixStream::connect(r.view.as_ref().unwrap())
+        .await
+        .unwrap();
     wait_for("viewer", || r.collector.stats().gauges.viewers_active == 1).await;
     send(&r.ingest, &root_spans(0, 20_000)).await;
-    wait_for("ingest", || r.collector.stats().assembly.completed == 20_000).await;
+    wait_for("ingest", || {
+        r.collector.stats().assembly.completed == 20_000
+    })
+    .await;
     for _ in 0..200 {
         if r.collector.stats().gauges.viewers_active == 0 {
             break;
@@ -236,7 +267,10 @@ async fn a_viewer_whose_write_stays_blocked_past_the_5s_deadline_is_dropped() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let st = r.collector.stats();
-    assert_eq!(st.gauges.viewers_active, 0, "dropped after the write deadline");
+    assert_eq!(
+        st.gauges.viewers_active, 0,
+        "dropped after the write deadline"
+    );
     assert_eq!(st.outputs.viewers_slow_dropped, 1);
     drop(stalled);
     r.stop().await;

@@ -292,11 +292,7 @@ impl Emitter {
         };
         shared.lock().stop = true;
         shared.writer_wake.notify_all();
-        let handle = self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(handle) = handle {
             // A write in progress ends within `write_timeout`.
             let _ = handle.join();
@@ -306,10 +302,7 @@ impl Emitter {
 
     /// Current counters.
     pub fn stats(&self) -> EmitterStats {
-        self.shared
-            .as_ref()
-            .map(|s| s.stats())
-            .unwrap_or_default()
+        self.shared.as_ref().map(|s| s.stats()).unwrap_or_default()
     }
 }
 

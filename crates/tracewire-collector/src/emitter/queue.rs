@@ -90,7 +90,9 @@ impl Shared {
     /// Offers one encoded line (with its trailing `\n`). Never blocks on I/O.
     pub(crate) fn offer(&self, line: Vec<u8>) {
         // The line limit counts the line without its terminator (as the collector does).
-        let body_len = line.len().saturating_sub(usize::from(line.last() == Some(&b'\n')));
+        let body_len = line
+            .len()
+            .saturating_sub(usize::from(line.last() == Some(&b'\n')));
         if body_len > self.max_line_bytes {
             self.counters.oversize.fetch_add(1, Ordering::Relaxed);
             return;

@@ -106,7 +106,10 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig) {
                 shared.counters.sent.fetch_add(count, Ordering::Relaxed);
             }
             Err(_) => {
-                shared.counters.write_failed.fetch_add(count, Ordering::Relaxed);
+                shared
+                    .counters
+                    .write_failed
+                    .fetch_add(count, Ordering::Relaxed);
                 conn = None;
                 shared.counters.connected.store(false, Ordering::Relaxed);
             }

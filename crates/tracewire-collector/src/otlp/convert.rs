@@ -53,7 +53,9 @@ fn any_value_json(v: &AnyValue) -> serde_json::Value {
         Some(any_value::Value::BytesValue(b)) => {
             J::String(b.iter().map(|x| format!("{x:02x}")).collect())
         }
-        Some(any_value::Value::ArrayValue(a)) => J::Array(a.values.iter().map(any_value_json).collect()),
+        Some(any_value::Value::ArrayValue(a)) => {
+            J::Array(a.values.iter().map(any_value_json).collect())
+        }
         Some(any_value::Value::KvlistValue(kv)) => J::Object(
             kv.values
                 .iter()

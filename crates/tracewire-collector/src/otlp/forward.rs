@@ -158,7 +158,9 @@ pub(crate) async fn run(config: ForwardConfig, collector: Collector, mut sub: Sp
     let publish = |e: &Exporters, unbuildable: u64| {
         let t = e.totals();
         counters.forward_exported.store(t.sent, Ordering::Relaxed);
-        counters.forward_failed.store(t.failed + unbuildable, Ordering::Relaxed);
+        counters
+            .forward_failed
+            .store(t.failed + unbuildable, Ordering::Relaxed);
         counters.forward_dropped.store(t.dropped, Ordering::Relaxed);
     };
     let mut tick = tokio::time::interval(Duration::from_millis(500));

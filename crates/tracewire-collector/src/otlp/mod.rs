@@ -148,11 +148,8 @@ impl RunningOtlp {
     pub(crate) async fn stop_receiver(&self) {
         self.cancel.cancel();
         self.receiver_tasks.close();
-        let _ = tokio::time::timeout(
-            crate::server::SHUTDOWN_DEADLINE,
-            self.receiver_tasks.wait(),
-        )
-        .await;
+        let _ = tokio::time::timeout(crate::server::SHUTDOWN_DEADLINE, self.receiver_tasks.wait())
+            .await;
     }
 }
 

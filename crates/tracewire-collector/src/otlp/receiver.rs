@@ -117,10 +117,16 @@ async fn read_body(mut body: Incoming) -> Result<Vec<u8>, BodyError> {
 
 async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<Bytes>> {
     if req.uri().path() != "/v1/traces" {
-        return plain(StatusCode::NOT_FOUND, "not found: POST OTLP traces to /v1/traces\n");
+        return plain(
+            StatusCode::NOT_FOUND,
+            "not found: POST OTLP traces to /v1/traces\n",
+        );
     }
     if req.method() != Method::POST {
-        let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use POST\n");
+        let mut r = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed: use POST\n",
+        );
         r.headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return r;
@@ -157,7 +163,10 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
     let parsed = match parse_export_request(format.into(), &body, gzip) {
         Ok(p) => p,
         Err(OtlpParseError::TooLarge) => {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "decompressed body over 16 MiB\n")
+            return plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "decompressed body over 16 MiB\n",
+            )
         }
         Err(e) => return plain(StatusCode::BAD_REQUEST, &format!("{e}\n")),
     };
@@ -168,13 +177,20 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
         ..
     } = parsed;
     let counters = &collector.shared.counters;
-    counters.otlp_rejected.fetch_add(rejected, Ordering::Relaxed);
+    counters
+        .otlp_rejected
+        .fetch_add(rejected, Ordering::Relaxed);
     let accepted = good.len() as u64;
     let delivered = collector.ingest_completed_batch(good).await;
     if delivered {
-        counters.otlp_accepted.fetch_add(accepted, Ordering::Relaxed);
+        counters
+            .otlp_accepted
+            .fetch_add(accepted, Ordering::Relaxed);
     } else {
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "collector is shutting down\n");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "collector is shutting down\n",
+        );
     }
     let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
         rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),

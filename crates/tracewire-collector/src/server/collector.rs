@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::assembler_task::{self, Msg, Outputs, RetainedMirror};
+use super::ingest::{accept_ingest, IngestContext};
 use super::journal::{open_journal, start_journal};
 use super::stats::{ConnRegistry, Gauges, OutputCounters, Stats};
 use super::subscribe::{CallbackHandle, SpanSubscription, TraceSubscription};
 use super::view_server::{accept_viewers, ViewHub};
-use super::ingest::{accept_ingest, IngestContext};
 use crate::assemble::{Assembler, AssemblyStats, Limits};
 use crate::model::{CompletedSpan, Trace, TraceId};
 use crate::paths::{self, BindError, SocketFileGuard};
@@ -410,7 +410,12 @@ impl BoundCollector {
             )))
         };
         let journal = journal.map(|file| {
-            start_journal(file, JOURNAL_QUEUE, Arc::clone(&shared.counters), &output_tasks)
+            start_journal(
+                file,
+                JOURNAL_QUEUE,
+                Arc::clone(&shared.counters),
+                &output_tasks,
+            )
         });
         let span_tx = lock(&shared.span_tx).clone();
         let trace_tx = lock(&shared.trace_tx).clone();

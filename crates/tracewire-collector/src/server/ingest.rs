@@ -53,7 +53,12 @@ pub(crate) async fn accept_ingest(
                 }
                 let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid());
                 let id = ctx.registry.open(peer_pid);
-                tasks.spawn(serve_connection(stream, id, ctx.clone(), conn_cancel.clone()));
+                tasks.spawn(serve_connection(
+                    stream,
+                    id,
+                    ctx.clone(),
+                    conn_cancel.clone(),
+                ));
             }
             Err(_) => {
                 // EMFILE, ECONNABORTED and friends are transient: back off and retry.

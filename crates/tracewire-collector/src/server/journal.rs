@@ -36,7 +36,9 @@ pub(crate) struct JournalSink {
 impl JournalSink {
     pub(crate) fn offer(&self, line: &Line) {
         if self.tx.try_send(Arc::clone(line)).is_err() {
-            self.counters.journal_dropped.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .journal_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -77,7 +79,9 @@ pub(crate) fn start_journal(
             while let Some(line) = next.take() {
                 if out.write_all(&line).is_err() {
                     task_counters.journal_errors.fetch_add(1, Ordering::Relaxed);
-                    task_counters.journal_dropped.fetch_add(1, Ordering::Relaxed);
+                    task_counters
+                        .journal_dropped
+                        .fetch_add(1, Ordering::Relaxed);
                 } else {
                     buffered += 1;
                 }

@@ -30,7 +30,9 @@ pub use collector::{BoundCollector, Collector, CollectorBuilder, ServeError, Ser
 pub use journal::JournalReader;
 pub use stats::{ConnStats, Gauges, IngestTotals, OutputStats, Stats};
 pub use subscribe::{CallbackHandle, RecvError, SpanSubscription, TraceSubscription};
-pub use view_client::{ConnectError, ViewClient, ViewEnd, ViewError, ViewSummary, VIEW_CONNECT_TIMEOUT};
+pub use view_client::{
+    ConnectError, ViewClient, ViewEnd, ViewError, ViewSummary, VIEW_CONNECT_TIMEOUT,
+};
 pub use view_server::VIEW_WRITE_DEADLINE;
 
 #[cfg(feature = "otlp")]

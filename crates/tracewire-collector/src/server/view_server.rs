@@ -60,7 +60,11 @@ pub(crate) struct Registration {
 }
 
 impl ViewHub {
-    pub(crate) fn new(backlog_cap: usize, viewer_queue: usize, counters: Arc<OutputCounters>) -> Self {
+    pub(crate) fn new(
+        backlog_cap: usize,
+        viewer_queue: usize,
+        counters: Arc<OutputCounters>,
+    ) -> Self {
         Self {
             state: Mutex::new(HubState {
                 backlog: VecDeque::with_capacity(backlog_cap.min(4096)),
@@ -100,7 +104,9 @@ impl ViewHub {
                 match v.tx.try_send(Arc::clone(line)) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(_)) => {
-                        counters.viewers_slow_dropped.fetch_add(1, Ordering::Relaxed);
+                        counters
+                            .viewers_slow_dropped
+                            .fetch_add(1, Ordering::Relaxed);
                         v.kill.cancel();
                         return false;
                     }
@@ -157,7 +163,9 @@ pub(crate) async fn accept_viewers(
                 backoff = Duration::from_millis(5);
                 let Some(reg) = hub.register() else { break };
                 hub.counters.viewers_active.fetch_add(1, Ordering::Relaxed);
-                hub.counters.viewers_connected.fetch_add(1, Ordering::Relaxed);
+                hub.counters
+                    .viewers_connected
+                    .fetch_add(1, Ordering::Relaxed);
                 let counters = Arc::clone(&hub.counters);
                 tasks.spawn(write_viewer(stream, reg, counters));
             }
@@ -243,7 +251,9 @@ async fn write_viewer(stream: UnixStream, reg: Registration, counters: Arc<Outpu
                 break false;
             }
             WriteOutcome::TimedOut => {
-                counters.viewers_slow_dropped.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .viewers_slow_dropped
+                    .fetch_add(1, Ordering::Relaxed);
                 break false;
             }
         }
