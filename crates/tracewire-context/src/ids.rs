@@ -15,15 +15,21 @@ pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-/// The value of one lowercase hex digit.
-#[inline]
-fn lower_hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// The value of each lowercase hex digit; `0xff` for every other byte.
+const LOWER_HEX_VALUE: [u8; 256] = {
+    let mut table = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// Decodes exactly `N * 2` lowercase hex digits; uppercase is rejected with its own error.
 pub(crate) fn decode_lower_hex<const N: usize>(
@@ -39,10 +45,14 @@ pub(crate) fn decode_lower_hex<const N: usize>(
     }
     let mut out = [0u8; N];
     for (i, pair) in s.chunks_exact(2).enumerate() {
-        match (lower_hex_value(pair[0]), lower_hex_value(pair[1])) {
-            (Some(h), Some(l)) => out[i] = (h << 4) | l,
-            _ => return Err(hex_error(pair, field)),
+        let (h, l) = (
+            LOWER_HEX_VALUE[pair[0] as usize],
+            LOWER_HEX_VALUE[pair[1] as usize],
+        );
+        if (h | l) > 0x0f {
+            return Err(hex_error(pair, field));
         }
+        out[i] = (h << 4) | l;
     }
     Ok(out)
 }

@@ -52,10 +52,13 @@ impl Traceparent {
         if s.is_empty() {
             return Err(ParseError::Empty);
         }
-        if s.contains(&b',') {
-            return Err(ParseError::MultipleHeaders {
-                header: "traceparent",
-            });
+        // A comma-joined list is never 55 characters, so only other lengths (and the
+        // free-form tail of future versions) need the scan for a comma.
+        let list = || ParseError::MultipleHeaders {
+            header: "traceparent",
+        };
+        if s.len() != TRACEPARENT_LEN && s.contains(&b',') {
+            return Err(list());
         }
         if s.len() < TRACEPARENT_LEN {
             return Err(ParseError::WrongLength {
@@ -194,6 +197,14 @@ mod tests {
             ),
             (
                 "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01,00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ParseError::MultipleHeaders { header: "traceparent" },
+            ),
+            (
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01,",
+                ParseError::MultipleHeaders { header: "traceparent" },
+            ),
+            (
+                "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x,00-1",
                 ParseError::MultipleHeaders { header: "traceparent" },
             ),
             ("00-1-2-01", ParseError::WrongLength { field: "traceparent", expected: 55, found: 9 }),

@@ -31,15 +31,36 @@ fn is_ows(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+/// Byte classes of the tracestate grammar, looked up once per byte.
+const KEY_FIRST: u8 = 1;
+const KEY_REST: u8 = 2;
+const VALUE: u8 = 4;
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut c = 0x20;
+    while c <= 0x7e {
+        let b = c as u8;
+        if b != b',' && b != b'=' {
+            table[c] |= VALUE;
+        }
+        if b.is_ascii_lowercase() || b.is_ascii_digit() {
+            table[c] |= KEY_FIRST | KEY_REST;
+        }
+        if matches!(b, b'_' | b'-' | b'*' | b'/' | b'@') {
+            table[c] |= KEY_REST;
+        }
+        c += 1;
+    }
+    table
+};
+
 /// Level 2 key grammar: 1–256 chars, first `a-z`/`0-9`, then `a-z 0-9 _ - * / @`.
 pub(crate) fn valid_key(key: &str) -> bool {
     let b = key.as_bytes();
     !b.is_empty()
         && b.len() <= MAX_KEY_LEN
-        && matches!(b[0], b'a'..=b'z' | b'0'..=b'9')
-        && b[1..]
-            .iter()
-            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'*' | b'/' | b'@'))
+        && CLASSES[b[0] as usize] & KEY_FIRST != 0
+        && b[1..].iter().all(|&c| CLASSES[c as usize] & KEY_REST != 0)
 }
 
 /// 1–256 printable ASCII chars except `,` and `=`, not ending in a space.
@@ -48,8 +69,7 @@ pub(crate) fn valid_value(value: &str) -> bool {
     !b.is_empty()
         && b.len() <= MAX_VALUE_LEN
         && b[b.len() - 1] != b' '
-        && b.iter()
-            .all(|c| matches!(c, 0x20..=0x7e) && *c != b',' && *c != b'=')
+        && b.iter().all(|&c| CLASSES[c as usize] & VALUE != 0)
 }
 
 impl TraceState {
