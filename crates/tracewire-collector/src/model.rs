@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why an identifier could not be parsed from hex.
@@ -656,17 +657,18 @@ impl CompletedSpan {
 /// destructuring.
 #[derive(Debug)]
 pub struct SpanNode {
-    /// This node's span.
-    pub span: CompletedSpan,
+    /// This node's span, shared with the flat output and with every later revision of the
+    /// tree (so emitting a tree copies no span; use [`Arc::make_mut`] to edit a copy).
+    pub span: Arc<CompletedSpan>,
     /// Children sorted by (start, end, span id).
     pub children: Vec<SpanNode>,
 }
 
 impl SpanNode {
-    /// A leaf node.
-    pub fn new(span: CompletedSpan) -> Self {
+    /// A leaf node (takes a `CompletedSpan` or an already shared `Arc<CompletedSpan>`).
+    pub fn new(span: impl Into<Arc<CompletedSpan>>) -> Self {
         SpanNode {
-            span,
+            span: span.into(),
             children: Vec::new(),
         }
     }
@@ -697,7 +699,7 @@ impl SpanNode {
 impl Clone for SpanNode {
     fn clone(&self) -> Self {
         SpanNode {
-            span: self.span.clone(),
+            span: Arc::clone(&self.span),
             children: clone_forest(&self.children),
         }
     }
@@ -708,7 +710,7 @@ fn clone_forest(nodes: &[SpanNode]) -> Vec<SpanNode> {
     type Frame<'a> = (
         std::slice::Iter<'a, SpanNode>,
         Vec<SpanNode>,
-        &'a CompletedSpan,
+        &'a Arc<CompletedSpan>,
     );
     let mut top_level = Vec::with_capacity(nodes.len());
     let mut top_iter = nodes.iter();
@@ -727,7 +729,7 @@ fn clone_forest(nodes: &[SpanNode]) -> Vec<SpanNode> {
             return top_level;
         };
         let node = SpanNode {
-            span: span.clone(),
+            span: Arc::clone(span),
             children: built,
         };
         match stack.last_mut() {

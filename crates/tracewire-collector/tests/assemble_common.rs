@@ -55,7 +55,7 @@ pub fn drain(asm: &mut Assembler) -> (Vec<CompletedSpan>, Vec<Trace>) {
     let mut traces = Vec::new();
     for out in asm.drain_outputs() {
         match out {
-            Output::Span(s) => spans.push(s),
+            Output::Span(s) => spans.push(std::sync::Arc::unwrap_or_clone(s)),
             Output::Trace(t) => traces.push(t),
         }
     }

@@ -125,7 +125,7 @@ async fn item15_snapshot_is_a_deep_copy() {
     let mut snap = r.collector.snapshot();
     assert_eq!(snap.len(), 3);
     let ids: Vec<_> = snap.iter().map(|t| t.trace_id).collect();
-    snap[0].root.span.name = "changed".into();
+    std::sync::Arc::make_mut(&mut snap[0].root.span).name = "changed".into();
     snap[0].root.children.clear();
     let again = r.collector.snapshot();
     assert_eq!(again[0].root.span.name, "op");

@@ -34,6 +34,7 @@ mod pending;
 mod tree;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -166,8 +167,8 @@ impl AssemblyStats {
 #[derive(Debug, Clone)]
 pub enum Output {
     /// A completed span (flat outputs: subscribers, view server, journal, forwarder),
-    /// delivered as soon as it completes.
-    Span(CompletedSpan),
+    /// delivered as soon as it completes. Shared (not copied) with the trace's tree.
+    Span(Arc<CompletedSpan>),
     /// An emitted tree; a later revision of the same trace id replaces earlier ones.
     Trace(Trace),
 }
@@ -184,7 +185,7 @@ enum State {
 
 #[derive(Debug)]
 struct TraceEntry {
-    spans: Vec<CompletedSpan>,
+    spans: Vec<Arc<CompletedSpan>>,
     state: State,
     revision: u32,
     /// Spans included in the last emission (the retained tree = spans[..emitted_len]).
@@ -572,11 +573,12 @@ impl Assembler {
         span.seq = self.next_seq;
         self.next_seq += 1;
         self.stats.completed += 1;
-        self.outputs.push_back(Output::Span(span.clone()));
+        let span = Arc::new(span);
+        self.outputs.push_back(Output::Span(Arc::clone(&span)));
         self.attach(span, now);
     }
 
-    fn attach(&mut self, span: CompletedSpan, now: Instant) {
+    fn attach(&mut self, span: Arc<CompletedSpan>, now: Instant) {
         let id = span.trace_id;
         let max_spans = self.limits.max_spans_per_trace;
         let len_and_state = |traces: &HashMap<TraceId, TraceEntry, IdHashBuilder>| {

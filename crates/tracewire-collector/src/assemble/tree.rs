@@ -1,7 +1,9 @@
 //! Tree building (spec §3): completed spans of one trace → a [`SpanNode`] tree, with a
 //! synthetic root when the spans do not form exactly one rooted tree.
 
+use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::hash::IdHashBuilder;
@@ -20,21 +22,27 @@ fn order_key(s: &CompletedSpan) -> (Timestamp, Timestamp, SpanId) {
 /// siblings are sorted by (start, end, span id). A parent cycle (only possible with
 /// corrupt input) is cut at the first node found on it, so no span is ever left out.
 /// Iterative throughout: a chain of any depth cannot overflow the stack.
-pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool) {
+///
+/// `spans` may be plain `CompletedSpan`s (each is copied into its node) or shared
+/// `Arc<CompletedSpan>`s (each node shares the span; no copy, as the assembler does).
+pub fn build_tree<S>(trace_id: TraceId, spans: &[S]) -> (SpanNode, bool)
+where
+    S: Borrow<CompletedSpan> + Clone + Into<Arc<CompletedSpan>>,
+{
     let n = spans.len();
+    let span = |i: usize| -> &CompletedSpan { spans[i].borrow() };
     let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by_key(|&i| order_key(&spans[i]));
+    order.sort_by_key(|&i| order_key(span(i)));
 
     let mut by_id: HashMap<SpanId, usize, IdHashBuilder> =
         HashMap::with_capacity_and_hasher(n, IdHashBuilder::new());
     for &i in &order {
-        by_id.entry(spans[i].span_id).or_insert(i);
+        by_id.entry(span(i).span_id).or_insert(i);
     }
-    let mut parent: Vec<Option<usize>> = spans
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            s.parent_id
+    let mut parent: Vec<Option<usize>> = (0..n)
+        .map(|i| {
+            span(i)
+                .parent_id
                 .and_then(|p| by_id.get(&p).copied())
                 .filter(|&p| p != i)
         })
@@ -50,7 +58,7 @@ pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool
         }
     }
 
-    let complete = tops.len() == 1 && spans[tops[0]].parent_id.is_none();
+    let complete = tops.len() == 1 && span(tops[0]).parent_id.is_none();
     let mut built: Vec<Option<SpanNode>> = (0..n).map(|_| None).collect();
     for &top in &tops {
         build_subtree(top, spans, &children, &mut built);
@@ -73,7 +81,7 @@ pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool
         .unwrap_or_default()
         .max(start);
     let root = SpanNode {
-        span: CompletedSpan {
+        span: Arc::new(CompletedSpan {
             trace_id,
             span_id: SpanId::SYNTHETIC,
             parent_id: None,
@@ -85,7 +93,7 @@ pub fn build_tree(trace_id: TraceId, spans: &[CompletedSpan]) -> (SpanNode, bool
             attrs: BTreeMap::new(),
             status: Status::default(),
             seq: 0,
-        },
+        }),
         children: top_nodes,
     };
     (root, true)
@@ -125,9 +133,9 @@ fn break_cycles(order: &[usize], parent: &mut [Option<usize>]) {
 }
 
 /// Post-order construction of the subtree at `top` into `built[top]`.
-fn build_subtree(
+fn build_subtree<S: Clone + Into<Arc<CompletedSpan>>>(
     top: usize,
-    spans: &[CompletedSpan],
+    spans: &[S],
     children: &[Vec<usize>],
     built: &mut [Option<SpanNode>],
 ) {
@@ -139,7 +147,7 @@ fn build_subtree(
                 .filter_map(|&c| built[c].take())
                 .collect();
             built[i] = Some(SpanNode {
-                span: spans[i].clone(),
+                span: spans[i].clone().into(),
                 children: kids,
             });
         } else {

@@ -93,7 +93,7 @@ impl Outputs {
                     }
                     if span_rx {
                         // A receiver that left meanwhile is not an error here.
-                        let _ = self.spans.send(Arc::new(span));
+                        let _ = self.spans.send(span);
                     }
                 }
                 Output::Trace(trace) => {
