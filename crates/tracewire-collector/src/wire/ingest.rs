@@ -166,19 +166,20 @@ enum Key {
 }
 
 /// The raw, type-checked fields of one line (phase 1: anything wrong here is `Malformed`).
+/// Produced by the serde path below or by the fast scanner (`super::fast`).
 #[derive(Default)]
-struct RawLine<'a> {
-    ty: Option<Scalar<'a>>,
-    span_id: Option<Cow<'a, str>>,
-    trace_id: Option<Cow<'a, str>>,
+pub(super) struct RawLine<'a> {
+    pub(super) ty: Option<Scalar<'a>>,
+    pub(super) span_id: Option<Cow<'a, str>>,
+    pub(super) trace_id: Option<Cow<'a, str>>,
     /// `Some(None)` for an explicit `null`.
-    parent_id: Option<Option<Cow<'a, str>>>,
-    name: Option<String>,
-    kind: Option<Scalar<'a>>,
-    time: Option<Cow<'a, str>>,
-    attrs: Option<BTreeMap<String, String>>,
-    duration_ns: Option<u64>,
-    status: Option<Status>,
+    pub(super) parent_id: Option<Option<Cow<'a, str>>>,
+    pub(super) name: Option<String>,
+    pub(super) kind: Option<Scalar<'a>>,
+    pub(super) time: Option<Cow<'a, str>>,
+    pub(super) attrs: Option<BTreeMap<String, String>>,
+    pub(super) duration_ns: Option<u64>,
+    pub(super) status: Option<Status>,
 }
 
 /// A key that is either known or remembered (for duplicate detection) as unknown.
@@ -337,12 +338,27 @@ pub fn decode_ingest_line(line: &[u8]) -> Result<SpanEvent, Rejection> {
     // Validate UTF-8 once for the whole line (invalid bytes anywhere make it malformed),
     // so the JSON reader need not re-check every string.
     let line = std::str::from_utf8(line).map_err(|_| Rejection::Malformed)?;
+    // The scanner takes the plain shape apps send; anything else goes through serde_json,
+    // which alone decides what is malformed.
+    let raw = match super::fast::scan_line(line) {
+        Ok(raw) => raw,
+        Err(_) => decode_raw_serde(line)?,
+    };
+    classify(raw)
+}
+
+/// Phase 1 with serde_json: any JSON or type error is `Malformed`.
+pub(super) fn decode_raw_serde(line: &str) -> Result<RawLine<'_>, Rejection> {
     let mut de = serde_json::Deserializer::from_str(line);
     let raw = de
         .deserialize_map(LineVisitor)
         .map_err(|_| Rejection::Malformed)?;
     de.end().map_err(|_| Rejection::Malformed)?;
+    Ok(raw)
+}
 
+/// Phase 2: the semantic rejections in §2 order, then the event.
+pub(super) fn classify(raw: RawLine<'_>) -> Result<SpanEvent, Rejection> {
     let is_start = match raw.ty {
         None => return Err(Rejection::MissingType),
         Some(Scalar::U64(0)) => true,

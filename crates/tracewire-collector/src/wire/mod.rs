@@ -14,6 +14,7 @@
 //! assert_eq!(decode_ingest_line(br#"{"span_id":"9f86d081884c7d65"}"#), Err(Rejection::MissingType));
 //! ```
 
+mod fast;
 mod ingest;
 mod json;
 mod view;
