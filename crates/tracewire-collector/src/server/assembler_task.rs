@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::batch_pool::BatchPool;
 use super::journal::JournalSink;
 use super::view_server::{Line, ViewHub};
 use crate::assemble::{Assembler, AssemblyStats, Output};
@@ -70,6 +71,8 @@ pub(crate) struct Outputs {
     pub(crate) journal: Option<JournalSink>,
     pub(crate) retained: Arc<Mutex<RetainedMirror>>,
     pub(crate) stats: Arc<Mutex<AssemblyStats>>,
+    /// Where drained event batches go back to the ingest connections.
+    pub(crate) batches: Arc<BatchPool>,
 }
 
 impl Outputs {
@@ -113,12 +116,13 @@ impl Outputs {
     }
 }
 
-fn handle(asm: &mut Assembler, msg: Msg, now: Instant) {
+fn handle(asm: &mut Assembler, msg: Msg, now: Instant, batches: &BatchPool) {
     match msg {
-        Msg::Events(events) => {
-            for ev in events {
+        Msg::Events(mut events) => {
+            for ev in events.drain(..) {
                 asm.push_event(ev, now);
             }
+            batches.give(events);
         }
         Msg::Completed(spans) => {
             for span in spans {
@@ -146,10 +150,10 @@ pub(crate) async fn run(mut asm: Assembler, mut rx: mpsc::Receiver<Msg>, outputs
             msg = rx.recv() => match msg {
                 Some(msg) => {
                     let now = Instant::now();
-                    handle(&mut asm, msg, now);
+                    handle(&mut asm, msg, now, &outputs.batches);
                     for _ in 1..MAX_MSGS_PER_ROUND {
                         match rx.try_recv() {
-                            Ok(msg) => handle(&mut asm, msg, now),
+                            Ok(msg) => handle(&mut asm, msg, now, &outputs.batches),
                             Err(_) => break,
                         }
                     }

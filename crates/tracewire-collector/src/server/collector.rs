@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::assembler_task::{self, Msg, Outputs, RetainedMirror};
+use super::batch_pool::BatchPool;
 use super::ingest::{accept_ingest, IngestContext};
 use super::journal::{open_journal, start_journal};
 use super::stats::{ConnRegistry, Gauges, OutputCounters, Stats};
@@ -425,6 +426,7 @@ impl BoundCollector {
         #[cfg(feature = "otlp")]
         let otlp_running = otlp.start(&collector, &output_tasks, token.clone());
 
+        let batches = Arc::new(BatchPool::default());
         let outputs = Outputs {
             spans: span_tx,
             traces: trace_tx,
@@ -432,6 +434,7 @@ impl BoundCollector {
             journal,
             retained: Arc::clone(&shared.retained),
             stats: Arc::clone(&shared.assembly),
+            batches: Arc::clone(&batches),
         };
         let assembler = Assembler::new(limits.clone());
         let assembler_task = tokio::spawn(assembler_task::run(assembler, msg_rx, outputs));
@@ -456,6 +459,7 @@ impl BoundCollector {
         let ctx = IngestContext {
             registry: Arc::clone(&shared.registry),
             tx: msg_tx,
+            batches,
             max_line_bytes: limits.max_line_bytes,
             max_connections: limits.max_connections,
         };

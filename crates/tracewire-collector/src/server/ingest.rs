@@ -12,18 +12,22 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::assembler_task::Msg;
+use super::batch_pool::BatchPool;
 use super::stats::ConnRegistry;
 use crate::lines::{LineEvent, LineSplitter};
 use crate::wire::{decode_ingest_line, IngestCounts, Rejection};
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 64 * 1024;
+/// Bytes per line assumed when sizing a read's event batch (a lower bound for real lines).
+const EVENT_BYTES_HINT: usize = 96;
 
 /// What an ingest connection needs.
 #[derive(Debug, Clone)]
 pub(crate) struct IngestContext {
     pub(crate) registry: Arc<ConnRegistry>,
     pub(crate) tx: mpsc::Sender<Msg>,
+    pub(crate) batches: Arc<BatchPool>,
     pub(crate) max_line_bytes: usize,
     pub(crate) max_connections: usize,
 }
@@ -106,7 +110,12 @@ async fn serve_connection(
             _ = cancel.cancelled() => break,
             r = stream.read(&mut buf) => r,
         };
-        let mut events = Vec::with_capacity(256);
+        // A recycled batch, sized for the read (go-trace lines are well over 96 bytes), so a
+        // full 64 KiB read never regrows and copies it.
+        let mut events = match &read {
+            Ok(n) => ctx.batches.take(n / EVENT_BYTES_HINT + 1),
+            Err(_) => Vec::new(),
+        };
         let eof = match read {
             Ok(0) => {
                 splitter.finish(|ev| handle_line(ev, &mut counts, &mut events));
@@ -121,7 +130,9 @@ async fn serve_connection(
             Err(_) => true,
         };
         ctx.registry.update(id, &counts);
-        if !events.is_empty() {
+        if events.is_empty() {
+            ctx.batches.give(events);
+        } else {
             // Not cancellable: the assembler runs until every connection task has ended,
             // so decoded events are never lost at shutdown.
             if ctx.tx.send(Msg::Events(events)).await.is_err() {

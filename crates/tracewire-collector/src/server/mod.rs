@@ -18,6 +18,7 @@
 //! ```
 
 mod assembler_task;
+mod batch_pool;
 mod collector;
 mod ingest;
 mod journal;
