@@ -103,8 +103,23 @@ fn split_lines(data: &[u8], n: usize) -> Vec<&[u8]> {
     parts
 }
 
-/// Events/s through the collector over `conns` connections, until every span is paired.
-fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize) -> f64 {
+/// CPU time used by this whole process so far (all threads, user + system), from
+/// `/proc/self/stat` (clock ticks of 10 ms): a load-independent measure of the work done.
+fn process_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the `(comm)`; utime and stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    ticks as f64 / 100.0
+}
+
+/// Events/s through the collector over `conns` connections, until every span is paired,
+/// and the process CPU time per event (µs) over the same interval (writer threads included).
+fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize) -> (f64, f64) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
     let mut limits = Limits::default();
@@ -120,6 +135,7 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize
     let c = bound.handle();
     let token = CancellationToken::new();
     let server = rt.spawn(bound.serve_with_token(token.clone()));
+    let cpu0 = process_cpu_secs();
     let start = Instant::now();
     std::thread::scope(|scope| {
         for part in split_lines(data, conns) {
@@ -135,9 +151,10 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize
         );
     }
     let rate = (spans * 2) as f64 / start.elapsed().as_secs_f64();
+    let cpu_us = (process_cpu_secs() - cpu0) * 1e6 / (spans * 2) as f64;
     token.cancel();
     rt.block_on(server).unwrap().unwrap();
-    rate
+    (rate, cpu_us)
 }
 
 /// Events/s of the sans-IO stages on the same bytes: split + decode, then + assembler.
@@ -270,10 +287,15 @@ fn main() {
     println!("ingest: sans-IO decode+assemble  {:>12.0} events/s", both);
     let conns = env_u64("TRACEWIRE_BENCH_CONNS", 4) as usize;
     let (mut best_raw, mut best_col, mut best_multi) = (0f64, 0f64, 0f64);
+    let (mut cpu_col, mut cpu_multi) = (f64::MAX, f64::MAX);
     for _ in 0..rounds {
         best_raw = best_raw.max(raw(&data, events));
-        best_col = best_col.max(collector(&rt, &data, spans, 1));
-        best_multi = best_multi.max(collector(&rt, &data, spans, conns));
+        let (rate, cpu) = collector(&rt, &data, spans, 1);
+        best_col = best_col.max(rate);
+        cpu_col = cpu_col.min(cpu);
+        let (rate, cpu) = collector(&rt, &data, spans, conns);
+        best_multi = best_multi.max(rate);
+        cpu_multi = cpu_multi.min(cpu);
     }
     println!(
         "ingest: raw socket read+discard  {:>12.0} events/s",
@@ -290,6 +312,10 @@ fn main() {
     println!(
         "ingest: collector / raw          {:>12.3}",
         best_col / best_raw
+    );
+    println!(
+        "ingest: process CPU per event    {:>9.3} µs (1 connection), {:.3} µs ({conns} connections)",
+        cpu_col, cpu_multi
     );
     if smoke {
         return;

@@ -162,7 +162,20 @@ fn strip_cr_len(len: u64, last: Option<u8>) -> u64 {
 }
 
 fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Eight bytes at a time ("has zero byte" on `w ^ '\n'`), then the exact position.
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let x = u64::from_le_bytes(w) ^ (LO * u64::from(b'\n'));
+        if x.wrapping_sub(LO) & !x & HI != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..].iter().position(|&c| c == b'\n').map(|p| i + p)
 }
 
 #[cfg(test)]
@@ -178,6 +191,21 @@ mod tests {
         }
         s.finish(|ev| out.push(describe(ev)));
         out
+    }
+
+    #[test]
+    fn newline_search_finds_the_first_newline_at_every_offset() {
+        for len in 0..40 {
+            for nl in 0..len {
+                let mut v = vec![b'\n' + 1; len];
+                v[nl] = b'\n';
+                if nl + 3 < len {
+                    v[nl + 3] = b'\n';
+                }
+                assert_eq!(memchr_newline(&v), Some(nl), "len {len} nl {nl}");
+            }
+            assert_eq!(memchr_newline(&vec![b'\t'; len]), None);
+        }
     }
 
     fn describe(ev: LineEvent<'_>) -> String {

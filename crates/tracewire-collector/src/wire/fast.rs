@@ -53,6 +53,15 @@ impl<'a> Scanner<'a> {
         let bytes = self.s.as_bytes();
         let start = self.at;
         let mut i = start;
+        // Eight bytes at a time while none is a quote, a backslash or a control byte.
+        while let Some(word) = bytes.get(i..i + 8) {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            if special_bytes(u64::from_le_bytes(w)) != 0 {
+                break;
+            }
+            i += 8;
+        }
         while let Some(&b) = bytes.get(i) {
             match b {
                 b'"' => {
@@ -146,6 +155,18 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Non-zero when any byte of the (little-endian) word is `"`, `\\` or below 0x20 (the
+/// classic "has zero byte" test applied to `w ^ '"'`, `w ^ '\\'` and `w < 0x20`; exact
+/// about whether such a byte exists).
+fn special_bytes(w: u64) -> u64 {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let quote = w ^ (LO * u64::from(b'"'));
+    let backslash = w ^ (LO * u64::from(b'\\'));
+    let zero_in = |x: u64| x.wrapping_sub(LO) & !x;
+    (zero_in(quote) | zero_in(backslash) | (w.wrapping_sub(LO * 0x20) & !w)) & HI
+}
+
 fn set_once<T>(slot: &mut Option<T>, v: T) -> Step<()> {
     if slot.is_some() {
         return Err(GiveUp);
@@ -233,6 +254,22 @@ mod tests {
     }
 
     #[test]
+    fn special_byte_test_is_exact_for_every_byte_position() {
+        for pos in 0..8 {
+            for b in 0..=255u8 {
+                let mut w = [b'a'; 8];
+                w[pos] = b;
+                let special = b == b'"' || b == b'\\' || b < 0x20;
+                assert_eq!(
+                    super::special_bytes(u64::from_le_bytes(w)) != 0,
+                    special,
+                    "{b:#x}@{pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn plain_go_trace_lines_take_the_fast_path() {
         for line in [
             r#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","parent_id":"0000000000000001","name":"SQL","kind":2,"time":"2025-06-01T10:00:00.123+09:00"}"#,
@@ -247,6 +284,8 @@ mod tests {
     fn exotic_lines_fall_back_to_serde() {
         for line in [
             r#"{"type":0,"name":"a\"b"}"#,
+            r#"{"type":0,"name":"abcdefghijklmn\"b"}"#,
+            "{\"type\":0,\"name\":\"abcdefghijklm\u{1}n\"}",
             r#"{"type":0,"type":1}"#,
             r#"{"type":0,"extra":1}"#,
             r#"{"type":01}"#,
