@@ -2,11 +2,17 @@
 //! provider; SDK provider with a no-op exporter and always-on sampling), Seed and OtelWs,
 //! at 64 B, 1 KiB and 64 KiB. Criterion reports messages/s with 64 in flight; p50/p99
 //! ping-pong latency is printed first. Both ends are traced in the traced variants.
+//!
+//! `TRACEWIRE_WS_COST=<filter>` (e.g. `1024` or `sdk-OtelWs`; empty = all) skips criterion
+//! and prints, per matching size and variant, messages/s and the process CPU time per
+//! echoed message over `TRACEWIRE_WS_COST_N` messages (default 100 000). CPU time per
+//! message depends much less on the machine's load than messages/s does, and a single
+//! variant can be run under `perf stat -e instructions:u`.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporter};
@@ -220,5 +226,82 @@ fn bench(c: &mut Criterion) {
     let _ = provider.shutdown();
 }
 
+/// User + system CPU time of this process (all threads), from `/proc/self/stat`.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // USER_HZ is 100 on every Linux configuration Rust supports.
+    Some(Duration::from_millis((utime + stime) * 10))
+}
+
+/// Warms up with `n / 10` messages, then pumps `n`: (wall time, process CPU time).
+async fn measure<T, R, E>(ws: &mut T, msg: &Message, n: u64) -> (Duration, Option<Duration>)
+where
+    T: Sink<Message> + Stream<Item = Result<R, E>> + Unpin,
+{
+    pump(ws, msg, n / 10).await;
+    let cpu0 = process_cpu();
+    let wall = pump(ws, msg, n).await;
+    let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
+    (wall, cpu)
+}
+
+fn cost(filter: &str) {
+    let n: u64 = std::env::var("TRACEWIRE_WS_COST_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let provider = sdk_provider();
+    println!("{n} messages per variant: messages/s, CPU µs per echoed message (both ends)");
+    for size in SIZES {
+        let mut raw_cpu = None;
+        for v in variants() {
+            let name = format!("{size}B/{}", v.name());
+            if !name.contains(filter) {
+                continue;
+            }
+            let msg = json(size);
+            let (wall, cpu) = rt.block_on(async {
+                let client = setup(v, &provider).await;
+                match client {
+                    Client::Raw(mut ws) => measure(&mut *ws, &msg, n).await,
+                    Client::Traced(mut ws) => measure(&mut *ws, &msg, n).await,
+                }
+            });
+            let per = cpu.map(|c| c.as_secs_f64() * 1e6 / n as f64);
+            if matches!(v, Variant::Raw) {
+                raw_cpu = per;
+            }
+            let ratio = per
+                .zip(raw_cpu)
+                .map(|(p, r)| format!("  raw/this CPU {:.3}", r / p))
+                .unwrap_or_default();
+            println!(
+                "  {name}: {:.1} k msg/s, {:.2} µs CPU/msg{ratio}",
+                n as f64 / wall.as_secs_f64() / 1e3,
+                per.unwrap_or(f64::NAN),
+            );
+        }
+    }
+    let _ = provider.shutdown();
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(filter) = std::env::var("TRACEWIRE_WS_COST") {
+        cost(&filter);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

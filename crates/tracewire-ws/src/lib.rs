@@ -66,6 +66,7 @@ mod options;
 mod received;
 mod socket;
 mod state;
+mod tracer;
 
 #[cfg(feature = "connect")]
 pub use connect::connect;

@@ -4,13 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use opentelemetry::global::ObjectSafeTracerProvider;
 use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::{Span, Tracer, TracerProvider};
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::envelope::{Format, DEFAULT_MAX_ENVELOPE_SIZE};
 use crate::negotiation::Negotiation;
+use crate::tracer::ProvideTracer;
 
 /// How a receive span relates to the sender's span (spec §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -39,7 +39,7 @@ pub(crate) enum PropagatorChoice {
 /// Per-connection options: cheap to clone, `Options::default()` plus builder methods.
 #[derive(Clone)]
 pub struct Options {
-    pub(crate) tracer_provider: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
+    pub(crate) tracer_provider: Option<Arc<dyn ProvideTracer>>,
     pub(crate) propagator: PropagatorChoice,
     pub(crate) format: Option<Format>,
     pub(crate) span_policy: SpanPolicy,

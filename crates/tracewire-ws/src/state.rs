@@ -5,11 +5,9 @@ use std::borrow::Cow;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use opentelemetry::global::{self, BoxedTracer};
+use opentelemetry::global;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::{
-    Link, SpanContext, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
-};
+use opentelemetry::trace::{Link, SpanBuilder, SpanContext, SpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, InstrumentationScope, KeyValue, StringValue, Value};
 use tracewire_context::otel::CompositePropagator;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -20,6 +18,7 @@ use crate::error::Error;
 use crate::negotiation::Outcome;
 use crate::options::{Options, PropagatorChoice, SpanPolicy};
 use crate::received::Received;
+use crate::tracer::{self, StartSpan};
 
 /// Instrumentation scope name of every span of this crate.
 pub(crate) const SCOPE_NAME: &str = "tracewire-ws";
@@ -76,7 +75,7 @@ impl Prop {
 
 /// Immutable per-connection state (plus one flag), shared through an `Arc`.
 pub(crate) struct ConnState {
-    tracer: Option<BoxedTracer>,
+    tracer: Option<Box<dyn StartSpan>>,
     propagator: Prop,
     pub(crate) format: Format,
     pub(crate) enabled: bool,
@@ -194,12 +193,10 @@ impl ConnState {
         let Some(tracer) = &self.tracer else {
             return Ok((message.clone(), None));
         };
-        let span = tracer
-            .span_builder("websocket.send")
+        let builder = SpanBuilder::from_name("websocket.send")
             .with_kind(SpanKind::Producer)
-            .with_attributes(self.attrs("send", message, size, 0))
-            .start_with_context(tracer, parent);
-        let cx = parent.with_span(span);
+            .with_attributes(self.attrs("send", message, size, 0));
+        let cx = tracer.start(builder, parent, parent);
         if !self.enveloped {
             return Ok((message.clone(), Some(SendSpan(cx))));
         }
@@ -254,11 +251,15 @@ impl ConnState {
             (message, EnvelopeKind::None, None)
         };
         let base = Context::current();
-        let extracted = match &fields {
-            Some(f) if !f.is_empty() => self.extract(&base, f),
-            _ => base.clone(),
+        let (extracted, remote) = match &fields {
+            Some(f) if !f.is_empty() => {
+                let extracted = self.extract(&base, f);
+                let remote = remote_of(&extracted, &base);
+                (extracted, remote)
+            }
+            // Nothing to extract: the context is unchanged, so there is no remote parent.
+            _ => (base, None),
         };
-        let remote = remote_of(&extracted, &base);
         let Some(tracer) = &self.tracer else {
             return Ok(Received::new(extracted, message, kind, remote));
         };
@@ -272,32 +273,31 @@ impl ConnState {
         };
         let mut attrs = self.attrs("receive", &message, size, 1);
         attrs.push(KeyValue::new("websocket.envelope", kind.as_str()));
-        let builder = tracer
-            .span_builder("websocket.receive")
+        let builder = SpanBuilder::from_name("websocket.receive")
             .with_kind(SpanKind::Consumer)
             .with_attributes(attrs);
-        let span = match (&remote, self.policy) {
-            (Some(sc), SpanPolicy::Parent) => {
-                let _ = sc;
-                builder.start_with_context(tracer, &extracted)
-            }
-            (Some(sc), SpanPolicy::ParentAndLink) => builder
-                .with_links(vec![Link::with_context(sc.clone())])
-                .start_with_context(tracer, &extracted),
-            (Some(sc), _) => builder
-                .with_links(vec![Link::with_context(sc.clone())])
-                .start_with_context(tracer, &Context::new()),
+        let cx = match (&remote, self.policy) {
+            (Some(_), SpanPolicy::Parent) => tracer.start(builder, &extracted, &extracted),
+            (Some(sc), SpanPolicy::ParentAndLink) => tracer.start(
+                builder.with_links(vec![Link::with_context(sc.clone())]),
+                &extracted,
+                &extracted,
+            ),
+            (Some(sc), _) => tracer.start(
+                builder.with_links(vec![Link::with_context(sc.clone())]),
+                &Context::new(),
+                &extracted,
+            ),
             (None, _) => {
-                let conn = self.connection_context.span().span_context().clone();
-                let builder = if conn.is_valid() {
-                    builder.with_links(vec![Link::with_context(conn)])
+                let conn = self.connection_context.span();
+                let builder = if conn.span_context().is_valid() {
+                    builder.with_links(vec![Link::with_context(conn.span_context().clone())])
                 } else {
                     builder
                 };
-                builder.start_with_context(tracer, &extracted)
+                tracer.start(builder, &extracted, &extracted)
             }
         };
-        let cx = extracted.with_span(span);
         cx.span().end();
         Ok(Received::new(cx, message, kind, remote))
     }
@@ -318,25 +318,22 @@ impl ConnState {
         if let Some(code) = close_code {
             attrs.push(KeyValue::new("websocket.close.code", i64::from(code)));
         }
-        let mut span = tracer
-            .span_builder("websocket.receive")
+        let builder = SpanBuilder::from_name("websocket.receive")
             .with_kind(SpanKind::Consumer)
-            .with_attributes(attrs)
-            .start_with_context(tracer, &Context::current());
-        use opentelemetry::trace::Span as _;
+            .with_attributes(attrs);
+        let parent = Context::current();
+        let cx = tracer.start(builder, &parent, &parent);
+        let span = cx.span();
         span.set_status(Status::error(description.to_owned()));
         span.end();
     }
 }
 
-fn resolve_tracer(options: &Options) -> BoxedTracer {
+fn resolve_tracer(options: &Options) -> Box<dyn StartSpan> {
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();
-    match &options.tracer_provider {
-        Some(p) => BoxedTracer::new(p.boxed_tracer(scope)),
-        None => global::tracer_provider().tracer_with_scope(scope),
-    }
+    tracer::resolve(options.tracer_provider.as_deref(), scope)
 }
 
 fn message_type(message: &Message) -> Option<i64> {

@@ -63,7 +63,7 @@ pub fn encode(
 /// `{"headers":{…sorted…},"payload":"<base64>"}`.
 fn seed(payload: &[u8], fields: &Fields) -> String {
     let b64_len = payload.len().div_ceil(3) * 4;
-    let mut out = String::with_capacity(28 + fields_len(fields.iter()) + b64_len);
+    let mut out = String::with_capacity(25 + fields_len(fields.iter()) + b64_len);
     out.push_str("{\"headers\":");
     write_fields(&mut out, fields.iter());
     out.push_str(",\"payload\":\"");
@@ -79,11 +79,19 @@ fn otel_ws(text: &str, fields: &Fields) -> String {
             .iter()
             .filter(|(k, _)| *k == "traceparent" || *k == "tracestate")
     };
-    let mut out = String::with_capacity(24 + fields_len(trace()) + text.len() + text.len() / 8);
+    let embed = is_embeddable(text);
+    // Exact for an embedded value (then `Bytes` takes the buffer over as is); a string
+    // gets room for some escapes.
+    let data_len = if embed {
+        text.len()
+    } else {
+        text.len() + 2 + text.len() / 8
+    };
+    let mut out = String::with_capacity(19 + fields_len(trace()) + data_len);
     out.push_str("{\"header\":");
     write_fields(&mut out, trace());
     out.push_str(",\"data\":");
-    if is_embeddable(text) {
+    if embed {
         out.push_str(text);
     } else {
         write_json_string(&mut out, text);
@@ -92,8 +100,13 @@ fn otel_ws(text: &str, fields: &Fields) -> String {
     out
 }
 
+/// Length of `write_fields`' output when nothing needs escaping: `{`, `"k":"v"` per
+/// field, `,` between fields, `}`.
 fn fields_len<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> usize {
-    fields.map(|(k, v)| k.len() + v.len() + 6).sum::<usize>() + 2
+    let (count, chars) = fields.fold((0usize, 0usize), |(c, n), (k, v)| {
+        (c + 1, n + k.len() + v.len() + 5)
+    });
+    2 + chars + count.saturating_sub(1)
 }
 
 fn write_fields<'a>(out: &mut String, fields: impl Iterator<Item = (&'a str, &'a str)>) {
@@ -194,6 +207,20 @@ mod tests {
                 r#"{{"header":{{"traceparent":"{TP}","tracestate":"vendor=opaque"}},"data":"plain text"}}"#
             )
         );
+    }
+
+    #[test]
+    fn buffers_are_sized_exactly_without_escapes() {
+        for f in [fields(), Fields::new()] {
+            for payload in [&b""[..], b"a", b"ab", b"abc", b"hello world"] {
+                let out = seed(payload, &f);
+                assert_eq!(out.capacity(), out.len(), "{out}");
+            }
+            for text in [r#"{"op":"sub"}"#, "[]", "1", "null"] {
+                let out = otel_ws(text, &f);
+                assert_eq!(out.capacity(), out.len(), "{out}");
+            }
+        }
     }
 
     #[test]

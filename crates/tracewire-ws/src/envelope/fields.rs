@@ -9,7 +9,25 @@ use opentelemetry::propagation::{Extractor, Injector};
 /// order). Empty values are not stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields {
-    entries: Vec<(String, String)>,
+    entries: Vec<(Cow<'static, str>, String)>,
+}
+
+/// Names a propagator commonly injects, kept without allocating a key per message.
+const KNOWN_NAMES: [&str; 6] = [
+    "baggage",
+    "traceparent",
+    "tracestate",
+    "x-amzn-trace-id",
+    "b3",
+    "uber-trace-id",
+];
+
+/// `name` (already lowercase) as a key: static for the known names, else owned.
+fn key_of(name: Cow<'_, str>) -> Cow<'static, str> {
+    match KNOWN_NAMES.iter().find(|k| **k == name) {
+        Some(k) => Cow::Borrowed(k),
+        None => Cow::Owned(name.into_owned()),
+    }
 }
 
 impl Fields {
@@ -22,13 +40,13 @@ impl Fields {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.entries
             .iter()
-            .find(|(k, _)| k == name)
+            .find(|(k, _)| k.as_ref() == name)
             .map(|(_, v)| v.as_str())
     }
 
     /// The fields in lexicographic order of their names.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.entries.iter().map(|(k, v)| (k.as_ref(), v.as_str()))
     }
 
     /// `true` when nothing was injected.
@@ -50,14 +68,14 @@ impl Fields {
         };
         match self
             .entries
-            .binary_search_by(|(k, _)| k.as_str().cmp(name.as_ref()))
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref()))
         {
             Ok(i) if value.is_empty() => {
                 self.entries.remove(i);
             }
             Ok(i) => self.entries[i].1 = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => self.entries.insert(i, (name.into_owned(), value)),
+            Err(i) => self.entries.insert(i, (key_of(name), value)),
         }
     }
 }

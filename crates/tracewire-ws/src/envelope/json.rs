@@ -40,8 +40,21 @@ pub(crate) fn is_embeddable(text: &str) -> bool {
     // Depth never exceeds the number of opening brackets (a fast, vectorisable count);
     // only payloads with more than 126 of them need the exact scan.
     !matches!(first, b'{' | b'[')
-        || bytes.iter().filter(|&&b| b == b'{' || b == b'[').count() <= MAX_EMBED_DEPTH
+        || count_openers(bytes) <= MAX_EMBED_DEPTH
         || nesting_depth(bytes) <= MAX_EMBED_DEPTH
+}
+
+/// How many `{` and `[` bytes `bytes` holds (in strings too). `b | 0x20 == b'{'` holds for
+/// exactly those two bytes; per-chunk `u8` sums (at most 255 each) let the loop vectorise.
+pub(crate) fn count_openers(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(255)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize
+        })
+        .sum()
 }
 
 /// Deepest bracket nesting outside strings (the input need not be valid JSON).
@@ -204,6 +217,15 @@ mod tests {
             "[],".repeat(200) + "[]"
         );
         assert!(is_embeddable(&wide));
+    }
+
+    #[test]
+    fn openers_are_counted_exactly() {
+        let all: Vec<u8> = (0..=255u8).collect();
+        assert_eq!(count_openers(&all), 2);
+        let many = "{[x".repeat(1000);
+        assert_eq!(count_openers(many.as_bytes()), 2000);
+        assert_eq!(count_openers(b""), 0);
     }
 
     #[test]
