@@ -4,10 +4,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::fields::FieldView;
+use super::validate::is_json_value;
 
 /// Deepest nesting of an embedded `data` value: the envelope adds one level and
 /// serde_json stops at 128.
@@ -34,54 +35,7 @@ pub(crate) fn is_embeddable(text: &str) -> bool {
     if is_ws(last) || !matches!(first, b'{' | b'[' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
         return false;
     }
-    if serde_json::from_str::<IgnoredAny>(text).is_err() {
-        return false;
-    }
-    // Depth never exceeds the number of opening brackets (a fast, vectorisable count);
-    // only payloads with more than 126 of them need the exact scan.
-    !matches!(first, b'{' | b'[')
-        || count_openers(bytes) <= MAX_EMBED_DEPTH
-        || nesting_depth(bytes) <= MAX_EMBED_DEPTH
-}
-
-/// How many `{` and `[` bytes `bytes` holds (in strings too). `b | 0x20 == b'{'` holds for
-/// exactly those two bytes; per-chunk `u8` sums (at most 255 each) let the loop vectorise.
-pub(crate) fn count_openers(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(255)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold(0u8, |n, &b| n + u8::from(b | 0x20 == b'{')) as usize
-        })
-        .sum()
-}
-
-/// Deepest bracket nesting outside strings (the input need not be valid JSON).
-pub(crate) fn nesting_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
-    for &b in bytes {
-        if in_str {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'{' | b'[' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b'}' | b']' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    max
+    is_json_value(bytes, MAX_EMBED_DEPTH)
 }
 
 /// Byte offset of `part` inside `base` (`part` must be a sub-slice of `base`).
@@ -217,20 +171,6 @@ mod tests {
             "[],".repeat(200) + "[]"
         );
         assert!(is_embeddable(&wide));
-    }
-
-    #[test]
-    fn openers_are_counted_exactly() {
-        let all: Vec<u8> = (0..=255u8).collect();
-        assert_eq!(count_openers(&all), 2);
-        let many = "{[x".repeat(1000);
-        assert_eq!(count_openers(many.as_bytes()), 2000);
-        assert_eq!(count_openers(b""), 0);
-    }
-
-    #[test]
-    fn depth_ignores_brackets_in_strings() {
-        assert_eq!(nesting_depth(br#"[["[[[\"["]]"#), 2);
     }
 
     #[test]

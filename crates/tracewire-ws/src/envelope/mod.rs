@@ -9,6 +9,7 @@ mod decode;
 mod encode;
 mod fields;
 mod json;
+mod validate;
 
 pub use decode::{decode, Decoded};
 pub use encode::encode;

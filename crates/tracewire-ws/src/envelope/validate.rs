@@ -1,0 +1,333 @@
+//! A single-pass JSON validator for the encoder's "embed verbatim?" decision: it accepts
+//! exactly what `serde_json` accepts as one value (RFC 8259; `\u` escapes are not checked
+//! for surrogate pairing, as serde_json does not when skipping), and bounds the nesting
+//! depth itself. String contents, usually most of a payload, are skipped 32 bytes at a
+//! time in a loop the compiler vectorises.
+
+use super::json::is_ws;
+
+/// `true` when `bytes` is one JSON value, optionally surrounded by whitespace, nested at
+/// most `max_depth` deep.
+pub(crate) fn is_json_value(bytes: &[u8], max_depth: usize) -> bool {
+    Validator { b: bytes, i: 0 }
+        .run(max_depth.min(127))
+        .is_some()
+}
+
+struct Validator<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Validator<'_> {
+    fn run(&mut self, max_depth: usize) -> Option<()> {
+        let mut depth = 0usize;
+        // Bit `d - 1` set: the container at depth `d` is an object.
+        let mut objects: u128 = 0;
+        'value: loop {
+            self.skip_ws();
+            match self.peek()? {
+                open @ (b'{' | b'[') => {
+                    self.i += 1;
+                    depth += 1;
+                    if depth > max_depth {
+                        return None;
+                    }
+                    let bit = 1u128 << (depth - 1);
+                    let close = if open == b'{' {
+                        objects |= bit;
+                        b'}'
+                    } else {
+                        objects &= !bit;
+                        b']'
+                    };
+                    self.skip_ws();
+                    if self.peek()? == close {
+                        self.i += 1;
+                        depth -= 1;
+                    } else {
+                        if open == b'{' {
+                            self.key()?;
+                        }
+                        continue 'value;
+                    }
+                }
+                b'"' => self.string()?,
+                b'-' | b'0'..=b'9' => self.number()?,
+                b't' => self.literal(b"true")?,
+                b'f' => self.literal(b"false")?,
+                b'n' => self.literal(b"null")?,
+                _ => return None,
+            }
+            // After a complete value: close containers or go on to the next element.
+            loop {
+                self.skip_ws();
+                if depth == 0 {
+                    return (self.i == self.b.len()).then_some(());
+                }
+                let in_object = objects & (1u128 << (depth - 1)) != 0;
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        if in_object {
+                            self.skip_ws();
+                            self.key()?;
+                        }
+                        continue 'value;
+                    }
+                    b'}' if in_object => {}
+                    b']' if !in_object => {}
+                    _ => return None,
+                }
+                self.i += 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(is_ws) {
+            self.i += 1;
+        }
+    }
+
+    /// `"key"` then `:`, leaving the position before the value.
+    fn key(&mut self) -> Option<()> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        self.string()?;
+        self.skip_ws();
+        (self.peek()? == b':').then(|| self.i += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.b.get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// A string starting at the opening quote (the input is UTF-8 already).
+    fn string(&mut self) -> Option<()> {
+        self.i += 1;
+        loop {
+            while let Some(chunk) = self.b.get(self.i..self.i + 32) {
+                let special = chunk.iter().fold(false, |acc, &c| {
+                    acc | (c == b'"') | (c == b'\\') | (c < 0x20)
+                });
+                if special {
+                    break;
+                }
+                self.i += 32;
+            }
+            match self.peek()? {
+                b'"' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                b'\\' => {
+                    self.i += 1;
+                    match self.peek()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
+                        b'u' => {
+                            let hex = self.b.get(self.i + 1..self.i + 5)?;
+                            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                                return None;
+                            }
+                            self.i += 5;
+                        }
+                        _ => return None,
+                    }
+                }
+                c if c < 0x20 => return None,
+                _ => self.i += 1,
+            }
+        }
+    }
+
+    /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek()? {
+            b'0' => self.i += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.some_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.i += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.i += 1;
+            }
+            self.some_digits()?;
+        }
+        Some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits();
+        (self.i > start).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde::de::IgnoredAny;
+
+    use super::*;
+
+    /// Deepest bracket nesting outside strings (the reference for the depth bound).
+    fn nesting_depth(bytes: &[u8]) -> usize {
+        let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+        for &b in bytes {
+            if in_str {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_str = false;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_str = true,
+                b'{' | b'[' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                b'}' | b']' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        max
+    }
+
+    fn reference(text: &str, max_depth: usize) -> bool {
+        serde_json::from_str::<IgnoredAny>(text).is_ok()
+            && nesting_depth(text.as_bytes()) <= max_depth
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_edge_cases() {
+        let long = format!(
+            r#"{{"s":"{}\"{}","n":[1,2]}}"#,
+            "x".repeat(100),
+            "y".repeat(40)
+        );
+        for text in [
+            "",
+            " ",
+            "1",
+            "-",
+            "-0",
+            "-01",
+            "01",
+            "1.",
+            "1.5",
+            "1e",
+            "1e+",
+            "1E-7",
+            "1e400",
+            ".5",
+            "+1",
+            "true",
+            "tru",
+            "truex",
+            "null",
+            "nul",
+            "false",
+            "[]",
+            "[ ]",
+            "[,]",
+            "[1,]",
+            "[1 2]",
+            "{}",
+            "{ }",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            r#"{1:2}"#,
+            r#"{"a":1 "b":2}"#,
+            r#"{"a":[{"b":null}]}"#,
+            "[}",
+            "{]",
+            "[[]",
+            "[]]",
+            "{} {}",
+            r#""\u12G4""#,
+            r#""\ud800""#,
+            r#""\x""#,
+            "\"a\tb\"",
+            "\"a\u{1f}b\"",
+            "\"é😀\"",
+            r#""\"\\\/\b\f\n\r\t""#,
+            " [1] ",
+            "\n{}\r",
+            &long,
+            "\"",
+            r#""abc"#,
+        ] {
+            assert_eq!(
+                is_json_value(text.as_bytes(), 126),
+                reference(text, 126),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn depth_is_bounded_exactly() {
+        for n in [1, 125, 126, 127, 128, 200] {
+            let deep = format!("{}{}", "[".repeat(n), "]".repeat(n));
+            assert_eq!(is_json_value(deep.as_bytes(), 126), n <= 126, "{n}");
+            let objects = format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+            assert_eq!(is_json_value(objects.as_bytes(), 126), n <= 126, "{n}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
+
+        #[test]
+        fn agrees_with_serde_json(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("{"), Just("}"), Just("["), Just("]"), Just(","), Just(":"),
+                    Just(" "), Just("\""), Just("\\"), Just("\\u00e9"), Just("\\n"),
+                    Just("\"k\""), Just("\"some text of 40 bytes, longer than 32\""),
+                    Just("1"), Just("0"), Just("-"), Just("."), Just("e"), Just("+"),
+                    Just("true"), Just("null"), Just("fals"), Just("\t"), Just("\u{1}"),
+                    Just("é"), Just("x"),
+                ],
+                0..24,
+            ),
+            max_depth in 1usize..6,
+        ) {
+            let text = parts.concat();
+            prop_assert_eq!(is_json_value(text.as_bytes(), max_depth), reference(&text, max_depth), "{:?}", text);
+        }
+
+        #[test]
+        fn serde_json_output_is_valid(v in proptest::arbitrary::any::<Vec<(String, i64, bool)>>()) {
+            let text = serde_json::to_string(&v).unwrap_or_default();
+            prop_assert!(is_json_value(text.as_bytes(), 126));
+        }
+    }
+}
