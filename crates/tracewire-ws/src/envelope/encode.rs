@@ -6,6 +6,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::fields::Fields;
 use super::json::is_embeddable;
+use super::validate::has_string_special;
 use super::Format;
 use crate::error::Error;
 
@@ -128,6 +129,11 @@ pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
+    if !has_string_special(bytes) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &str = match b {

@@ -14,6 +14,14 @@ pub(crate) fn is_json_value(bytes: &[u8], max_depth: usize) -> bool {
         .is_some()
 }
 
+/// `true` when `bytes` holds a `"`, a `\` or a control character: the bytes that end a
+/// plain run inside a JSON string. Branch-free, so it vectorises.
+pub(crate) fn has_string_special(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |acc, &c| {
+        acc | u8::from(c == b'"') | u8::from(c == b'\\') | u8::from(c < 0x20)
+    }) != 0
+}
+
 struct Validator<'a> {
     b: &'a [u8],
     i: usize,
@@ -115,10 +123,7 @@ impl Validator<'_> {
         self.i += 1;
         loop {
             while let Some(chunk) = self.b.get(self.i..self.i + 32) {
-                let special = chunk.iter().fold(false, |acc, &c| {
-                    acc | (c == b'"') | (c == b'\\') | (c < 0x20)
-                });
-                if special {
+                if has_string_special(chunk) {
                     break;
                 }
                 self.i += 32;
@@ -290,6 +295,19 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn string_specials_are_found() {
+        for c in 0..=255u8 {
+            let mut bytes = [b'a'; 40];
+            bytes[37] = c;
+            assert_eq!(
+                has_string_special(&bytes),
+                c == b'"' || c == b'\\' || c < 0x20
+            );
+        }
+        assert!(!has_string_special(b""));
     }
 
     #[test]
