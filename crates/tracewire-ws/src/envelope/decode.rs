@@ -11,7 +11,10 @@ use serde_json::value::RawValue;
 use tungstenite::{Message, Utf8Bytes};
 
 use super::fields::FieldView;
-use super::json::{decode_string, first_non_ws, offset_in, parse_string_object, DecodedStr, Str};
+use super::json::{
+    decode_string, first_non_ws, offset_in, parse_string_object, DecodedStr, Str, MAX_EMBED_DEPTH,
+};
+use super::validate::value_end;
 use super::{EnvelopeKind, Malformed};
 use crate::error::Error;
 
@@ -107,10 +110,13 @@ pub fn decode(message: &Message, max_envelope_size: usize) -> Result<Decoded<'_>
             Err(_) => return Ok(Decoded::passthrough(message)),
         },
     };
+    let out = Out { buf, text, is_text };
+    if let Some((header, data)) = otel_ws_fast(text) {
+        return otel_ws_parts(header, data, &out);
+    }
     let Ok(scan) = serde_json::from_str::<Scan<'_>>(text) else {
         return Ok(Decoded::passthrough(message));
     };
-    let out = Out { buf, text, is_text };
     match scan.kind() {
         EnvelopeKind::Seed => seed(&scan, is_text),
         EnvelopeKind::OtelWs => otel_ws(&scan, &out),
@@ -161,7 +167,7 @@ fn seed<'a>(scan: &Scan<'a>, is_text: bool) -> Result<Decoded<'a>, Error> {
     let (Some(headers), Some(payload)) = (scan.headers.value, scan.payload.value) else {
         return Err(malformed(kind, Malformed::Headers));
     };
-    let fields = parse_string_object(headers).ok_or(malformed(kind, Malformed::Headers))?;
+    let fields = parse_string_object(headers.get()).ok_or(malformed(kind, Malformed::Headers))?;
     let raw = payload.get();
     let bytes = match raw.as_bytes().first() {
         Some(b'"') => {
@@ -198,8 +204,38 @@ fn otel_ws<'a>(scan: &Scan<'a>, out: &Out<'a>) -> Result<Decoded<'a>, Error> {
     let (Some(header), Some(data)) = (scan.header.value, scan.data.value) else {
         return Err(malformed(kind, Malformed::Headers));
     };
+    otel_ws_parts(header.get(), data.get(), out)
+}
+
+/// The canonical OtelWs layout `{"header":H,"data":D}` (what this crate and Go write),
+/// split with the validator instead of a serde pass: `(H, D)`, or `None` for any other
+/// layout, which then takes the general path. Where both apply they agree: H and D are
+/// exactly the raw values serde returns for the two keys.
+fn otel_ws_fast(text: &str) -> Option<(&str, &str)> {
+    const HEAD: &str = "{\"header\":";
+    const DATA: &str = ",\"data\":";
+    let bytes = text.as_bytes();
+    if !text.starts_with(HEAD) {
+        return None;
+    }
+    let header_end = value_end(bytes, HEAD.len(), MAX_EMBED_DEPTH)?;
+    let data_start = header_end + DATA.len();
+    if bytes.get(header_end..data_start)? != DATA.as_bytes() {
+        return None;
+    }
+    let data_end = value_end(bytes, data_start, MAX_EMBED_DEPTH)?;
+    if data_end + 1 != bytes.len() || bytes[data_end] != b'}' {
+        return None;
+    }
+    Some((
+        text.get(HEAD.len()..header_end)?,
+        text.get(data_start..data_end)?,
+    ))
+}
+
+fn otel_ws_parts<'a>(header: &'a str, raw: &'a str, out: &Out<'a>) -> Result<Decoded<'a>, Error> {
+    let kind = EnvelopeKind::OtelWs;
     let fields = parse_string_object(header).ok_or(malformed(kind, Malformed::Headers))?;
-    let raw = data.get();
     let start = offset_in(out.text, raw);
     let message = if raw.starts_with('"') {
         match decode_string(raw) {

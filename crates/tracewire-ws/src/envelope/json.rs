@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::fields::FieldView;
 use super::validate::is_json_value;
@@ -94,8 +93,8 @@ impl<'de> Deserialize<'de> for StringObject<'de> {
 }
 
 /// Parses `{"name":"value",…}`; anything else (including `null`) is an error.
-pub(crate) fn parse_string_object(raw: &RawValue) -> Option<FieldView<'_>> {
-    serde_json::from_str::<StringObject<'_>>(raw.get())
+pub(crate) fn parse_string_object(raw: &str) -> Option<FieldView<'_>> {
+    serde_json::from_str::<StringObject<'_>>(raw)
         .ok()
         .map(|o| o.0)
 }
@@ -124,6 +123,8 @@ pub(crate) fn decode_string(raw: &str) -> Option<DecodedStr> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::value::RawValue;
+
     use super::*;
 
     fn deep(n: usize) -> String {
@@ -176,12 +177,12 @@ mod tests {
     #[test]
     fn string_objects() {
         let raw: Box<RawValue> = serde_json::from_str(r#"{"a":"1","b\u0063":"x\ny"}"#).unwrap();
-        let view = parse_string_object(&raw).unwrap();
+        let view = parse_string_object(raw.get()).unwrap();
         let got: Vec<_> = view.iter().collect();
         assert_eq!(got, [("a", "1"), ("bc", "x\ny")]);
         for bad in [r#"[]"#, r#""x""#, r#"{"a":1}"#, "null", r#"{"a":"\ud800"}"#] {
             let raw: Box<RawValue> = serde_json::from_str(bad).unwrap();
-            assert!(parse_string_object(&raw).is_none(), "{bad}");
+            assert!(parse_string_object(raw.get()).is_none(), "{bad}");
         }
     }
 

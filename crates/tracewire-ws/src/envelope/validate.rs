@@ -9,17 +9,59 @@ use super::json::is_ws;
 /// `true` when `bytes` is one JSON value, optionally surrounded by whitespace, nested at
 /// most `max_depth` deep.
 pub(crate) fn is_json_value(bytes: &[u8], max_depth: usize) -> bool {
-    Validator { b: bytes, i: 0 }
-        .run(max_depth.min(127))
-        .is_some()
+    let mut v = Validator { b: bytes, i: 0 };
+    v.skip_ws();
+    if v.value(max_depth.min(127)).is_none() {
+        return false;
+    }
+    v.skip_ws();
+    v.i == bytes.len()
+}
+
+/// The end offset of the JSON value that starts exactly at `start` (no leading
+/// whitespace), nested at most `max_depth` deep; `None` if there is no such value.
+pub(crate) fn value_end(bytes: &[u8], start: usize, max_depth: usize) -> Option<usize> {
+    let mut v = Validator { b: bytes, i: start };
+    if v.peek().is_none_or(is_ws) {
+        return None;
+    }
+    v.value(max_depth.min(127))?;
+    Some(v.i)
 }
 
 /// `true` when `bytes` holds a `"`, a `\` or a control character: the bytes that end a
 /// plain run inside a JSON string. Branch-free, so it vectorises.
 pub(crate) fn has_string_special(bytes: &[u8]) -> bool {
-    bytes.iter().fold(0u8, |acc, &c| {
-        acc | u8::from(c == b'"') | u8::from(c == b'\\') | u8::from(c < 0x20)
-    }) != 0
+    let mut chunks = bytes.chunks_exact(CHUNK);
+    chunks.by_ref().any(chunk_has_special) || chunks.remainder().iter().any(|&c| is_special(c))
+}
+
+/// Length of the leading whole chunks of `bytes` that hold no special byte (a lower bound
+/// of the plain prefix, exact to within one chunk).
+fn plain_prefix(bytes: &[u8]) -> usize {
+    bytes
+        .chunks_exact(CHUNK)
+        .take_while(|c| !chunk_has_special(c))
+        .count()
+        * CHUNK
+}
+
+const CHUNK: usize = 16;
+
+fn is_special(c: u8) -> bool {
+    c == b'"' || c == b'\\' || c < 0x20
+}
+
+/// A fixed-size, branch-free check the compiler turns into a few SIMD compares.
+fn chunk_has_special(chunk: &[u8]) -> bool {
+    let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) else {
+        return chunk.iter().any(|&c| is_special(c));
+    };
+    let mut acc = 0u8;
+    for &c in chunk {
+        acc |= u8::from(c == b'"') | u8::from(c == b'\\') | u8::from(c < 0x20);
+    }
+    acc != 0
 }
 
 struct Validator<'a> {
@@ -28,7 +70,8 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn run(&mut self, max_depth: usize) -> Option<()> {
+    /// One value from the current position, leaving the position just after it.
+    fn value(&mut self, max_depth: usize) -> Option<()> {
         let mut depth = 0usize;
         // Bit `d - 1` set: the container at depth `d` is an object.
         let mut objects: u128 = 0;
@@ -69,10 +112,10 @@ impl Validator<'_> {
             }
             // After a complete value: close containers or go on to the next element.
             loop {
-                self.skip_ws();
                 if depth == 0 {
-                    return (self.i == self.b.len()).then_some(());
+                    return Some(());
                 }
+                self.skip_ws();
                 let in_object = objects & (1u128 << (depth - 1)) != 0;
                 match self.peek()? {
                     b',' => {
@@ -122,12 +165,7 @@ impl Validator<'_> {
     fn string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            while let Some(chunk) = self.b.get(self.i..self.i + 32) {
-                if has_string_special(chunk) {
-                    break;
-                }
-                self.i += 32;
-            }
+            self.i += plain_prefix(self.b.get(self.i..).unwrap_or_default());
             match self.peek()? {
                 b'"' => {
                     self.i += 1;

@@ -306,8 +306,19 @@ fn otel_ws_embeds_json_and_strings_other_text() {
 }
 
 mod props {
+    use super::super::{otel_ws_fast, Scan};
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn encoder_output_takes_the_otel_ws_fast_path() {
+        let mut f = Fields::new();
+        f.insert("traceparent", TP.into());
+        for payload in [r#"{"op":"sub"}"#, "plain text", "[1, 2]", ""] {
+            let wire = encode(Format::OtelWs, &Message::text(payload), &f, MAX).unwrap();
+            assert!(otel_ws_fast(wire.to_text().unwrap()).is_some(), "{wire:?}");
+        }
+    }
 
     fn any_format() -> impl Strategy<Value = Format> {
         prop_oneof![Just(Format::Seed), Just(Format::OtelWs), Just(Format::Auto)]
@@ -321,6 +332,32 @@ mod props {
             let _ = decode(&Message::binary(bytes.clone()), max);
             if let Ok(s) = String::from_utf8(bytes) {
                 let _ = decode(&Message::text(s), max);
+            }
+        }
+
+        #[test]
+        fn otel_ws_fast_path_agrees_with_serde(
+            header in prop_oneof![
+                Just(String::from("{}")),
+                Just(String::from(r#"{"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}"#)),
+                r#"[{}\[\]":,a-z0-9\\ ]{0,24}"#,
+            ],
+            data in r#"[{}\[\]":,a-z0-9\\ ]{0,48}"#,
+            tail in prop_oneof![Just(""), Just(" "), Just("}"), Just(",")],
+        ) {
+            let text = format!("{{\"header\":{header},\"data\":{data}}}{tail}");
+            let fast = otel_ws_fast(&text);
+            let scan = serde_json::from_str::<Scan<'_>>(&text).ok();
+            if let Some((h, d)) = fast {
+                let scan = scan.expect("serde accepts what the fast path accepts");
+                prop_assert_eq!(scan.kind(), EnvelopeKind::OtelWs);
+                prop_assert_eq!(scan.header.value.map(|v| v.get()), Some(h));
+                prop_assert_eq!(scan.data.value.map(|v| v.get()), Some(d));
+            } else if tail.is_empty() {
+                // The canonical layout with valid values always takes the fast path.
+                prop_assert!(scan.is_none_or(|s| s.kind() != EnvelopeKind::OtelWs
+                    || s.header.value.map(|v| v.get()) != Some(header.as_str())
+                    || s.data.value.map(|v| v.get()) != Some(data.as_str())), "{}", text);
             }
         }
 
