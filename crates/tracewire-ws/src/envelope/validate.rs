@@ -1,8 +1,9 @@
-//! A single-pass JSON validator for the encoder's "embed verbatim?" decision: it accepts
-//! exactly what `serde_json` accepts as one value (RFC 8259; `\u` escapes are not checked
-//! for surrogate pairing, as serde_json does not when skipping), and bounds the nesting
-//! depth itself. String contents, usually most of a payload, are skipped 32 bytes at a
-//! time in a loop the compiler vectorises.
+//! A single-pass JSON validator, for the encoder's "embed verbatim?" decision and the
+//! decoder's fast path over the canonical OtelWs layout. It accepts exactly what
+//! `serde_json` accepts as one value (RFC 8259; `\u` escapes are not checked for
+//! surrogate pairing, as serde_json does not when skipping) and bounds the nesting depth
+//! itself. String contents, usually most of a payload, are skipped 16 bytes at a time
+//! with a branch-free check the compiler turns into SIMD compares.
 
 use super::json::is_ws;
 
