@@ -3,9 +3,20 @@
 //! timeout, protocol and compression variables, and `Retry-After`. None may panic.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
-use tracewire_session::export::{parse_retry_after, OtlpHttpExporter};
+use tracewire_session::export::{
+    parse_retry_after, OtlpHttpExporter, OtlpHttpExporterBuilder, ReqwestClient,
+};
 use tracewire_session::resource::Resource;
+
+/// One HTTP client for every input: building a client loads the system's TLS roots, which
+/// would cost ~10 ms per `build()` and starve the fuzzer.
+fn builder() -> OtlpHttpExporterBuilder {
+    static CLIENT: OnceLock<ReqwestClient> = OnceLock::new();
+    OtlpHttpExporter::builder().with_http_client(CLIENT.get_or_init(ReqwestClient::new).clone())
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
@@ -14,7 +25,9 @@ fuzz_target!(|data: &[u8]| {
         }
         return;
     };
-    let _ = Resource::from_lookup(|k| (k == "OTEL_RESOURCE_ATTRIBUTES" || k == "OTEL_SERVICE_NAME").then(|| text.to_owned()));
+    let _ = Resource::from_lookup(|k| {
+        (k == "OTEL_RESOURCE_ATTRIBUTES" || k == "OTEL_SERVICE_NAME").then(|| text.to_owned())
+    });
     for var in [
         "OTEL_EXPORTER_OTLP_HEADERS",
         "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
@@ -24,10 +37,10 @@ fuzz_target!(|data: &[u8]| {
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         "OTEL_EXPORTER_OTLP_COMPRESSION",
     ] {
-        let _ = OtlpHttpExporter::builder().with_env_vars([(var, text)]).build();
+        let _ = builder().with_env_vars([(var, text)]).build();
     }
-    let _ = OtlpHttpExporter::builder().with_endpoint(text).build();
-    let _ = OtlpHttpExporter::builder().with_header(text, text).build();
+    let _ = builder().with_endpoint(text).build();
+    let _ = builder().with_header(text, text).build();
     if let Ok(v) = http::HeaderValue::from_str(text) {
         let _ = parse_retry_after(&v);
     }
