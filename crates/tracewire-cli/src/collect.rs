@@ -15,7 +15,7 @@ use tracewire_collector::render::{render_tree, RenderOptions};
 use tracewire_collector::server::{Collector, RecvError};
 use tracewire_collector::{BindError, Limits};
 
-use crate::view::exit;
+use crate::exit;
 
 /// Options of `tracewire collect`.
 #[derive(Debug, clap::Args)]
@@ -134,16 +134,11 @@ pub(crate) fn run(args: CollectArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(2);
+    let runtime = match exit::runtime(builder) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tracewire: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::IO);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(collect(args, limits))
 }

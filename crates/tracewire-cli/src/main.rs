@@ -4,6 +4,7 @@
 //! Each subcommand lives in its own module and returns the process exit code.
 
 mod collect;
+mod exit;
 mod session;
 mod session_export;
 mod stats;

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use tracewire_collector::server::JournalReader;
 use tracewire_collector::{SortKey, SpanStats};
 
-use crate::view::{connect, discover, exit, stream_spans};
+use crate::exit;
+use crate::view::{connect, socket_or_discover, stream_spans};
 
 /// Options of `tracewire stats`.
 #[derive(Debug, clap::Args)]
@@ -75,22 +76,13 @@ pub(crate) fn run(args: StatsArgs) -> ExitCode {
         print(&stats, &args);
         return ExitCode::SUCCESS;
     }
-    let path = match &args.socket {
-        Some(p) => p.clone(),
-        None => match discover() {
-            Ok(p) => p,
-            Err(code) => return code,
-        },
+    let path = match socket_or_discover(args.socket.as_ref()) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match exit::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tracewire: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::IO);
-        }
+        Err(code) => return code,
     };
     let stats = Arc::new(Mutex::new(stats));
     let collected = Arc::clone(&stats);

@@ -14,19 +14,7 @@ use tracewire_collector::server::{ConnectError, JournalReader, ViewClient};
 use tracewire_collector::wire::view_line;
 use tracewire_collector::{Assembler, CompletedSpan, Limits, Output};
 
-/// Exit codes of spec §10.
-pub(crate) mod exit {
-    /// Runtime I/O failure.
-    pub(crate) const IO: u8 = 1;
-    /// Usage error, bad option value, bad configuration.
-    pub(crate) const USAGE: u8 = 2;
-    /// No session found, or connection refused.
-    pub(crate) const NO_SESSION: u8 = 3;
-    /// Several sessions: pick one with `--socket`.
-    pub(crate) const SEVERAL: u8 = 4;
-    /// Cannot bind.
-    pub(crate) const BIND: u8 = 5;
-}
+use crate::exit;
 
 /// Options of `tracewire view`.
 #[derive(Debug, clap::Args)]
@@ -84,6 +72,15 @@ fn candidates(dir: &Path, prefix: &str, go_trace: bool) -> Vec<Session> {
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
+}
+
+/// The view socket to read: the one given with `--socket`, else the one running session
+/// found by [`discover`].
+pub(crate) fn socket_or_discover(explicit: Option<&PathBuf>) -> Result<PathBuf, ExitCode> {
+    match explicit {
+        Some(path) => Ok(path.clone()),
+        None => discover(),
+    }
 }
 
 /// Finds the one session to attach to, or the exit code (with its message printed).
@@ -251,22 +248,13 @@ pub(crate) fn run(args: ViewArgs) -> ExitCode {
             None => ExitCode::SUCCESS,
         };
     }
-    let path = match &args.socket {
-        Some(p) => p.clone(),
-        None => match discover() {
-            Ok(p) => p,
-            Err(code) => return code,
-        },
+    let path = match socket_or_discover(args.socket.as_ref()) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match exit::runtime(tokio::runtime::Builder::new_current_thread()) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tracewire: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::IO);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let client = match connect(&path).await {
