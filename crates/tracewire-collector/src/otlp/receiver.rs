@@ -3,6 +3,7 @@
 //! arrive complete and go to the assembler; invalid ones are counted and reported in
 //! `partial_success`.
 
+use crate::server::accept::Acceptor;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -206,26 +207,8 @@ pub(crate) async fn serve(
     cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        let stream = match accepted {
-            Ok((s, _)) => {
-                backoff = Duration::from_millis(5);
-                s
-            }
-            Err(_) => {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-                continue;
-            }
-        };
+    let mut acceptor = Acceptor::new(cancel.clone());
+    while let Some((stream, _)) = acceptor.next(|| listener.accept()).await {
         let collector = collector.clone();
         let cancel = cancel.clone();
         tasks.spawn(async move {

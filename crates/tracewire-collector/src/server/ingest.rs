@@ -2,8 +2,8 @@
 //! discarded without buffering), decodes and counts them, and sends each read's events as
 //! one batch over the bounded channel to the assembler task.
 
+use crate::server::accept::Acceptor;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
@@ -41,38 +41,21 @@ pub(crate) async fn accept_ingest(
     conn_cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                backoff = Duration::from_millis(5);
-                if ctx.registry.active() >= ctx.max_connections {
-                    ctx.registry.reject();
-                    drop(stream);
-                    continue;
-                }
-                let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid());
-                let id = ctx.registry.open(peer_pid);
-                tasks.spawn(serve_connection(
-                    stream,
-                    id,
-                    ctx.clone(),
-                    conn_cancel.clone(),
-                ));
-            }
-            Err(_) => {
-                // EMFILE, ECONNABORTED and friends are transient: back off and retry.
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
+    let mut acceptor = Acceptor::new(cancel);
+    while let Some((stream, _)) = acceptor.next(|| listener.accept()).await {
+        if ctx.registry.active() >= ctx.max_connections {
+            ctx.registry.reject();
+            drop(stream);
+            continue;
         }
+        let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid());
+        let id = ctx.registry.open(peer_pid);
+        tasks.spawn(serve_connection(
+            stream,
+            id,
+            ctx.clone(),
+            conn_cancel.clone(),
+        ));
     }
 }
 

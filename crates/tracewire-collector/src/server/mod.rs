@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod accept;
 mod assembler_task;
 mod batch_pool;
 mod collector;

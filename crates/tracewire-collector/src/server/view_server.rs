@@ -4,6 +4,7 @@
 //! viewer has a bounded queue and its own writer task with a 5 s write deadline; a full
 //! queue, a timed-out or a failed write disconnects that viewer only.
 
+use crate::server::accept::Acceptor;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -152,32 +153,15 @@ pub(crate) async fn accept_viewers(
     cancel: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
 ) {
-    let mut backoff = Duration::from_millis(5);
-    loop {
-        let accepted = tokio::select! {
-            _ = cancel.cancelled() => break,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((stream, _)) => {
-                backoff = Duration::from_millis(5);
-                let Some(reg) = hub.register() else { break };
-                hub.counters.viewers_active.fetch_add(1, Ordering::Relaxed);
-                hub.counters
-                    .viewers_connected
-                    .fetch_add(1, Ordering::Relaxed);
-                let counters = Arc::clone(&hub.counters);
-                tasks.spawn(write_viewer(stream, reg, counters));
-            }
-            Err(_) => {
-                // Transient (EMFILE, ECONNABORTED): retry with backoff.
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(1));
-            }
-        }
+    let mut acceptor = Acceptor::new(cancel);
+    while let Some((stream, _)) = acceptor.next(|| listener.accept()).await {
+        let Some(reg) = hub.register() else { break };
+        hub.counters.viewers_active.fetch_add(1, Ordering::Relaxed);
+        hub.counters
+            .viewers_connected
+            .fetch_add(1, Ordering::Relaxed);
+        let counters = Arc::clone(&hub.counters);
+        tasks.spawn(write_viewer(stream, reg, counters));
     }
 }
 
