@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: loopback pairs and in-memory spans.
 #![allow(dead_code, unreachable_pub)]
 
+use std::future::Future;
 use std::time::Duration;
 
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer, TracerProvider as _};
@@ -80,76 +81,83 @@ pub async fn listener() -> (TcpListener, String) {
     (l, format!("ws://{addr}/"))
 }
 
-/// A traced client and a traced server over loopback TCP.
-pub async fn traced_pair(
-    client_opts: Options,
-    server_opts: Options,
-) -> (TracedWebSocket<TcpStream>, TracedWebSocket<TcpStream>) {
+/// A client end and a server end over loopback TCP, each made from its TCP stream by its
+/// closure (the client's also gets the `ws://` URL); both handshakes run within [`TIMEOUT`].
+pub async fn pair<C, S, CF, SF>(
+    client_end: impl FnOnce(String, TcpStream) -> CF,
+    server_end: impl FnOnce(TcpStream) -> SF,
+) -> (C, S)
+where
+    CF: Future<Output = C>,
+    SF: Future<Output = S>,
+{
     let (l, url) = listener().await;
     let server = async move {
         let (tcp, _) = l.accept().await.expect("accept");
-        accept(tcp, server_opts).await.expect("server handshake")
+        server_end(tcp).await
     };
     let cli = async move {
         let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
             .await
             .expect("connect");
-        client(url.as_str(), tcp, client_opts)
-            .await
-            .expect("client handshake")
-            .0
+        client_end(url, tcp).await
     };
     tokio::time::timeout(TIMEOUT, async { tokio::join!(cli, server) })
         .await
         .expect("handshake in time")
+}
+
+/// A traced client and a traced server over loopback TCP.
+pub async fn traced_pair(
+    client_opts: Options,
+    server_opts: Options,
+) -> (TracedWebSocket<TcpStream>, TracedWebSocket<TcpStream>) {
+    pair(
+        |url, tcp| async move {
+            client(url.as_str(), tcp, client_opts)
+                .await
+                .expect("client handshake")
+                .0
+        },
+        |tcp| async move { accept(tcp, server_opts).await.expect("server handshake") },
+    )
+    .await
 }
 
 /// A traced client and a raw tokio-tungstenite server.
 pub async fn traced_client_raw_server(
     client_opts: Options,
 ) -> (TracedWebSocket<TcpStream>, WebSocketStream<TcpStream>) {
-    let (l, url) = listener().await;
-    let server = async move {
-        let (tcp, _) = l.accept().await.expect("accept");
-        tokio_tungstenite::accept_async(tcp)
-            .await
-            .expect("raw handshake")
-    };
-    let cli = async move {
-        let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
-            .await
-            .expect("connect");
-        client(url.as_str(), tcp, client_opts)
-            .await
-            .expect("client handshake")
-            .0
-    };
-    tokio::time::timeout(TIMEOUT, async { tokio::join!(cli, server) })
-        .await
-        .expect("handshake in time")
+    pair(
+        |url, tcp| async move {
+            client(url.as_str(), tcp, client_opts)
+                .await
+                .expect("client handshake")
+                .0
+        },
+        |tcp| async move {
+            tokio_tungstenite::accept_async(tcp)
+                .await
+                .expect("raw handshake")
+        },
+    )
+    .await
 }
 
 /// A raw tokio-tungstenite client and a traced server.
 pub async fn raw_client_traced_server(
     server_opts: Options,
 ) -> (WebSocketStream<TcpStream>, TracedWebSocket<TcpStream>) {
-    let (l, url) = listener().await;
-    let server = async move {
-        let (tcp, _) = l.accept().await.expect("accept");
-        accept(tcp, server_opts).await.expect("server handshake")
-    };
-    let cli = async move {
-        let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
-            .await
-            .expect("connect");
-        tokio_tungstenite::client_async(url.as_str(), tcp)
-            .await
-            .expect("raw client handshake")
-            .0
-    };
-    tokio::time::timeout(TIMEOUT, async { tokio::join!(cli, server) })
-        .await
-        .expect("handshake in time")
+    pair(
+        |url, tcp| async move {
+            tokio_tungstenite::client_async(url.as_str(), tcp)
+                .await
+                .expect("raw client handshake")
+                .0
+        },
+        |tcp| async move { accept(tcp, server_opts).await.expect("server handshake") },
+    )
+    .await
 }
 
 /// `recv` with a timeout, expecting a message.
