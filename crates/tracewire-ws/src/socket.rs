@@ -184,6 +184,49 @@ where
     }
 }
 
+/// `Sink<(Context, Message)>`: the same as `Sink<Message>`, except that the message is
+/// wrapped with the given context instead of `Context::current()`.
+macro_rules! context_sink {
+    ($ty:ident) => {
+        impl<S> Sink<(Context, Message)> for $ty<S>
+        where
+            S: AsyncRead + AsyncWrite + Unpin,
+        {
+            type Error = Error;
+
+            fn poll_ready(
+                self: Pin<&mut Self>,
+                cx: &mut TaskContext<'_>,
+            ) -> Poll<Result<(), Error>> {
+                Sink::<Message>::poll_ready(self, cx)
+            }
+
+            /// Wraps with the given context; the send span ends when the frame is queued.
+            fn start_send(
+                self: Pin<&mut Self>,
+                (parent, item): (Context, Message),
+            ) -> Result<(), Error> {
+                let this = self.get_mut();
+                start_send_traced(&this.state, &mut this.inner, &parent, item)
+            }
+
+            fn poll_flush(
+                self: Pin<&mut Self>,
+                cx: &mut TaskContext<'_>,
+            ) -> Poll<Result<(), Error>> {
+                Sink::<Message>::poll_flush(self, cx)
+            }
+
+            fn poll_close(
+                self: Pin<&mut Self>,
+                cx: &mut TaskContext<'_>,
+            ) -> Poll<Result<(), Error>> {
+                Sink::<Message>::poll_close(self, cx)
+            }
+        }
+    };
+}
+
 impl<S> Sink<Message> for TracedWebSocket<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -215,30 +258,7 @@ where
     }
 }
 
-impl<S> Sink<(Context, Message)> for TracedWebSocket<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_ready(self, cx)
-    }
-
-    /// Wraps with the given context; the send span ends when the frame is queued.
-    fn start_send(self: Pin<&mut Self>, (parent, item): (Context, Message)) -> Result<(), Error> {
-        let this = self.get_mut();
-        start_send_traced(&this.state, &mut this.inner, &parent, item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_flush(self, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_close(self, cx)
-    }
-}
+context_sink!(TracedWebSocket);
 
 /// The sending half of a split [`TracedWebSocket`].
 pub struct TracedSink<S> {
@@ -319,30 +339,7 @@ where
     }
 }
 
-impl<S> Sink<(Context, Message)> for TracedSink<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_ready(self, cx)
-    }
-
-    /// Wraps with the given context; the send span ends when the frame is queued.
-    fn start_send(self: Pin<&mut Self>, (parent, item): (Context, Message)) -> Result<(), Error> {
-        let this = self.get_mut();
-        start_send_traced(&this.state, &mut this.inner, &parent, item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_flush(self, cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Result<(), Error>> {
-        Sink::<Message>::poll_close(self, cx)
-    }
-}
+context_sink!(TracedSink);
 
 /// The receiving half of a split [`TracedWebSocket`]. With `close_on_capacity`, an
 /// oversize message makes the [`TracedSink`] send Close 1009 before its next frame.
