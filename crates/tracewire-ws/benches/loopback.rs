@@ -1,13 +1,14 @@
 //! Client and echo server over 127.0.0.1 (spec §7): raw tokio-tungstenite vs traced (no-op
-//! provider; SDK provider with a no-op exporter and always-on sampling), Seed and OtelWs,
-//! at 64 B, 1 KiB and 64 KiB. Criterion reports messages/s with 64 in flight; p50/p99
+//! provider; SDK provider with a no-op exporter and always-on sampling, behind the SDK's
+//! simple processor — `traced-sdk-*` — and its batch processor — `traced-sdk-batch-*`),
+//! Seed and OtelWs, at 64 B, 1 KiB and 64 KiB. Criterion reports messages/s with 64 in flight; p50/p99
 //! ping-pong latency is printed first. Both ends are traced in the traced variants.
 //!
-//! `TRACEWIRE_WS_COST=<filter>` (e.g. `1024` or `sdk-OtelWs`; empty = all) skips criterion
-//! and prints, per matching size and variant, messages/s and the process CPU time per
-//! echoed message over `TRACEWIRE_WS_COST_N` messages (default 100 000). CPU time per
-//! message depends much less on the machine's load than messages/s does, and a single
-//! variant can be run under `perf stat -e instructions:u`.
+//! `TRACEWIRE_WS_COST=<filter>` (e.g. `1024B` or `sdk-OtelWs`; empty = all) skips criterion
+//! and runs the load-robust comparison of [`cost`]: raw and the matching variants
+//! interleaved over several rounds, with medians of messages/s, of CPU time per echoed
+//! message and of each round's traced/raw ratio. A single variant can also be run under
+//! `valgrind --tool=callgrind` this way.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -33,11 +34,48 @@ impl SpanExporter for NoopExporter {
     }
 }
 
-fn sdk_provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder()
-        .with_sampler(Sampler::AlwaysOn)
-        .with_batch_exporter(NoopExporter)
-        .build()
+/// The SDK providers of one end: always-on sampling and a no-op exporter, behind the
+/// SDK's simple processor (the exporter is called as each span ends: the cost of the spans
+/// themselves) or its batch processor (spans queued to a worker thread).
+#[derive(Clone)]
+struct EndProviders {
+    simple: SdkTracerProvider,
+    batch: SdkTracerProvider,
+}
+
+/// Client and server have their own providers, as two services would: one provider
+/// shared by both ends would add contention on its locks and reference counts between
+/// the two threads that no deployment has.
+#[derive(Clone)]
+struct Providers {
+    client: EndProviders,
+    server: EndProviders,
+}
+
+impl EndProviders {
+    fn new() -> Self {
+        let builder = || SdkTracerProvider::builder().with_sampler(Sampler::AlwaysOn);
+        EndProviders {
+            simple: builder().with_simple_exporter(NoopExporter).build(),
+            batch: builder().with_batch_exporter(NoopExporter).build(),
+        }
+    }
+}
+
+impl Providers {
+    fn new() -> Self {
+        Providers {
+            client: EndProviders::new(),
+            server: EndProviders::new(),
+        }
+    }
+
+    fn shutdown(&self) {
+        for end in [&self.client, &self.server] {
+            let _ = end.simple.shutdown();
+            let _ = end.batch.shutdown();
+        }
+    }
 }
 
 fn json(n: usize) -> Message {
@@ -52,6 +90,7 @@ enum Variant {
     Raw,
     Noop(Format),
     Sdk(Format),
+    SdkBatch(Format),
 }
 
 impl Variant {
@@ -60,16 +99,20 @@ impl Variant {
             Variant::Raw => "raw".into(),
             Variant::Noop(f) => format!("traced-noop-{f:?}"),
             Variant::Sdk(f) => format!("traced-sdk-{f:?}"),
+            Variant::SdkBatch(f) => format!("traced-sdk-batch-{f:?}"),
         }
     }
 
-    fn options(self, provider: &SdkTracerProvider) -> Options {
+    fn options(self, providers: &EndProviders) -> Options {
         match self {
             Variant::Raw => Options::default().enabled(false),
             Variant::Noop(f) => Options::default().format(f),
             Variant::Sdk(f) => Options::default()
                 .format(f)
-                .tracer_provider(provider.clone()),
+                .tracer_provider(providers.simple.clone()),
+            Variant::SdkBatch(f) => Options::default()
+                .format(f)
+                .tracer_provider(providers.batch.clone()),
         }
     }
 }
@@ -124,10 +167,10 @@ enum Client {
 }
 
 /// Starts a traced (or raw) echo server and connects a client of the same variant.
-async fn setup(variant: Variant, provider: &SdkTracerProvider) -> Client {
+async fn setup(variant: Variant, provider: &Providers) -> Client {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server_opts = variant.options(provider);
+    let server_opts = variant.options(&provider.server);
     tokio::spawn(async move {
         let Ok((tcp, _)) = listener.accept().await else {
             return;
@@ -157,7 +200,7 @@ async fn setup(variant: Variant, provider: &SdkTracerProvider) -> Client {
                 .0,
         )),
         _ => Client::Traced(Box::new(
-            tracewire_ws::client(url, tcp, variant.options(provider))
+            tracewire_ws::client(url, tcp, variant.options(&provider.client))
                 .await
                 .expect("handshake")
                 .0,
@@ -165,17 +208,18 @@ async fn setup(variant: Variant, provider: &SdkTracerProvider) -> Client {
     }
 }
 
-fn variants() -> [Variant; 5] {
+fn variants() -> [Variant; 6] {
     [
         Variant::Raw,
         Variant::Noop(Format::Seed),
         Variant::Noop(Format::OtelWs),
         Variant::Sdk(Format::Seed),
         Variant::Sdk(Format::OtelWs),
+        Variant::SdkBatch(Format::OtelWs),
     ]
 }
 
-fn print_latencies(rt: &Runtime, provider: &SdkTracerProvider) {
+fn print_latencies(rt: &Runtime, provider: &Providers) {
     println!("ping-pong latency (p50 / p99, 1000 round trips)");
     for size in SIZES {
         for v in variants() {
@@ -202,7 +246,7 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let provider = sdk_provider();
+    let provider = Providers::new();
     print_latencies(&rt, &provider);
     for size in SIZES {
         let mut group = c.benchmark_group(format!("loopback-json-{size}B"));
@@ -223,76 +267,109 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
-    let _ = provider.shutdown();
+    provider.shutdown();
 }
 
-/// User + system CPU time of this process (all threads), from `/proc/self/stat`.
+/// CPU time of this process's live threads, from `/proc/self/task/*/schedstat`
+/// (nanosecond resolution; the runtime's threads live through the whole measurement).
 fn process_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // USER_HZ is 100 on every Linux configuration Rust supports.
-    Some(Duration::from_millis((utime + stime) * 10))
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
-/// Warms up with `n / 10` messages, then pumps `n`: (wall time, process CPU time).
+/// Pumps `n` messages: (wall time, process CPU time).
 async fn measure<T, R, E>(ws: &mut T, msg: &Message, n: u64) -> (Duration, Option<Duration>)
 where
     T: Sink<Message> + Stream<Item = Result<R, E>> + Unpin,
 {
-    pump(ws, msg, n / 10).await;
     let cpu0 = process_cpu();
     let wall = pump(ws, msg, n).await;
     let cpu = process_cpu().zip(cpu0).map(|(b, a)| b.saturating_sub(a));
     (wall, cpu)
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The load-robust figures: every matching variant of a size is set up once, then all are
+/// pumped in turn for `TRACEWIRE_WS_COST_ROUNDS` rounds (default 7), so a burst of load
+/// from elsewhere hits all of them alike. Reported: median messages/s, median CPU time
+/// per echoed message, and the median over rounds of each round's traced/raw ratios.
 fn cost(filter: &str) {
-    let n: u64 = std::env::var("TRACEWIRE_WS_COST_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let n = env("TRACEWIRE_WS_COST_N", 20_000);
+    let rounds = env("TRACEWIRE_WS_COST_ROUNDS", 7);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let provider = sdk_provider();
-    println!("{n} messages per variant: messages/s, CPU µs per echoed message (both ends)");
+    let provider = Providers::new();
+    println!(
+        "{rounds} interleaved rounds of {n} messages per variant: median messages/s, median CPU \
+         time per echoed message (both ends), median of the rounds' ratios to raw"
+    );
     for size in SIZES {
-        let mut raw_cpu = None;
-        for v in variants() {
-            let name = format!("{size}B/{}", v.name());
-            if !name.contains(filter) {
-                continue;
-            }
-            let msg = json(size);
-            let (wall, cpu) = rt.block_on(async {
-                let client = setup(v, &provider).await;
-                match client {
-                    Client::Raw(mut ws) => measure(&mut *ws, &msg, n).await,
-                    Client::Traced(mut ws) => measure(&mut *ws, &msg, n).await,
+        let msg = json(size);
+        let mut clients: Vec<(Variant, Client)> = variants()
+            .into_iter()
+            .filter(|v| {
+                matches!(v, Variant::Raw) || format!("{size}B/{}", v.name()).contains(filter)
+            })
+            .map(|v| (v, rt.block_on(setup(v, &provider))))
+            .collect();
+        if clients.len() < 2 {
+            continue;
+        }
+        // Per variant, per round: (messages/s, CPU µs per message).
+        let mut results = vec![Vec::new(); clients.len()];
+        for round in 0..=rounds {
+            for (i, (_, client)) in clients.iter_mut().enumerate() {
+                let (wall, cpu) = rt.block_on(async {
+                    match client {
+                        Client::Raw(ws) => measure(&mut **ws, &msg, n).await,
+                        Client::Traced(ws) => measure(&mut **ws, &msg, n).await,
+                    }
+                });
+                // Round 0 warms up.
+                if round > 0 {
+                    let per = cpu.map_or(f64::NAN, |c| c.as_secs_f64() * 1e6 / n as f64);
+                    results[i].push((n as f64 / wall.as_secs_f64(), per));
                 }
-            });
-            let per = cpu.map(|c| c.as_secs_f64() * 1e6 / n as f64);
-            if matches!(v, Variant::Raw) {
-                raw_cpu = per;
             }
-            let ratio = per
-                .zip(raw_cpu)
-                .map(|(p, r)| format!("  raw/this CPU {:.3}", r / p))
-                .unwrap_or_default();
+        }
+        for (i, (v, _)) in clients.iter().enumerate() {
+            let ratio = |f: fn(&(f64, f64), &(f64, f64)) -> f64| {
+                median(
+                    results[i]
+                        .iter()
+                        .zip(&results[0])
+                        .map(|(t, r)| f(t, r))
+                        .collect(),
+                )
+            };
             println!(
-                "  {name}: {:.1} k msg/s, {:.2} µs CPU/msg{ratio}",
-                n as f64 / wall.as_secs_f64() / 1e3,
-                per.unwrap_or(f64::NAN),
+                "  {size}B/{}: {:.1} k msg/s, {:.2} µs CPU/msg, ratio to raw: {:.3} by msg/s, {:.3} by CPU",
+                v.name(),
+                median(results[i].iter().map(|r| r.0).collect()) / 1e3,
+                median(results[i].iter().map(|r| r.1).collect()),
+                ratio(|t, r| t.0 / r.0),
+                ratio(|t, r| r.1 / t.1),
             );
         }
     }
-    let _ = provider.shutdown();
+    provider.shutdown();
 }
 
 criterion_group!(benches, bench);

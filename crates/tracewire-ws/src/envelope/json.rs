@@ -94,9 +94,94 @@ impl<'de> Deserialize<'de> for StringObject<'de> {
 
 /// Parses `{"name":"value",…}`; anything else (including `null`) is an error.
 pub(crate) fn parse_string_object(raw: &str) -> Option<FieldView<'_>> {
-    serde_json::from_str::<StringObject<'_>>(raw)
-        .ok()
-        .map(|o| o.0)
+    match plain_string_object(raw) {
+        Plain::Parsed(view) => Some(view),
+        Plain::Invalid => None,
+        Plain::Unsure => serde_json::from_str::<StringObject<'_>>(raw)
+            .ok()
+            .map(|o| o.0),
+    }
+}
+
+/// The outcome of the escape-free scan of a string object.
+enum Plain<'a> {
+    Parsed(FieldView<'a>),
+    /// Not JSON at all (a control character inside a string).
+    Invalid,
+    /// Escapes, other value types or odd layout: serde_json decides.
+    Unsure,
+}
+
+/// Splits an object of strings without escapes (what every tracer writes) by a direct
+/// scan, borrowing keys and values; serde_json would give the same view.
+fn plain_string_object(raw: &str) -> Plain<'_> {
+    let b = raw.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while b.get(i).copied().is_some_and(is_ws) {
+            i += 1;
+        }
+        i
+    };
+    // The content range of the string literal at `i` and the offset after it.
+    let string = |i: usize| -> Result<(usize, usize), bool> {
+        if b.get(i) != Some(&b'"') {
+            return Err(false);
+        }
+        let start = i + 1;
+        let len = super::validate::first_string_special(&b[start..]).ok_or(false)?;
+        match b[start + len] {
+            b'"' => Ok((start, start + len)),
+            b'\\' => Err(false),
+            _ => Err(true),
+        }
+    };
+    let mut view = FieldView::with_capacity(2);
+    let mut i = skip_ws(0);
+    if b.get(i) != Some(&b'{') {
+        return Plain::Unsure;
+    }
+    i = skip_ws(i + 1);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            let (key, value);
+            (key, i) = match string(i) {
+                Ok((s, e)) => ((s, e), e + 1),
+                Err(true) => return Plain::Invalid,
+                Err(false) => return Plain::Unsure,
+            };
+            i = skip_ws(i);
+            if b.get(i) != Some(&b':') {
+                return Plain::Unsure;
+            }
+            i = skip_ws(i + 1);
+            (value, i) = match string(i) {
+                Ok((s, e)) => ((s, e), e + 1),
+                Err(true) => return Plain::Invalid,
+                Err(false) => return Plain::Unsure,
+            };
+            // Both ranges are bounded by ASCII quotes, so they are char boundaries.
+            let (Some(k), Some(v)) = (raw.get(key.0..key.1), raw.get(value.0..value.1)) else {
+                return Plain::Unsure;
+            };
+            view.push(Cow::Borrowed(k), Cow::Borrowed(v));
+            i = skip_ws(i);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(i + 1),
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return Plain::Unsure,
+            }
+        }
+    }
+    if skip_ws(i) == b.len() {
+        Plain::Parsed(view)
+    } else {
+        Plain::Unsure
+    }
 }
 
 /// A decoded JSON string: a byte range of the raw input when it had no escapes, else the
@@ -183,6 +268,55 @@ mod tests {
         for bad in [r#"[]"#, r#""x""#, r#"{"a":1}"#, "null", r#"{"a":"\ud800"}"#] {
             let raw: Box<RawValue> = serde_json::from_str(bad).unwrap();
             assert!(parse_string_object(raw.get()).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_scan_agrees_with_serde_json(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just("{"), proptest::strategy::Just("}"),
+                    proptest::strategy::Just(","), proptest::strategy::Just(":"),
+                    proptest::strategy::Just(" "), proptest::strategy::Just("\""),
+                    proptest::strategy::Just("\"k\""), proptest::strategy::Just("\"traceparent\""),
+                    proptest::strategy::Just("\"00-ab-01\""), proptest::strategy::Just("\"a\\nb\""),
+                    proptest::strategy::Just("\"\u{1}\""), proptest::strategy::Just("1"),
+                    proptest::strategy::Just("null"), proptest::strategy::Just("é"),
+                    proptest::strategy::Just("\n"), proptest::strategy::Just("x"),
+                ],
+                0..12,
+            ),
+        ) {
+            let raw = parts.concat();
+            let serde = serde_json::from_str::<StringObject<'_>>(&raw).ok().map(|o| o.0);
+            let ours = parse_string_object(&raw);
+            proptest::prop_assert_eq!(
+                ours.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
+                serde.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
+                "{:?}", raw
+            );
+        }
+
+        #[test]
+        fn plain_scan_agrees_with_serde_json_on_objects(
+            members in proptest::collection::vec(("[a-z\\\\\"\u{1}é]{0,6}", "[ -~é\u{1}]{0,12}"), 0..4),
+            ws in proptest::collection::vec("[ \t\n]{0,2}", 8),
+        ) {
+            let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+            let body: Vec<String> = members
+                .iter()
+                .map(|(k, v)| format!("{}{}:{}{}", quote(k), ws[0], ws[1], quote(v)))
+                .collect();
+            let raw = format!("{}{{{}{}}}{}", ws[2], ws[3], body.join(&format!("{},", ws[4])), ws[5]);
+            let serde = serde_json::from_str::<StringObject<'_>>(&raw).ok().map(|o| o.0);
+            let ours = parse_string_object(&raw);
+            proptest::prop_assert!(ours.is_some(), "{:?}", raw);
+            proptest::prop_assert_eq!(
+                ours.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
+                serde.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
+                "{:?}", raw
+            );
         }
     }
 

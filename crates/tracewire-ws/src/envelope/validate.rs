@@ -2,8 +2,8 @@
 //! decoder's fast path over the canonical OtelWs layout. It accepts exactly what
 //! `serde_json` accepts as one value (RFC 8259; `\u` escapes are not checked for
 //! surrogate pairing, as serde_json does not when skipping) and bounds the nesting depth
-//! itself. String contents, usually most of a payload, are skipped 16 bytes at a time
-//! with a branch-free check the compiler turns into SIMD compares.
+//! itself. String contents, usually most of a payload, are skipped 64 bytes at a time
+//! with branch-free checks the compiler turns into SIMD compares.
 
 use super::json::is_ws;
 
@@ -31,32 +31,78 @@ pub(crate) fn value_end(bytes: &[u8], start: usize, max_depth: usize) -> Option<
 }
 
 /// `true` when `bytes` holds a `"`, a `\` or a control character: the bytes that end a
-/// plain run inside a JSON string. Branch-free, so it vectorises.
+/// plain run inside a JSON string.
 pub(crate) fn has_string_special(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(CHUNK);
-    chunks.by_ref().any(chunk_has_special) || chunks.remainder().iter().any(|&c| is_special(c))
+    first_string_special(bytes).is_some()
 }
 
-/// Length of the leading whole chunks of `bytes` that hold no special byte (a lower bound
-/// of the plain prefix, exact to within one chunk).
-fn plain_prefix(bytes: &[u8]) -> usize {
-    bytes
-        .chunks_exact(CHUNK)
-        .take_while(|c| !chunk_has_special(c))
-        .count()
-        * CHUNK
+/// Offset of the first `"`, `\` or control character in `bytes`. Keys end within a few
+/// words, so the first 16 bytes are read 8 at a time (SWAR); a long payload string is
+/// then skipped 64 bytes per step with a branch-free "any special?" check the
+/// compiler turns into SIMD compares, and only the block holding the answer is read by
+/// words again.
+pub(crate) fn first_string_special(bytes: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    let head = bytes.len().min(HEAD);
+    while i + 8 <= head {
+        if let Some(p) = word_special(&bytes[i..i + 8]) {
+            return Some(i + p);
+        }
+        i += 8;
+    }
+    if i == HEAD {
+        while let Some(block) = bytes.get(i..i + BLOCK) {
+            if any_special::<BLOCK>(block) {
+                return block
+                    .chunks_exact(8)
+                    .enumerate()
+                    .find_map(|(k, word)| word_special(word).map(|p| i + 8 * k + p));
+            }
+            i += BLOCK;
+        }
+        while i + 8 <= bytes.len() {
+            if let Some(p) = word_special(&bytes[i..i + 8]) {
+                return Some(i + p);
+            }
+            i += 8;
+        }
+    }
+    bytes[i..]
+        .iter()
+        .position(|&c| is_special(c))
+        .map(|p| i + p)
 }
 
-const CHUNK: usize = 16;
+/// The first special byte of an 8-byte word, by SWAR arithmetic: `(x - 0x01…) & !x & 0x80…`
+/// flags zero bytes (applied to `w ^ '"'` and `w ^ '\\'`), `(w - 0x20…) & !w & 0x80…`
+/// bytes below 0x20. Borrows can only flag bytes above a truly flagged one, so the
+/// lowest flag is exact; bytes of 0x80 and up are never flagged.
+#[inline(always)]
+fn word_special(word: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let w = u64::from_le_bytes(word.try_into().ok()?);
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let flags = zero(w ^ (ONES * u64::from(b'"')))
+        | zero(w ^ (ONES * u64::from(b'\\')))
+        | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+    (flags != 0).then(|| (flags.trailing_zeros() / 8) as usize)
+}
 
+const HEAD: usize = 16;
+const BLOCK: usize = 64;
+
+#[inline(always)]
 fn is_special(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
 
-/// A fixed-size, branch-free check the compiler turns into a few SIMD compares.
-fn chunk_has_special(chunk: &[u8]) -> bool {
-    let Ok(chunk) = <&[u8; CHUNK]>::try_from(chunk) else {
-        return chunk.iter().any(|&c| is_special(c));
+/// Whether a chunk of exactly `N` bytes holds a special byte; branch-free over a fixed
+/// size, so it vectorises.
+#[inline(always)]
+fn any_special<const N: usize>(chunk: &[u8]) -> bool {
+    let Ok(chunk) = <&[u8; N]>::try_from(chunk) else {
+        return true;
     };
     let mut acc = 0u8;
     for &c in chunk {
@@ -166,7 +212,8 @@ impl Validator<'_> {
     fn string(&mut self) -> Option<()> {
         self.i += 1;
         loop {
-            self.i += plain_prefix(self.b.get(self.i..).unwrap_or_default());
+            let rest = self.b.get(self.i..).unwrap_or_default();
+            self.i += first_string_special(rest)?;
             match self.peek()? {
                 b'"' => {
                     self.i += 1;
@@ -186,8 +233,8 @@ impl Validator<'_> {
                         _ => return None,
                     }
                 }
-                c if c < 0x20 => return None,
-                _ => self.i += 1,
+                // A control character.
+                _ => return None,
             }
         }
     }
@@ -347,6 +394,37 @@ mod tests {
             );
         }
         assert!(!has_string_special(b""));
+    }
+
+    #[test]
+    fn first_special_is_exact_at_every_offset() {
+        // Every offset of the word, block and tail paths; high bytes and a later special
+        // around it, since SWAR borrows could flag neighbours.
+        for len in [7, 8, 15, 63, 64, 65, 130, 200] {
+            for at in 0..len {
+                for c in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut bytes = vec![0xc3u8; len];
+                    bytes[at] = c;
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x00;
+                    }
+                    assert_eq!(first_string_special(&bytes), Some(at), "{len} {at} {c}");
+                }
+            }
+            assert_eq!(first_string_special(&vec![0x20u8; len]), None);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn first_special_is_the_first_special_byte(
+            plain in proptest::collection::vec(0x20u8..=0xff, 0..300),
+            tail in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let bytes = [plain, tail].concat();
+            let naive = bytes.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            prop_assert_eq!(first_string_special(&bytes), naive);
+        }
     }
 
     #[test]
