@@ -3,11 +3,54 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+/// What a carrier holds under one key; see [`Extractor::lookup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// No value.
+    Absent,
+    /// Exactly one value: the one [`Extractor::get_all`] would yield.
+    One(&'a str),
+    /// Two or more values (read them in order with [`Extractor::get_all`]).
+    Several,
+}
+
+impl<'a> Lookup<'a> {
+    /// The answer for the values [`Extractor::get_all`] yields.
+    pub fn from_values(mut values: impl Iterator<Item = &'a str>) -> Self {
+        let Some(first) = values.next() else {
+            return Self::Absent;
+        };
+        match values.next() {
+            None => Self::One(first),
+            Some(_) => Self::Several,
+        }
+    }
+
+    /// The answer after one more value under the key was found (for single-pass lookups).
+    fn push(self, value: &'a str) -> Self {
+        match self {
+            Self::Absent => Self::One(value),
+            Self::One(_) | Self::Several => Self::Several,
+        }
+    }
+}
+
 /// Reads header-like values. Keys are matched ASCII case-insensitively.
 pub trait Extractor {
     /// Every value stored under `key` (any case), in carrier order. Several values mean
     /// the header appeared several times.
     fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a;
+
+    /// For each of `keys`, whether the carrier holds no value, one value (given) or several
+    /// under it — the same answer as [`Lookup::from_values`] on [`get_all`](Self::get_all).
+    ///
+    /// [`TraceContext::extract`](crate::TraceContext::extract) asks this for its four
+    /// headers at once. The default calls `get_all` once per key; a carrier that can answer
+    /// for every key in one pass over its entries (as `http::HeaderMap` does while it holds
+    /// few headers) overrides it.
+    fn lookup<'a, const N: usize>(&'a self, keys: [&'a str; N]) -> [Lookup<'a>; N] {
+        keys.map(|key| Lookup::from_values(self.get_all(key)))
+    }
 }
 
 /// Writes header-like values.
@@ -67,7 +110,7 @@ impl Injector for Vec<(String, String)> {
 
 #[cfg(feature = "http")]
 mod http_impl {
-    use super::{Extractor, Injector};
+    use super::{Extractor, Injector, Lookup};
     use http::header::{HeaderMap, HeaderName, HeaderValue};
 
     /// Header values that are not visible ASCII are handed to the parsers as U+FFFD, so the
@@ -95,15 +138,68 @@ mod http_impl {
         known_name(key).or_else(|| HeaderName::from_bytes(key.as_bytes()).ok())
     }
 
+    /// A value as [`Extractor::get_all`] yields it.
+    fn text(value: &HeaderValue) -> &str {
+        value.to_str().unwrap_or(INVALID_VALUE)
+    }
+
+    /// Whether the header `name` is exactly `key` of the same length, compared eight bytes
+    /// at a time.
+    #[inline]
+    fn same_name(name: &[u8], key: &[u8]) -> bool {
+        match (name.first_chunk::<8>(), key.first_chunk::<8>()) {
+            // The first and the last eight bytes cover names of 8 to 16 bytes; the rest of a
+            // longer name is compared only when those match.
+            (Some(n), Some(k)) => {
+                let (nl, kl) = (name.len() - 8, key.len() - 8);
+                u64::from_ne_bytes(*n) == u64::from_ne_bytes(*k)
+                    && name[nl..] == key[kl..]
+                    && (name.len() <= 16 || name == key)
+            }
+            _ => name == key,
+        }
+    }
+
+    /// Up to this many distinct names per looked-up key, one pass over the entries costs
+    /// less than hashing and probing for each key.
+    const SCAN_KEYS_PER_LOOKUP: usize = 5;
+
     impl Extractor for HeaderMap {
         fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
             let values = match known_name(key) {
                 Some(name) => HeaderMap::get_all(self, name),
                 None => HeaderMap::get_all(self, key),
             };
-            values
-                .into_iter()
-                .map(|v| v.to_str().unwrap_or(INVALID_VALUE))
+            values.into_iter().map(text)
+        }
+
+        /// One pass over the entries while the map is small (names are compared by length
+        /// first), else one hash lookup per key.
+        fn lookup<'a, const N: usize>(&'a self, keys: [&'a str; N]) -> [Lookup<'a>; N] {
+            if self.keys_len() > SCAN_KEYS_PER_LOOKUP * N {
+                return keys.map(|key| Lookup::from_values(Extractor::get_all(self, key)));
+            }
+            let mut found = [Lookup::Absent; N];
+            // `iter` yields every value of a name together, in insertion order.
+            for (name, value) in self.iter() {
+                let name = name.as_str().as_bytes();
+                for (key, slot) in keys.iter().zip(found.iter_mut()) {
+                    if name.len() == key.len() && same_name(name, key.as_bytes()) {
+                        *slot = slot.push(text(value));
+                    }
+                }
+            }
+            // Names are lowercase, so a key with uppercase letters matched nothing above;
+            // `get_all` matches it in any case.
+            for (key, slot) in keys.iter().zip(found.iter_mut()) {
+                if *slot == Lookup::Absent
+                    && known_name(key).is_none()
+                    && key.bytes().any(|b| b.is_ascii_uppercase())
+                {
+                    *slot = Lookup::from_values(Extractor::get_all(self, key));
+                }
+            }
+            found
         }
     }
 
@@ -158,5 +254,37 @@ mod tests {
         assert_eq!(values(&h, "baggage"), ["\u{FFFD}"]);
         h.set("tracestate", "c=3".into());
         assert_eq!(values(&h, "tracestate"), ["c=3"]);
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_map_lookup_in_one_pass() {
+        let mut h = http::HeaderMap::new();
+        h.append("traceparent", "tp".parse().unwrap());
+        h.append("tracestate", "a=1".parse().unwrap());
+        h.append("tracestate", "b=2".parse().unwrap());
+        h.append("x-a-header-name-longer-than-16", "long".parse().unwrap());
+        h.append("x-a-header-name-longer-than-17", "other".parse().unwrap());
+        h.append("baggage", http::HeaderValue::from_bytes(b"k=\xff").unwrap());
+        assert_eq!(
+            h.lookup([
+                "traceparent",
+                "TraceState",
+                "x-a-header-name-longer-than-16",
+                "X-A-Header-Name-Longer-Than-17",
+                "baggage",
+                "absent",
+                "not a header name",
+            ]),
+            [
+                Lookup::One("tp"),
+                Lookup::Several,
+                Lookup::One("long"),
+                Lookup::One("other"),
+                Lookup::One("\u{FFFD}"),
+                Lookup::Absent,
+                Lookup::Absent,
+            ]
+        );
     }
 }

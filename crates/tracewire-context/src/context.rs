@@ -1,6 +1,6 @@
 //! [`TraceContext`]: the one value that travels between processes.
 
-use crate::carrier::{Extractor, Injector};
+use crate::carrier::{Extractor, Injector, Lookup};
 use crate::{
     Baggage, ParseError, SpanId, TraceFlags, TraceId, TraceState, Traceparent, XRayHeader,
     XRaySampled,
@@ -48,15 +48,12 @@ pub struct TraceContext {
 }
 
 /// The single value of a header that must appear once, or why there is none.
-fn single<'a>(
-    mut values: impl Iterator<Item = &'a str>,
-    header: &'static str,
-) -> Option<Result<&'a str, ParseError>> {
-    let first = values.next()?;
-    Some(match values.next() {
-        None => Ok(first),
-        Some(_) => Err(ParseError::MultipleHeaders { header }),
-    })
+fn single<'a>(lookup: Lookup<'a>, header: &'static str) -> Option<Result<&'a str, ParseError>> {
+    match lookup {
+        Lookup::Absent => None,
+        Lookup::One(value) => Some(Ok(value)),
+        Lookup::Several => Some(Err(ParseError::MultipleHeaders { header })),
+    }
 }
 
 impl TraceContext {
@@ -88,34 +85,44 @@ impl TraceContext {
     /// An invalid (or repeated) traceparent means no parent and discards tracestate
     /// unparsed; several tracestate or baggage headers are combined in order.
     pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Self {
+        let [traceparent, tracestate, baggage, xray] = carrier.lookup([
+            header::TRACEPARENT,
+            header::TRACESTATE,
+            header::BAGGAGE,
+            header::X_AMZN_TRACE_ID,
+        ]);
         let mut cx = Self::default();
-        match single(carrier.get_all(header::TRACEPARENT), "traceparent")
-            .map(|r| r.and_then(Traceparent::parse))
-        {
+        match single(traceparent, header::TRACEPARENT).map(|r| r.and_then(Traceparent::parse)) {
             Some(Ok(tp)) => {
                 cx.traceparent = Some(tp);
-                let mut values = carrier.get_all(header::TRACESTATE).peekable();
-                if values.peek().is_some() {
-                    match TraceState::parse_headers(values) {
-                        Ok(ts) => cx.tracestate = ts,
-                        Err(error) => cx.reject(header::TRACESTATE, error),
-                    }
+                let parsed = match tracestate {
+                    Lookup::Absent => None,
+                    Lookup::One(value) => Some(TraceState::parse(value)),
+                    Lookup::Several => Some(TraceState::parse_headers(
+                        carrier.get_all(header::TRACESTATE),
+                    )),
+                };
+                match parsed {
+                    Some(Ok(ts)) => cx.tracestate = ts,
+                    Some(Err(error)) => cx.reject(header::TRACESTATE, error),
+                    None => {}
                 }
             }
             Some(Err(error)) => cx.reject(header::TRACEPARENT, error),
             None => {}
         }
-        let mut values = carrier.get_all(header::BAGGAGE).peekable();
-        if values.peek().is_some() {
-            let (baggage, error) = Baggage::parse_reporting(values);
+        let parsed = match baggage {
+            Lookup::Absent => None,
+            Lookup::One(value) => Some(Baggage::parse_reporting(std::iter::once(value))),
+            Lookup::Several => Some(Baggage::parse_reporting(carrier.get_all(header::BAGGAGE))),
+        };
+        if let Some((baggage, error)) = parsed {
             cx.baggage = baggage;
             if let Some(error) = error {
                 cx.reject(header::BAGGAGE, error);
             }
         }
-        match single(carrier.get_all(header::X_AMZN_TRACE_ID), "x-amzn-trace-id")
-            .map(|r| r.and_then(XRayHeader::parse))
-        {
+        match single(xray, header::X_AMZN_TRACE_ID).map(|r| r.and_then(XRayHeader::parse)) {
             Some(Ok(xray)) => {
                 cx.unknown_parent = xray.parent.is_none().then(SpanId::random);
                 cx.xray = Some(xray);

@@ -519,6 +519,129 @@ proptest! {
     }
 }
 
+/// Extracts through `get_all` only (the trait's default `lookup`), as every carrier did
+/// before `http::HeaderMap` got its single-pass `lookup`.
+#[cfg(feature = "http")]
+struct ByGetAll<'h>(&'h http::HeaderMap);
+
+#[cfg(feature = "http")]
+impl tracewire_context::carrier::Extractor for ByGetAll<'_> {
+    fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        tracewire_context::carrier::Extractor::get_all(self.0, key)
+    }
+}
+
+/// Header names for the carrier properties: the four propagation headers in several
+/// cases, a neighbour of the same length as `tracestate`, and arbitrary names.
+#[cfg(feature = "http")]
+fn header_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("traceparent".to_owned()),
+        Just("TraceParent".to_owned()),
+        Just("tracestate".to_owned()),
+        Just("TRACESTATE".to_owned()),
+        Just("baggage".to_owned()),
+        Just("X-Amzn-Trace-Id".to_owned()),
+        Just("user-agent".to_owned()),
+        "[a-z][a-z0-9-]{0,16}",
+    ]
+}
+
+/// Header values: valid propagation values, text, and bytes that are not visible ASCII
+/// (obs-text and invalid UTF-8), which `get_all` yields as U+FFFD.
+#[cfg(feature = "http")]
+fn header_value() -> impl Strategy<Value = http::HeaderValue> {
+    prop_oneof![
+        Just(http::HeaderValue::from_static(
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        )),
+        Just(http::HeaderValue::from_static(
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+        )),
+        Just(http::HeaderValue::from_static("k=v")),
+        Just(http::HeaderValue::from_static(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+        )),
+        "[ -~\t]{0,60}".prop_map(|s| http::HeaderValue::from_str(&s).expect("visible ASCII")),
+        vec(any::<u8>(), 0..60).prop_map(|mut bytes| {
+            for b in &mut bytes {
+                if (*b < 0x20 && *b != b'\t') || *b == 0x7f {
+                    *b = 0xff;
+                }
+            }
+            http::HeaderValue::from_bytes(&bytes).expect("no control bytes")
+        }),
+    ]
+}
+
+#[cfg(feature = "http")]
+proptest! {
+    #![proptest_config(config())]
+
+    /// `HeaderMap`'s single-pass `lookup` (and the hash lookups it falls back to for big
+    /// maps) gives exactly what `get_all` gives: none, the one value, or several.
+    #[test]
+    fn header_map_lookup_agrees_with_get_all(
+        pairs in vec((header_name(), header_value()), 0..12),
+        filler in 0usize..40,
+        keys in [
+            prop_oneof![Just("traceparent"), Just("TRACEPARENT"), Just("accept")],
+            prop_oneof![Just("tracestate"), Just("TraceState"), Just("user-agent")],
+            prop_oneof![Just("baggage"), Just("x-amzn-trace-id"), Just("not a name")],
+            prop_oneof![Just("x-amzn-trace-id"), Just("X-Amzn-Trace-Id"), Just("traceparent")],
+        ],
+    ) {
+        use tracewire_context::carrier::{Extractor, Lookup};
+        let mut headers = http::HeaderMap::new();
+        for i in 0..filler {
+            headers.append(
+                http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes()).expect("valid"),
+                http::HeaderValue::from_static("1"),
+            );
+        }
+        for (name, value) in pairs {
+            let name = http::HeaderName::from_bytes(name.as_bytes()).expect("valid name");
+            headers.append(name, value);
+        }
+        let expected = keys.map(|key| Lookup::from_values(Extractor::get_all(&headers, key)));
+        prop_assert_eq!(headers.lookup(keys), expected);
+    }
+
+    /// Extraction through the single-pass lookup equals extraction through `get_all`:
+    /// duplicates, mixed case, invalid UTF-8 and several tracestate values included.
+    #[test]
+    fn header_map_extract_agrees_with_get_all_extraction(
+        pairs in vec((header_name(), header_value()), 0..10),
+        filler in 0usize..30,
+    ) {
+        let mut headers = http::HeaderMap::new();
+        for (i, (name, value)) in pairs.into_iter().enumerate() {
+            if i < filler {
+                headers.append(
+                    http::HeaderName::from_bytes(format!("x-filler-{i}").as_bytes())
+                        .expect("valid"),
+                    http::HeaderValue::from_static("1"),
+                );
+            }
+            let name = http::HeaderName::from_bytes(name.as_bytes()).expect("valid name");
+            headers.append(name, value);
+        }
+        let fast = TraceContext::extract(&headers);
+        let reference = TraceContext::extract(&ByGetAll(&headers));
+        prop_assert_eq!(fast.traceparent, reference.traceparent);
+        prop_assert_eq!(&fast.tracestate, &reference.tracestate);
+        prop_assert_eq!(&fast.baggage, &reference.baggage);
+        prop_assert_eq!(&fast.xray, &reference.xray);
+        prop_assert_eq!(fast.rejections(), reference.rejections());
+        let (mut a, mut b) = (http::HeaderMap::new(), http::HeaderMap::new());
+        fast.inject(&mut a);
+        reference.inject(&mut b);
+        prop_assert_eq!(a.get("traceparent"), b.get("traceparent"));
+        prop_assert_eq!(a.get("tracestate"), b.get("tracestate"));
+        prop_assert_eq!(a.get("baggage"), b.get("baggage"));
+    }
+}
+
 /// Spec §4: "beyond that drop whole members from the end". A member that does not fit
 /// in 8192 bytes ends the list: a smaller member after it must not be admitted.
 #[test]
