@@ -7,11 +7,49 @@ use crate::ParseError;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+// Word-at-a-time ("SWAR") hex decoding: eight digits per `u64`, in safe code. `ONES` has
+// 0x01 in every byte, `HIGH` the top bit of every byte; the digits of a word are in
+// little-endian order (the first digit in the lowest byte).
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Eight lowercase hex digits as four bytes, or `None` if one is not a lowercase hex digit.
+#[inline]
+fn decode8(digits: [u8; 8]) -> Option<[u8; 4]> {
+    let x = u64::from_le_bytes(digits);
+    // For bytes below 0x80, adding 0x80 - n sets a byte's top bit iff it is >= n, and
+    // never carries into the next byte.
+    let at_least = |n: u64| x + (0x80 - n) * ONES;
+    let digit = at_least(0x30) & !at_least(0x3a);
+    let letter = at_least(0x61) & !at_least(0x67);
+    if x & HIGH != 0 || (digit | letter) & HIGH != HIGH {
+        return None;
+    }
+    // Nibble values: the low four bits, plus 9 for letters (bit 6 set).
+    let v = (x & (0x0f * ONES)) + ((x >> 6) & ONES) * 9;
+    // Byte 2i gets (v[2i] << 4) | v[2i+1]; then bytes 0, 2, 4, 6 are packed together.
+    let t = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let t = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
+    let t = (t | (t >> 16)) & 0xffff_ffff;
+    Some((t as u32).to_le_bytes())
+}
+
+/// The two lowercase hex digits of every byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut table = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = [HEX[i >> 4], HEX[i & 0x0f]];
+        i += 1;
+    }
+    table
+};
+
 /// Writes `bytes` as lowercase hex into `out` (which must be twice as long).
+#[inline]
 pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) {
-    for (i, b) in bytes.iter().enumerate() {
-        out[2 * i] = HEX[(b >> 4) as usize];
-        out[2 * i + 1] = HEX[(b & 0x0f) as usize];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&HEX_PAIRS[b as usize]);
     }
 }
 
@@ -32,6 +70,7 @@ const LOWER_HEX_VALUE: [u8; 256] = {
 };
 
 /// Decodes exactly `N * 2` lowercase hex digits; uppercase is rejected with its own error.
+#[inline]
 pub(crate) fn decode_lower_hex<const N: usize>(
     s: &[u8],
     field: &'static str,
@@ -44,6 +83,10 @@ pub(crate) fn decode_lower_hex<const N: usize>(
         });
     }
     let mut out = [0u8; N];
+    if N % 4 == 0 && decode_words(s, &mut out) {
+        return Ok(out);
+    }
+    // Byte pairs: ids of other sizes, and finding the precise error.
     for (i, pair) in s.chunks_exact(2).enumerate() {
         let (h, l) = (
             LOWER_HEX_VALUE[pair[0] as usize],
@@ -55,6 +98,23 @@ pub(crate) fn decode_lower_hex<const N: usize>(
         out[i] = (h << 4) | l;
     }
     Ok(out)
+}
+
+/// Decodes `digits` (a multiple of 8 lowercase hex digits) into `out`, eight at a time;
+/// `false` if a digit is not lowercase hex.
+#[inline]
+fn decode_words(digits: &[u8], out: &mut [u8]) -> bool {
+    let mut i = 0;
+    while 2 * i + 8 <= digits.len() && i + 4 <= out.len() {
+        let d = &digits[2 * i..2 * i + 8];
+        let word = [d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]];
+        match decode8(word) {
+            Some(bytes) => out[i..i + 4].copy_from_slice(&bytes),
+            None => return false,
+        }
+        i += 4;
+    }
+    true
 }
 
 /// Decodes exactly `N * 2` hex digits of either case (X-Ray accepts both).

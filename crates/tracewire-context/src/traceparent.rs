@@ -48,7 +48,7 @@ impl Traceparent {
     /// forbids is rejected: uppercase hex, version `ff`, wrong field lengths, data after the
     /// flags of a version-00 header, all-zero ids and comma-joined lists.
     pub fn parse(value: &str) -> Result<Self, ParseError> {
-        let s = value.trim_matches(|c| c == ' ' || c == '\t').as_bytes();
+        let s = trim_ows(value.as_bytes());
         if s.is_empty() {
             return Err(ParseError::Empty);
         }
@@ -116,6 +116,14 @@ impl Traceparent {
         encode_hex(&[self.flags.propagated().bits()], &mut b[53..55]);
         TraceparentBuf(b)
     }
+}
+
+/// `s` without leading and trailing spaces and tabs.
+fn trim_ows(s: &[u8]) -> &[u8] {
+    let ows = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = s.iter().position(|c| !ows(c)).unwrap_or(s.len());
+    let end = s.iter().rposition(|c| !ows(c)).map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 impl std::str::FromStr for Traceparent {

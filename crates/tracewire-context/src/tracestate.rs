@@ -105,6 +105,61 @@ pub(crate) fn valid_value(value: &str) -> bool {
         && b.iter().all(|&c| CLASSES[c as usize] & VALUE != 0)
 }
 
+/// The member count of `value` when it is already in canonical form — valid `key=value`
+/// members joined by single commas, without whitespace or empty members, at most 32 of
+/// them, no key twice — so that parsing it yields exactly `value`. `None` for anything
+/// else, which the general parser then handles (and reports).
+///
+/// One pass over the bytes: this is the shape almost every tracestate arrives in.
+fn canonical_members(value: &str) -> Option<usize> {
+    let b = value.as_bytes();
+    u32::try_from(b.len()).ok()?;
+    // Keys seen so far as (offset, length), for the duplicate check.
+    let mut keys = [(0u32, 0u32); MAX_MEMBERS];
+    let mut count = 0;
+    let mut pos = 0;
+    loop {
+        let rest = &b[pos..];
+        let (&first, tail) = rest.split_first()?;
+        if CLASSES[first as usize] & KEY_FIRST == 0 {
+            return None;
+        }
+        // A key running to the end has no `=`.
+        let key_len = 1 + tail
+            .iter()
+            .position(|&c| CLASSES[c as usize] & KEY_REST == 0)?;
+        if key_len > MAX_KEY_LEN || rest[key_len] != b'=' {
+            return None;
+        }
+        let key = &rest[..key_len];
+        let after = &rest[key_len + 1..];
+        let value_len = after
+            .iter()
+            .position(|&c| CLASSES[c as usize] & VALUE == 0)
+            .unwrap_or(after.len());
+        if value_len == 0 || value_len > MAX_VALUE_LEN || after[value_len - 1] == b' ' {
+            return None;
+        }
+        if count == MAX_MEMBERS
+            || keys[..count]
+                .iter()
+                .any(|&(at, len)| b[at as usize..][..len as usize] == *key)
+        {
+            return None;
+        }
+        // Both fit in `u32`: the whole value does.
+        keys[count] = (pos as u32, key_len as u32);
+        count += 1;
+        pos += key_len + 1 + value_len;
+        match b.get(pos) {
+            None => return Some(count),
+            // A comma must be followed by another member.
+            Some(b',') if pos + 1 < b.len() => pos += 1,
+            Some(_) => return None,
+        }
+    }
+}
+
 impl TraceState {
     /// An empty tracestate.
     pub const fn new() -> Self {
@@ -144,6 +199,14 @@ impl TraceState {
         let mut ts = Self::new();
         let mut count = 0usize;
         for value in values {
+            if count == 0 {
+                if let Some(members) = canonical_members(value) {
+                    // Nothing was kept yet (`count` is 0), so the buffer is empty.
+                    ts.buf = value.to_owned();
+                    count = members;
+                    continue;
+                }
+            }
             ts.buf.reserve(value.len());
             for member in split_bytes(value, b',') {
                 let member = trim_ows(member);
