@@ -1,7 +1,8 @@
 //! Client and echo server over 127.0.0.1 (spec §7): raw tokio-tungstenite vs traced (no-op
 //! provider; SDK provider with a no-op exporter and always-on sampling, behind the SDK's
 //! simple processor — `traced-sdk-*` — and its batch processor — `traced-sdk-batch-*`),
-//! Seed and OtelWs, at 64 B, 1 KiB and 64 KiB. Criterion reports messages/s with 64 in flight; p50/p99
+//! Seed and OtelWs, at 64 B, 1 KiB and 64 KiB. `raw-with-sdk-spans` is the floor for the
+//! SDK variants: raw plus the same SDK spans, without envelope or propagation. Criterion reports messages/s with 64 in flight; p50/p99
 //! ping-pong latency is printed first. Both ends are traced in the traced variants.
 //!
 //! `TRACEWIRE_WS_COST=<filter>` (e.g. `1024B` or `sdk-OtelWs`; empty = all) skips criterion
@@ -20,6 +21,10 @@ use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, SpanData, SpanExporte
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Runtime;
 use tracewire_ws::{Format, Message, Options};
+
+#[path = "support/span_floor.rs"]
+mod span_floor;
+use span_floor::SpannedRaw;
 
 const WINDOW: u64 = 64;
 const SIZES: [usize; 3] = [64, 1024, 64 * 1024];
@@ -91,6 +96,8 @@ enum Variant {
     Noop(Format),
     Sdk(Format),
     SdkBatch(Format),
+    /// Raw plus the spec's SDK spans, no envelope (see `span_floor`).
+    SpanFloor,
 }
 
 impl Variant {
@@ -100,12 +107,13 @@ impl Variant {
             Variant::Noop(f) => format!("traced-noop-{f:?}"),
             Variant::Sdk(f) => format!("traced-sdk-{f:?}"),
             Variant::SdkBatch(f) => format!("traced-sdk-batch-{f:?}"),
+            Variant::SpanFloor => "raw-with-sdk-spans".into(),
         }
     }
 
     fn options(self, providers: &EndProviders) -> Options {
         match self {
-            Variant::Raw => Options::default().enabled(false),
+            Variant::Raw | Variant::SpanFloor => Options::default().enabled(false),
             Variant::Noop(f) => Options::default().format(f),
             Variant::Sdk(f) => Options::default()
                 .format(f)
@@ -164,18 +172,44 @@ where
 enum Client {
     Raw(Box<tokio_tungstenite::WebSocketStream<TcpStream>>),
     Traced(Box<tracewire_ws::TracedWebSocket<TcpStream>>),
+    Floor(Box<SpannedRaw<TcpStream>>),
 }
 
-/// Starts a traced (or raw) echo server and connects a client of the same variant.
+/// Echoes every data frame back on a raw (or span-floor) server socket.
+async fn raw_echo<T, E>(ws: &mut T)
+where
+    T: Sink<Message> + Stream<Item = Result<Message, E>> + Unpin,
+{
+    while let Some(Ok(m)) = ws.next().await {
+        if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Starts an echo server of `variant` (raw: plain tokio-tungstenite) and connects a client
+/// of the same variant.
 async fn setup(variant: Variant, provider: &Providers) -> Client {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server_opts = variant.options(&provider.server);
+    let server_provider = provider.server.simple.clone();
     tokio::spawn(async move {
         let Ok((tcp, _)) = listener.accept().await else {
             return;
         };
         let _ = tcp.set_nodelay(true);
+        if matches!(variant, Variant::Raw | Variant::SpanFloor) {
+            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
+            if matches!(variant, Variant::Raw) {
+                raw_echo(&mut Box::new(ws)).await;
+            } else {
+                raw_echo(&mut SpannedRaw::new(ws, &server_provider, None)).await;
+            }
+            return;
+        }
         let Ok(mut ws) = tracewire_ws::accept(tcp, server_opts).await else {
             return;
         };
@@ -199,6 +233,14 @@ async fn setup(variant: Variant, provider: &Providers) -> Client {
                 .expect("handshake")
                 .0,
         )),
+        Variant::SpanFloor => {
+            let ws = tokio_tungstenite::client_async(url, tcp)
+                .await
+                .expect("handshake")
+                .0;
+            let peer = Some(("127.0.0.1", addr.port()));
+            Client::Floor(Box::new(SpannedRaw::new(ws, &provider.client.simple, peer)))
+        }
         _ => Client::Traced(Box::new(
             tracewire_ws::client(url, tcp, variant.options(&provider.client))
                 .await
@@ -208,9 +250,10 @@ async fn setup(variant: Variant, provider: &Providers) -> Client {
     }
 }
 
-fn variants() -> [Variant; 6] {
+fn variants() -> [Variant; 7] {
     [
         Variant::Raw,
+        Variant::SpanFloor,
         Variant::Noop(Format::Seed),
         Variant::Noop(Format::OtelWs),
         Variant::Sdk(Format::Seed),
@@ -228,6 +271,7 @@ fn print_latencies(rt: &Runtime, provider: &Providers) {
                 match setup(v, provider).await {
                     Client::Raw(mut ws) => latencies(&mut *ws, &msg, 1000).await,
                     Client::Traced(mut ws) => latencies(&mut *ws, &msg, 1000).await,
+                    Client::Floor(mut ws) => latencies(&mut *ws, &msg, 1000).await,
                 }
             });
             l.sort();
@@ -260,6 +304,7 @@ fn bench(c: &mut Criterion) {
                         match &mut client {
                             Client::Raw(ws) => pump(&mut **ws, &msg, iters).await,
                             Client::Traced(ws) => pump(&mut **ws, &msg, iters).await,
+                            Client::Floor(ws) => pump(&mut **ws, &msg, iters).await,
                         }
                     })
                 })
@@ -340,6 +385,7 @@ fn cost(filter: &str) {
                     match client {
                         Client::Raw(ws) => measure(&mut **ws, &msg, n).await,
                         Client::Traced(ws) => measure(&mut **ws, &msg, n).await,
+                        Client::Floor(ws) => measure(&mut **ws, &msg, n).await,
                     }
                 });
                 // Round 0 warms up.

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::negotiation::Outcome;
 use crate::options::{Options, PropagatorChoice, SpanPolicy};
 use crate::received::Received;
-use crate::tracer::{self, StartSpan};
+use crate::tracer::{self, ConnTracer};
 
 /// Instrumentation scope name of every span of this crate.
 pub(crate) const SCOPE_NAME: &str = "tracewire-ws";
@@ -75,7 +75,7 @@ impl Prop {
 
 /// Immutable per-connection state (plus one flag), shared through an `Arc`.
 pub(crate) struct ConnState {
-    tracer: Option<Box<dyn StartSpan>>,
+    tracer: Option<ConnTracer>,
     propagator: Prop,
     pub(crate) format: Format,
     pub(crate) enabled: bool,
@@ -193,9 +193,11 @@ impl ConnState {
         let Some(tracer) = &self.tracer else {
             return Ok((message.clone(), None));
         };
-        let builder = SpanBuilder::from_name("websocket.send")
-            .with_kind(SpanKind::Producer)
-            .with_attributes(self.attrs("send", message, size, 0));
+        let builder = || {
+            SpanBuilder::from_name("websocket.send")
+                .with_kind(SpanKind::Producer)
+                .with_attributes(self.attrs("send", message, size, 0))
+        };
         let cx = tracer.start(builder, parent, parent);
         if !self.enveloped {
             return Ok((message.clone(), Some(SendSpan(cx))));
@@ -271,31 +273,31 @@ impl ConnState {
             Message::Binary(b) => b.len(),
             _ => 0,
         };
-        let mut attrs = self.attrs("receive", &message, size, 1);
-        attrs.push(KeyValue::new("websocket.envelope", kind.as_str()));
-        let builder = SpanBuilder::from_name("websocket.receive")
-            .with_kind(SpanKind::Consumer)
-            .with_attributes(attrs);
+        let builder = |link: Option<SpanContext>| {
+            let mut attrs = self.attrs("receive", &message, size, 1);
+            attrs.push(KeyValue::new("websocket.envelope", kind.as_str()));
+            let builder = SpanBuilder::from_name("websocket.receive")
+                .with_kind(SpanKind::Consumer)
+                .with_attributes(attrs);
+            match link {
+                Some(sc) => builder.with_links(vec![Link::with_context(sc)]),
+                None => builder,
+            }
+        };
         let cx = match (&remote, self.policy) {
-            (Some(_), SpanPolicy::Parent) => tracer.start(builder, &extracted, &extracted),
-            (Some(sc), SpanPolicy::ParentAndLink) => tracer.start(
-                builder.with_links(vec![Link::with_context(sc.clone())]),
-                &extracted,
-                &extracted,
-            ),
-            (Some(sc), _) => tracer.start(
-                builder.with_links(vec![Link::with_context(sc.clone())]),
-                &Context::new(),
-                &extracted,
-            ),
+            (Some(_), SpanPolicy::Parent) => tracer.start(|| builder(None), &extracted, &extracted),
+            (Some(sc), SpanPolicy::ParentAndLink) => {
+                tracer.start(|| builder(Some(sc.clone())), &extracted, &extracted)
+            }
+            (Some(sc), _) => {
+                tracer.start(|| builder(Some(sc.clone())), &Context::new(), &extracted)
+            }
             (None, _) => {
                 let conn = self.connection_context.span();
-                let builder = if conn.span_context().is_valid() {
-                    builder.with_links(vec![Link::with_context(conn.span_context().clone())])
-                } else {
-                    builder
-                };
-                tracer.start(builder, &extracted, &extracted)
+                let link = Some(conn.span_context())
+                    .filter(|sc| sc.is_valid())
+                    .cloned();
+                tracer.start(|| builder(link), &extracted, &extracted)
             }
         };
         cx.span().end();
@@ -318,9 +320,11 @@ impl ConnState {
         if let Some(code) = close_code {
             attrs.push(KeyValue::new("websocket.close.code", i64::from(code)));
         }
-        let builder = SpanBuilder::from_name("websocket.receive")
-            .with_kind(SpanKind::Consumer)
-            .with_attributes(attrs);
+        let builder = || {
+            SpanBuilder::from_name("websocket.receive")
+                .with_kind(SpanKind::Consumer)
+                .with_attributes(attrs)
+        };
         let parent = Context::current();
         let cx = tracer.start(builder, &parent, &parent);
         let span = cx.span();
@@ -329,7 +333,7 @@ impl ConnState {
     }
 }
 
-fn resolve_tracer(options: &Options) -> Box<dyn StartSpan> {
+fn resolve_tracer(options: &Options) -> ConnTracer {
     let scope = InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build();

@@ -1,6 +1,8 @@
 //! The connection's tracer behind one small object-safe trait, so that spans of a concrete
 //! provider (e.g. the SDK's) are started without the extra `BoxedSpan` allocation that
-//! `BoxedTracer` adds to every span.
+//! `BoxedTracer` adds to every span; and the no-op shortcut of [`ConnTracer`].
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::{Span, SpanBuilder, TraceContextExt, Tracer, TracerProvider};
@@ -44,9 +46,118 @@ where
 pub(crate) fn resolve(
     provider: Option<&dyn ProvideTracer>,
     scope: InstrumentationScope,
-) -> Box<dyn StartSpan> {
-    match provider {
+) -> ConnTracer {
+    let tracer = match provider {
         Some(p) => p.conn_tracer(scope),
         None => Box::<BoxedTracer>::new(global::tracer_provider().tracer_with_scope(scope)),
+    };
+    ConnTracer {
+        tracer,
+        noop: AtomicBool::new(false),
+    }
+}
+
+/// A connection's tracer. Without an SDK installed every span is a no-op, yet building its
+/// attributes, links and boxed span would cost about as much as the envelope itself; so once
+/// a span comes back as a no-op — not recording and carrying its parent's span context
+/// unchanged, which no recording SDK does as it always gives a child a new span id — later
+/// spans skip the tracer and only put the parent's span context in the context, which is
+/// all a no-op span holds. The tracer is fixed for the connection, so this never flips
+/// back.
+pub(crate) struct ConnTracer {
+    tracer: Box<dyn StartSpan>,
+    noop: AtomicBool,
+}
+
+impl ConnTracer {
+    /// Starts the span `builder` makes as a child of `parent`, active in `base` (see
+    /// [`StartSpan::start`]); `builder` is not called once the tracer is known to be a no-op.
+    pub(crate) fn start(
+        &self,
+        builder: impl FnOnce() -> SpanBuilder,
+        parent: &Context,
+        base: &Context,
+    ) -> Context {
+        let parent_sc = parent.span().span_context().clone();
+        if self.noop.load(Ordering::Relaxed) {
+            return base.with_remote_span_context(parent_sc);
+        }
+        let cx = self.tracer.start(builder(), parent, base);
+        let span = cx.span();
+        if !span.is_recording() && *span.span_context() == parent_sc {
+            self.noop.store(true, Ordering::Relaxed);
+        }
+        cx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::noop::NoopTracerProvider;
+    use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, Sampler, SdkTracerProvider};
+
+    use super::*;
+
+    fn remote_parent() -> Context {
+        Context::new().with_remote_span_context(SpanContext::new(
+            TraceId::from(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736),
+            SpanId::from(0x00f0_67aa_0ba9_02b7),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        ))
+    }
+
+    fn builder() -> SpanBuilder {
+        SpanBuilder::from_name("websocket.send")
+    }
+
+    #[test]
+    fn a_noop_tracer_is_skipped_after_its_first_span_with_the_same_context() {
+        let provider = NoopTracerProvider::new();
+        let tracer = resolve(Some(&provider), InstrumentationScope::builder("t").build());
+        let parent = remote_parent();
+        let first = tracer.start(builder, &parent, &parent);
+        assert!(tracer.noop.load(Ordering::Relaxed));
+        let mut built = false;
+        let second = tracer.start(
+            || {
+                built = true;
+                builder()
+            },
+            &parent,
+            &parent,
+        );
+        assert!(!built, "the builder of a known no-op tracer is not called");
+        for cx in [&first, &second] {
+            assert!(cx.has_active_span());
+            assert!(!cx.span().is_recording());
+            assert_eq!(cx.span().span_context(), parent.span().span_context());
+        }
+        // Without a parent both give the invalid span context.
+        let root = tracer.start(builder, &Context::new(), &Context::new());
+        assert!(!root.span().span_context().is_valid());
+    }
+
+    #[test]
+    fn sdk_spans_are_never_taken_for_no_ops_even_when_dropped_by_the_sampler() {
+        for sampler in [Sampler::AlwaysOff, Sampler::AlwaysOn] {
+            let provider = SdkTracerProvider::builder()
+                .with_sampler(sampler)
+                .with_simple_exporter(InMemorySpanExporter::default())
+                .build();
+            let tracer = resolve(Some(&provider), InstrumentationScope::builder("t").build());
+            let parent = remote_parent();
+            for _ in 0..3 {
+                let cx = tracer.start(builder, &parent, &parent);
+                assert_ne!(
+                    cx.span().span_context().span_id(),
+                    SpanId::from(0x00f0_67aa_0ba9_02b7)
+                );
+                cx.span().end();
+            }
+            assert!(!tracer.noop.load(Ordering::Relaxed));
+        }
     }
 }
