@@ -5,11 +5,17 @@ use std::collections::{BTreeMap, HashMap};
 
 /// What a carrier holds under one key; see [`Extractor::lookup`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Lookup<'a> {
     /// No value.
     Absent,
     /// Exactly one value: the one [`Extractor::get_all`] would yield.
     One(&'a str),
+    /// Exactly one value, as the raw bytes of an HTTP field value, which need not be text:
+    /// [`Extractor::get_all`] yields it as text when every byte is visible ASCII, a space
+    /// or a tab, else as U+FFFD. The parsers read the bytes directly, so a valid value is
+    /// not checked twice.
+    OneField(&'a [u8]),
     /// Two or more values (read them in order with [`Extractor::get_all`]).
     Several,
 }
@@ -26,12 +32,28 @@ impl<'a> Lookup<'a> {
         }
     }
 
-    /// The answer after one more value under the key was found (for single-pass lookups).
-    fn push(self, value: &'a str) -> Self {
+    /// The same answer with a [`OneField`](Self::OneField) value turned into the text
+    /// [`Extractor::get_all`] yields for it.
+    pub fn to_text(self) -> Self {
         match self {
-            Self::Absent => Self::One(value),
-            Self::One(_) | Self::Several => Self::Several,
+            Self::OneField(bytes) => Self::One(field_text(bytes)),
+            other => other,
         }
+    }
+}
+
+/// Field values that are not visible ASCII are handed to the parsers as U+FFFD, so the
+/// header counts as present and is rejected (and reported) rather than ignored.
+pub(crate) const INVALID_FIELD: &str = "\u{FFFD}";
+
+/// An HTTP field value as text: itself when every byte is visible ASCII, a space or a tab
+/// (the rule of `http::HeaderValue::to_str`), else [`INVALID_FIELD`].
+pub(crate) fn field_text(bytes: &[u8]) -> &str {
+    let visible = |b: u8| (b' '..=b'~').contains(&b) || b == b'\t';
+    if bytes.iter().all(|&b| visible(b)) {
+        std::str::from_utf8(bytes).unwrap_or(INVALID_FIELD)
+    } else {
+        INVALID_FIELD
     }
 }
 
@@ -110,12 +132,8 @@ impl Injector for Vec<(String, String)> {
 
 #[cfg(feature = "http")]
 mod http_impl {
-    use super::{Extractor, Injector, Lookup};
+    use super::{Extractor, Injector, Lookup, INVALID_FIELD};
     use http::header::{HeaderMap, HeaderName, HeaderValue};
-
-    /// Header values that are not visible ASCII are handed to the parsers as U+FFFD, so the
-    /// header counts as present and is rejected (and reported) rather than ignored.
-    const INVALID_VALUE: &str = "\u{FFFD}";
 
     const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
     const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
@@ -140,7 +158,7 @@ mod http_impl {
 
     /// A value as [`Extractor::get_all`] yields it.
     fn text(value: &HeaderValue) -> &str {
-        value.to_str().unwrap_or(INVALID_VALUE)
+        value.to_str().unwrap_or(INVALID_FIELD)
     }
 
     /// Whether the header `name` is exactly `key` of the same length, compared eight bytes
@@ -185,7 +203,10 @@ mod http_impl {
                 let name = name.as_str().as_bytes();
                 for (key, slot) in keys.iter().zip(found.iter_mut()) {
                     if name.len() == key.len() && same_name(name, key.as_bytes()) {
-                        *slot = slot.push(text(value));
+                        *slot = match slot {
+                            Lookup::Absent => Lookup::OneField(value.as_bytes()),
+                            _ => Lookup::Several,
+                        };
                     }
                 }
             }
@@ -277,14 +298,21 @@ mod tests {
                 "not a header name",
             ]),
             [
-                Lookup::One("tp"),
+                Lookup::OneField(b"tp"),
                 Lookup::Several,
-                Lookup::One("long"),
+                Lookup::OneField(b"long"),
+                // Keys with uppercase letters are answered by `get_all`.
                 Lookup::One("other"),
-                Lookup::One("\u{FFFD}"),
+                Lookup::OneField(b"k=\xff"),
                 Lookup::Absent,
                 Lookup::Absent,
             ]
         );
+        assert_eq!(
+            Lookup::OneField(b"k=\xff").to_text(),
+            Lookup::One("\u{FFFD}")
+        );
+        assert_eq!(Lookup::OneField(b"k=\tv").to_text(), Lookup::One("k=\tv"));
+        assert_eq!(Lookup::One("k=\u{1}").to_text(), Lookup::One("k=\u{1}"));
     }
 }

@@ -1,6 +1,6 @@
 //! [`TraceContext`]: the one value that travels between processes.
 
-use crate::carrier::{Extractor, Injector, Lookup};
+use crate::carrier::{field_text, Extractor, Injector, Lookup};
 use crate::{
     Baggage, ParseError, SpanId, TraceFlags, TraceId, TraceState, Traceparent, XRayHeader,
     XRaySampled,
@@ -47,11 +47,18 @@ pub struct TraceContext {
     rejections: Vec<Rejection>,
 }
 
-/// The single value of a header that must appear once, or why there is none.
-fn single<'a>(lookup: Lookup<'a>, header: &'static str) -> Option<Result<&'a str, ParseError>> {
+/// The parsed value of a header that must appear once, or why there is none: `parse` for
+/// text, `parse_field` for raw HTTP field bytes.
+fn single<T>(
+    lookup: Lookup<'_>,
+    header: &'static str,
+    parse: fn(&str) -> Result<T, ParseError>,
+    parse_field: fn(&[u8]) -> Result<T, ParseError>,
+) -> Option<Result<T, ParseError>> {
     match lookup {
         Lookup::Absent => None,
-        Lookup::One(value) => Some(Ok(value)),
+        Lookup::One(value) => Some(parse(value)),
+        Lookup::OneField(value) => Some(parse_field(value)),
         Lookup::Several => Some(Err(ParseError::MultipleHeaders { header })),
     }
 }
@@ -92,12 +99,18 @@ impl TraceContext {
             header::X_AMZN_TRACE_ID,
         ]);
         let mut cx = Self::default();
-        match single(traceparent, header::TRACEPARENT).map(|r| r.and_then(Traceparent::parse)) {
+        match single(
+            traceparent,
+            header::TRACEPARENT,
+            Traceparent::parse,
+            Traceparent::parse_field,
+        ) {
             Some(Ok(tp)) => {
                 cx.traceparent = Some(tp);
                 let parsed = match tracestate {
                     Lookup::Absent => None,
                     Lookup::One(value) => Some(TraceState::parse(value)),
+                    Lookup::OneField(value) => Some(TraceState::parse_field(value)),
                     Lookup::Several => Some(TraceState::parse_headers(
                         carrier.get_all(header::TRACESTATE),
                     )),
@@ -113,7 +126,8 @@ impl TraceContext {
         }
         let parsed = match baggage {
             Lookup::Absent => None,
-            Lookup::One(value) => Some(Baggage::parse_reporting(std::iter::once(value))),
+            Lookup::One(value) => Some(Baggage::parse_reporting([value])),
+            Lookup::OneField(value) => Some(Baggage::parse_reporting([field_text(value)])),
             Lookup::Several => Some(Baggage::parse_reporting(carrier.get_all(header::BAGGAGE))),
         };
         if let Some((baggage, error)) = parsed {
@@ -122,7 +136,13 @@ impl TraceContext {
                 cx.reject(header::BAGGAGE, error);
             }
         }
-        match single(xray, header::X_AMZN_TRACE_ID).map(|r| r.and_then(XRayHeader::parse)) {
+        let parse_field = |value: &[u8]| XRayHeader::parse(field_text(value));
+        match single(
+            xray,
+            header::X_AMZN_TRACE_ID,
+            XRayHeader::parse,
+            parse_field,
+        ) {
             Some(Ok(xray)) => {
                 cx.unknown_parent = xray.parent.is_none().then(SpanId::random);
                 cx.xray = Some(xray);

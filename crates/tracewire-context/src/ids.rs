@@ -17,12 +17,15 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 #[inline]
 fn decode8(digits: [u8; 8]) -> Option<[u8; 4]> {
     let x = u64::from_le_bytes(digits);
-    // For bytes below 0x80, adding 0x80 - n sets a byte's top bit iff it is >= n, and
-    // never carries into the next byte.
+    if x & HIGH != 0 {
+        return None;
+    }
+    // Every byte is below 0x80 now, so adding 0x80 - n sets a byte's top bit iff it is
+    // >= n, and never carries into the next byte.
     let at_least = |n: u64| x + (0x80 - n) * ONES;
     let digit = at_least(0x30) & !at_least(0x3a);
     let letter = at_least(0x61) & !at_least(0x67);
-    if x & HIGH != 0 || (digit | letter) & HIGH != HIGH {
+    if (digit | letter) & HIGH != HIGH {
         return None;
     }
     // Nibble values: the low four bits, plus 9 for letters (bit 6 set).
@@ -274,6 +277,62 @@ impl<const N: usize> fmt::Debug for HexBuf<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The byte-pair decoder alone, as the reference for the word-at-a-time one.
+    fn decode_pairs<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+        let mut out = [0u8; N];
+        for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+            let (h, l) = (
+                LOWER_HEX_VALUE[pair[0] as usize],
+                LOWER_HEX_VALUE[pair[1] as usize],
+            );
+            if (h | l) > 0x0f {
+                return None;
+            }
+            *o = (h << 4) | l;
+        }
+        Some(out)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 1024,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Word-at-a-time decoding accepts exactly the lowercase hex digits, decodes them
+        /// like the byte-pair table, and reports the same error.
+        #[test]
+        fn word_hex_decoding_agrees_with_byte_pairs(
+            digits in prop_oneof![
+                "[0-9a-f]{32}",
+                "[0-9a-f]{0,31}[^0-9a-f][0-9a-f]{0,31}",
+                "[0-9a-fA-F/:@`g]{32}",
+            ],
+            bytes in proptest::collection::vec(any::<u8>(), 32),
+        ) {
+            for s in [digits.as_bytes(), &bytes[..]] {
+                let Some(s) = s.get(..32) else { continue };
+                let word = decode_lower_hex::<16>(s, "trace-id");
+                prop_assert_eq!(word.as_ref().ok().copied(), decode_pairs::<16>(s));
+                if word.is_err() {
+                    let first_bad = s
+                        .chunks_exact(2)
+                        .find(|p| p.iter().any(|&c| LOWER_HEX_VALUE[c as usize] > 0x0f))
+                        .map(|p| hex_error(p, "trace-id"));
+                    prop_assert_eq!(word.err(), first_bad);
+                }
+            }
+        }
+
+        #[test]
+        fn hex_encoding_matches_format(v in any::<u128>(), w in any::<u64>()) {
+            prop_assert_eq!(TraceId::from_u128(v).to_string(), format!("{v:032x}"));
+            prop_assert_eq!(SpanId::from_u64(w).to_string(), format!("{w:016x}"));
+        }
+    }
 
     #[test]
     fn hex_round_trip() {

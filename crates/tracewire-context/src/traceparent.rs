@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::carrier::field_text;
 use crate::ids::{decode_lower_hex, encode_hex};
 use crate::{ParseError, SpanId, TraceFlags, TraceId};
 
@@ -48,7 +49,23 @@ impl Traceparent {
     /// forbids is rejected: uppercase hex, version `ff`, wrong field lengths, data after the
     /// flags of a version-00 header, all-zero ids and comma-joined lists.
     pub fn parse(value: &str) -> Result<Self, ParseError> {
-        let s = trim_ows(value.as_bytes());
+        Self::parse_bytes(value.as_bytes())
+    }
+
+    /// [`parse`](Self::parse) of an HTTP field value given as raw bytes (see
+    /// [`Lookup::OneField`](crate::carrier::Lookup::OneField)): the same result as parsing
+    /// the text `get_all` yields for it.
+    pub(crate) fn parse_field(value: &[u8]) -> Result<Self, ParseError> {
+        match Self::parse_bytes(value) {
+            // Version 00 is exactly hex digits and dashes, with only spaces and tabs around
+            // it: all visible, so the text is the bytes themselves.
+            Ok(tp) if tp.version == 0 => Ok(tp),
+            _ => Self::parse(field_text(value)),
+        }
+    }
+
+    fn parse_bytes(value: &[u8]) -> Result<Self, ParseError> {
+        let s = trim_ows(value);
         if s.is_empty() {
             return Err(ParseError::Empty);
         }

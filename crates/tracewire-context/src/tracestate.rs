@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::carrier::field_text;
 use crate::ParseError;
 
 /// At most this many members; more drops the whole header.
@@ -111,8 +112,7 @@ pub(crate) fn valid_value(value: &str) -> bool {
 /// else, which the general parser then handles (and reports).
 ///
 /// One pass over the bytes: this is the shape almost every tracestate arrives in.
-fn canonical_members(value: &str) -> Option<usize> {
-    let b = value.as_bytes();
+fn canonical_members(b: &[u8]) -> Option<usize> {
     u32::try_from(b.len()).ok()?;
     // Keys seen so far as (offset, length), for the duplicate check.
     let mut keys = [(0u32, 0u32); MAX_MEMBERS];
@@ -192,6 +192,19 @@ impl TraceState {
         Self::parse_headers([value])
     }
 
+    /// [`parse`](Self::parse) of an HTTP field value given as raw bytes (see
+    /// [`Lookup::OneField`](crate::carrier::Lookup::OneField)): the same result as parsing
+    /// the text `get_all` yields for it.
+    pub(crate) fn parse_field(value: &[u8]) -> Result<Self, ParseError> {
+        // A canonical tracestate is printable ASCII, so the text is the bytes themselves.
+        match canonical_members(value).map(|_| std::str::from_utf8(value)) {
+            Some(Ok(text)) => Ok(Self {
+                buf: text.to_owned(),
+            }),
+            _ => Self::parse(field_text(value)),
+        }
+    }
+
     /// Parses several `tracestate` headers, combined in order as if joined with `,`.
     pub fn parse_headers<'a>(
         values: impl IntoIterator<Item = &'a str>,
@@ -200,51 +213,57 @@ impl TraceState {
         let mut count = 0usize;
         for value in values {
             if count == 0 {
-                if let Some(members) = canonical_members(value) {
+                if let Some(members) = canonical_members(value.as_bytes()) {
                     // Nothing was kept yet (`count` is 0), so the buffer is empty.
                     ts.buf = value.to_owned();
                     count = members;
                     continue;
                 }
             }
-            ts.buf.reserve(value.len());
-            for member in split_bytes(value, b',') {
-                let member = trim_ows(member);
-                if member.is_empty() {
-                    continue;
-                }
-                let index = count;
-                count += 1;
-                if count > MAX_MEMBERS {
-                    return Err(ParseError::TooManyMembers {
-                        header: "tracestate",
-                        count: count_members_from(count, value, member),
-                        max: MAX_MEMBERS,
-                    });
-                }
-                let (key, val) =
-                    split_once_byte(member, b'=').ok_or(ParseError::MissingEquals {
-                        header: "tracestate",
-                        index,
-                    })?;
-                if !valid_key(key) {
-                    return Err(ParseError::InvalidKey {
-                        header: "tracestate",
-                        index,
-                    });
-                }
-                if !valid_value(val) {
-                    return Err(ParseError::InvalidValue {
-                        header: "tracestate",
-                        index,
-                    });
-                }
-                if !ts.has_key(key) {
-                    ts.push(key, val);
-                }
-            }
+            ts.push_members(value, &mut count)?;
         }
         Ok(ts)
+    }
+
+    /// Appends the members of one header value the general way (whitespace, empty members,
+    /// duplicates), `count` counting the non-empty members of every value so far.
+    fn push_members(&mut self, value: &str, count: &mut usize) -> Result<(), ParseError> {
+        self.buf.reserve(value.len());
+        for member in split_bytes(value, b',') {
+            let member = trim_ows(member);
+            if member.is_empty() {
+                continue;
+            }
+            let index = *count;
+            *count += 1;
+            if *count > MAX_MEMBERS {
+                return Err(ParseError::TooManyMembers {
+                    header: "tracestate",
+                    count: count_members_from(*count, value, member),
+                    max: MAX_MEMBERS,
+                });
+            }
+            let (key, val) = split_once_byte(member, b'=').ok_or(ParseError::MissingEquals {
+                header: "tracestate",
+                index,
+            })?;
+            if !valid_key(key) {
+                return Err(ParseError::InvalidKey {
+                    header: "tracestate",
+                    index,
+                });
+            }
+            if !valid_value(val) {
+                return Err(ParseError::InvalidValue {
+                    header: "tracestate",
+                    index,
+                });
+            }
+            if !self.has_key(key) {
+                self.push(key, val);
+            }
+        }
+        Ok(())
     }
 
     /// The value for `key`.
@@ -371,6 +390,78 @@ impl std::str::FromStr for TraceState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The general parser alone, without the canonical fast path.
+    fn parse_general(value: &str) -> Result<TraceState, ParseError> {
+        let mut ts = TraceState::new();
+        ts.push_members(value, &mut 0).map(|()| ts)
+    }
+
+    /// Tracestate-shaped text: valid and invalid key and value bytes, separators, OWS.
+    fn tracestate_like() -> impl Strategy<Value = String> {
+        prop_oneof![
+            proptest::collection::vec("[a-c0-9][a-c0-9_*@/-]{0,3}=[ !-~]{0,4}", 0..40)
+                .prop_map(|members| members.join(",")),
+            "[a-cA=, \t*@~\u{1}\u{e9}0-9]{0,60}",
+            "[a-z]{1,3}=[a-z]{1,3}(,[a-z]{1,3}=[a-z ]{1,3}){0,34}",
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The canonical fast path answers only for values the general parser keeps
+        /// unchanged, and `parse` always equals the general parser.
+        #[test]
+        fn canonical_fast_path_agrees_with_general_parser(value in tracestate_like()) {
+            let general = parse_general(&value);
+            if let Some(members) = canonical_members(value.as_bytes()) {
+                let ts = general.clone().expect("canonical values are valid");
+                prop_assert_eq!(&ts.buf, &value);
+                prop_assert_eq!(ts.len(), members);
+            }
+            prop_assert_eq!(TraceState::parse(&value), general);
+            prop_assert_eq!(
+                TraceState::parse_field(value.as_bytes()),
+                parse_general(field_text(value.as_bytes()))
+            );
+        }
+    }
+
+    #[test]
+    fn canonical_fast_path_declines_what_it_must() {
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| format!("k{i}=v"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(canonical_members(list(32).as_bytes()), Some(32));
+        assert_eq!(canonical_members(list(33).as_bytes()), None);
+        for value in [
+            "", "a=1,", ",a=1", "a=1,,b=2", "a=1 ,b=2", "a=1, b=2", "a=1,a=2", "a=", "a=b=c",
+            "A=1", "a=1 ", "a", "a=\t1", "a=\u{e9}",
+        ] {
+            assert_eq!(canonical_members(value.as_bytes()), None, "{value:?}");
+        }
+        assert_eq!(canonical_members(b"a= 1,b=2"), Some(2));
+        let long_key = format!("{}=1", "k".repeat(MAX_KEY_LEN));
+        assert_eq!(canonical_members(long_key.as_bytes()), Some(1));
+        assert_eq!(canonical_members(format!("k{long_key}").as_bytes()), None);
+        let long_value = format!("k={}", "v".repeat(MAX_VALUE_LEN));
+        assert_eq!(canonical_members(long_value.as_bytes()), Some(1));
+        assert_eq!(canonical_members(format!("{long_value}v").as_bytes()), None);
+        // Not text: the field is read as U+FFFD, as `get_all` would give it.
+        assert_eq!(
+            TraceState::parse_field(b"a=\xff"),
+            TraceState::parse("\u{FFFD}")
+        );
+    }
 
     #[test]
     fn parses_with_ows_and_empty_members() {

@@ -559,6 +559,26 @@ fn header_value() -> impl Strategy<Value = http::HeaderValue> {
             "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
         )),
         Just(http::HeaderValue::from_static("k=v")),
+        // Valid once read as bytes, but not visible ASCII: `get_all` yields U+FFFD.
+        Just(
+            http::HeaderValue::from_bytes(
+                b"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-\xff"
+            )
+            .expect("no control bytes")
+        ),
+        Just(http::HeaderValue::from_static(
+            "cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future"
+        )),
+        Just(http::HeaderValue::from_static(
+            " \t00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\t"
+        )),
+        Just(
+            http::HeaderValue::from_bytes(b"congo=t61rcWkgMzE,rojo=\xff")
+                .expect("no control bytes")
+        ),
+        Just(http::HeaderValue::from_static(
+            "congo=t61rcWkgMzE, rojo=00f067aa0ba902b7,congo=1"
+        )),
         Just(http::HeaderValue::from_static(
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
         )),
@@ -604,7 +624,7 @@ proptest! {
             headers.append(name, value);
         }
         let expected = keys.map(|key| Lookup::from_values(Extractor::get_all(&headers, key)));
-        prop_assert_eq!(headers.lookup(keys), expected);
+        prop_assert_eq!(headers.lookup(keys).map(Lookup::to_text), expected);
     }
 
     /// Extraction through the single-pass lookup equals extraction through `get_all`:
