@@ -79,6 +79,16 @@ pub trait Extractor {
 pub trait Injector {
     /// Sets `key` (lowercase) to `value`, replacing any value under the same key in any case.
     fn set(&mut self, key: &str, value: String);
+
+    /// [`set`](Self::set) for a value given as ASCII bytes, as every header this crate
+    /// formats is: [`TraceContext::inject`](crate::TraceContext::inject) writes through it.
+    /// The default makes the `String` (skipping a value that is not UTF-8); carriers that
+    /// store bytes (`http::HeaderMap`) take them without that check.
+    fn set_ascii(&mut self, key: &str, value: &[u8]) {
+        if let Ok(value) = std::str::from_utf8(value) {
+            self.set(key, value.to_owned());
+        }
+    }
 }
 
 impl<S: std::hash::BuildHasher> Extractor for HashMap<String, String, S> {
@@ -232,6 +242,13 @@ mod http_impl {
                 self.insert(name, value);
             }
         }
+
+        /// As [`set`](Injector::set): values that are not valid in HTTP are skipped.
+        fn set_ascii(&mut self, key: &str, value: &[u8]) {
+            if let (Some(name), Ok(value)) = (header_name(key), HeaderValue::from_bytes(value)) {
+                self.insert(name, value);
+            }
+        }
     }
 }
 
@@ -275,6 +292,27 @@ mod tests {
         assert_eq!(values(&h, "baggage"), ["\u{FFFD}"]);
         h.set("tracestate", "c=3".into());
         assert_eq!(values(&h, "tracestate"), ["c=3"]);
+    }
+
+    #[test]
+    fn set_ascii_writes_text_values() {
+        let mut m: HashMap<String, String> = HashMap::new();
+        m.set_ascii("traceparent", b"00-x");
+        m.set_ascii("tracestate", b"\xff");
+        assert_eq!(m.len(), 1, "a value that is not UTF-8 is skipped");
+        assert_eq!(m["traceparent"], "00-x");
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn header_map_set_ascii() {
+        let mut h = http::HeaderMap::new();
+        h.append("TraceParent", "old".parse().unwrap());
+        h.set_ascii("traceparent", b"00-x");
+        h.set_ascii("tracestate", b"a=1\n");
+        h.set_ascii("bad key", b"1");
+        assert_eq!(values(&h, "traceparent"), ["00-x"]);
+        assert_eq!(h.len(), 1, "invalid values and names are skipped");
     }
 
     #[cfg(feature = "http")]

@@ -163,12 +163,17 @@ impl TraceContext {
     pub fn inject<I: Injector + ?Sized>(&self, carrier: &mut I) {
         let effective = self.effective_traceparent();
         if let Some(tp) = &effective {
-            carrier.set(header::TRACEPARENT, tp.encode().as_str().to_owned());
+            carrier.set_ascii(header::TRACEPARENT, tp.encode().as_bytes());
         }
         if effective.is_some() && !self.tracestate.is_empty() {
-            let ts = self.tracestate.header();
-            if !ts.is_empty() {
-                carrier.set(header::TRACESTATE, ts);
+            match self.tracestate.untruncated_header() {
+                Some(ts) => carrier.set_ascii(header::TRACESTATE, ts.as_bytes()),
+                None => {
+                    let ts = self.tracestate.header();
+                    if !ts.is_empty() {
+                        carrier.set(header::TRACESTATE, ts);
+                    }
+                }
             }
         }
         if !self.baggage.is_empty() {

@@ -161,6 +161,11 @@ impl fmt::Display for Traceparent {
 pub struct TraceparentBuf([u8; TRACEPARENT_LEN]);
 
 impl TraceparentBuf {
+    /// The header value as ASCII bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The header value.
     pub fn as_str(&self) -> &str {
         // Only ASCII is ever written into the buffer.

@@ -106,6 +106,40 @@ pub(crate) fn valid_value(value: &str) -> bool {
         && b.iter().all(|&c| CLASSES[c as usize] & VALUE != 0)
 }
 
+/// The length of the longest prefix of `b` made of value characters (printable ASCII
+/// except `,` and `=`): eight bytes at a time while they all are, then byte by byte.
+fn value_prefix_len(b: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Top bit of each byte set iff the byte is zero (exact whenever any byte is).
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut done = 0;
+    while let Some(word) = b.get(done..done + 8) {
+        let Ok(word) = <[u8; 8]>::try_from(word) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word);
+        if x & HIGH != 0 {
+            break;
+        }
+        // Bytes are below 0x80 now: adding 0x80 - n sets a byte's top bit iff it is >= n,
+        // without carrying into the next byte.
+        // 0x20 ..= 0x7e (0x80 - 0x7f is one).
+        let printable = (x + (0x80 - 0x20) * ONES) & !(x + ONES);
+        let bad = (!printable & HIGH)
+            | zero_byte(x ^ (b',' as u64 * ONES))
+            | zero_byte(x ^ (b'=' as u64 * ONES));
+        if bad != 0 {
+            break;
+        }
+        done += 8;
+    }
+    done + b[done..]
+        .iter()
+        .position(|&c| CLASSES[c as usize] & VALUE == 0)
+        .unwrap_or(b.len() - done)
+}
+
 /// The member count of `value` when it is already in canonical form — valid `key=value`
 /// members joined by single commas, without whitespace or empty members, at most 32 of
 /// them, no key twice — so that parsing it yields exactly `value`. `None` for anything
@@ -133,10 +167,7 @@ fn canonical_members(b: &[u8]) -> Option<usize> {
         }
         let key = &rest[..key_len];
         let after = &rest[key_len + 1..];
-        let value_len = after
-            .iter()
-            .position(|&c| CLASSES[c as usize] & VALUE == 0)
-            .unwrap_or(after.len());
+        let value_len = value_prefix_len(after);
         if value_len == 0 || value_len > MAX_VALUE_LEN || after[value_len - 1] == b' ' {
             return None;
         }
@@ -324,11 +355,16 @@ impl TraceState {
         self.buf.is_empty()
     }
 
+    /// The header value when it needs no truncation (it is the buffer itself).
+    pub(crate) fn untruncated_header(&self) -> Option<&str> {
+        (self.buf.len() <= MAX_HEADER_LEN).then_some(self.buf.as_str())
+    }
+
     /// The header value. When it would exceed 512 characters, whole entries are dropped:
     /// first entries longer than 128 characters (from the right), then from the right.
     pub fn header(&self) -> String {
-        if self.buf.len() <= MAX_HEADER_LEN {
-            return self.buf.clone();
+        if let Some(header) = self.untruncated_header() {
+            return header.to_owned();
         }
         let entries: Vec<&str> = self.raw_entries().collect();
         let mut keep = vec![true; entries.len()];
@@ -430,6 +466,17 @@ mod tests {
                 TraceState::parse_field(value.as_bytes()),
                 parse_general(field_text(value.as_bytes()))
             );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn value_prefix_len_agrees_with_the_byte_classes(b in proptest::collection::vec(
+            prop_oneof![Just(b','), Just(b'='), Just(b' '), 0x1fu8..=0x22, 0x7du8..=0x81, any::<u8>()],
+            0..40,
+        )) {
+            let expected = b.iter().position(|&c| !(0x20..=0x7e).contains(&c) || c == b',' || c == b'=');
+            prop_assert_eq!(value_prefix_len(&b), expected.unwrap_or(b.len()));
         }
     }
 
