@@ -167,7 +167,7 @@ impl TraceContext {
         }
         if effective.is_some() && !self.tracestate.is_empty() {
             match self.tracestate.untruncated_header() {
-                Some(ts) => carrier.set_ascii(header::TRACESTATE, ts.as_bytes()),
+                Some(ts) => carrier.set_ascii(header::TRACESTATE, ts),
                 None => {
                     let ts = self.tracestate.header();
                     if !ts.is_empty() {

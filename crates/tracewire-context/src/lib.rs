@@ -34,6 +34,7 @@
 //! - `tower`: `TraceContextLayer` middleware.
 //! - `reqwest`: inject a context into a `reqwest::RequestBuilder`.
 
+mod ascii_buf;
 mod baggage;
 pub mod carrier;
 mod context;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::ascii_buf::AsciiBuf;
 use crate::carrier::field_text;
 use crate::ParseError;
 
@@ -25,7 +26,7 @@ const MAX_VALUE_LEN: usize = 256;
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct TraceState {
     /// The entries joined as `k=v,k=v`, in order; every entry is valid and keys are unique.
-    buf: String,
+    buf: AsciiBuf,
 }
 
 // Byte loops instead of `str::split` / `trim_matches`: members are a few dozen bytes, where
@@ -194,22 +195,24 @@ fn canonical_members(b: &[u8]) -> Option<usize> {
 impl TraceState {
     /// An empty tracestate.
     pub const fn new() -> Self {
-        Self { buf: String::new() }
+        Self {
+            buf: AsciiBuf::new(),
+        }
     }
 
     /// Appends a validated entry whose key is not present yet.
     fn push(&mut self, key: &str, value: &str) {
         if !self.buf.is_empty() {
-            self.buf.push(',');
+            self.buf.push_str(",");
         }
         self.buf.push_str(key);
-        self.buf.push('=');
+        self.buf.push_str("=");
         self.buf.push_str(value);
     }
 
     /// The entries as `k=v` slices of the buffer.
     fn raw_entries(&self) -> impl Iterator<Item = &str> + '_ {
-        split_bytes(&self.buf, b',').filter(|e| !e.is_empty())
+        split_bytes(self.buf.as_str(), b',').filter(|e| !e.is_empty())
     }
 
     /// Whether an entry has `key` (compares the key bytes only).
@@ -228,11 +231,11 @@ impl TraceState {
     /// the text `get_all` yields for it.
     pub(crate) fn parse_field(value: &[u8]) -> Result<Self, ParseError> {
         // A canonical tracestate is printable ASCII, so the text is the bytes themselves.
-        match canonical_members(value).map(|_| std::str::from_utf8(value)) {
-            Some(Ok(text)) => Ok(Self {
-                buf: text.to_owned(),
+        match canonical_members(value) {
+            Some(_) => Ok(Self {
+                buf: AsciiBuf::from_ascii(value),
             }),
-            _ => Self::parse(field_text(value)),
+            None => Self::parse(field_text(value)),
         }
     }
 
@@ -246,7 +249,7 @@ impl TraceState {
             if count == 0 {
                 if let Some(members) = canonical_members(value.as_bytes()) {
                     // Nothing was kept yet (`count` is 0), so the buffer is empty.
-                    ts.buf = value.to_owned();
+                    ts.buf = AsciiBuf::from_ascii(value.as_bytes());
                     count = members;
                     continue;
                 }
@@ -355,16 +358,16 @@ impl TraceState {
         self.buf.is_empty()
     }
 
-    /// The header value when it needs no truncation (it is the buffer itself).
-    pub(crate) fn untruncated_header(&self) -> Option<&str> {
-        (self.buf.len() <= MAX_HEADER_LEN).then_some(self.buf.as_str())
+    /// The header value when it needs no truncation (it is the buffer itself), as ASCII.
+    pub(crate) fn untruncated_header(&self) -> Option<&[u8]> {
+        (self.buf.len() <= MAX_HEADER_LEN).then_some(self.buf.as_bytes())
     }
 
     /// The header value. When it would exceed 512 characters, whole entries are dropped:
     /// first entries longer than 128 characters (from the right), then from the right.
     pub fn header(&self) -> String {
-        if let Some(header) = self.untruncated_header() {
-            return header.to_owned();
+        if self.buf.len() <= MAX_HEADER_LEN {
+            return self.buf.as_str().to_owned();
         }
         let entries: Vec<&str> = self.raw_entries().collect();
         let mut keep = vec![true; entries.len()];
@@ -458,7 +461,7 @@ mod tests {
             let general = parse_general(&value);
             if let Some(members) = canonical_members(value.as_bytes()) {
                 let ts = general.clone().expect("canonical values are valid");
-                prop_assert_eq!(&ts.buf, &value);
+                prop_assert_eq!(ts.buf.as_str(), &value);
                 prop_assert_eq!(ts.len(), members);
             }
             prop_assert_eq!(TraceState::parse(&value), general);
