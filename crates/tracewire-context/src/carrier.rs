@@ -153,13 +153,15 @@ mod http_impl {
     /// The propagation headers as prebuilt names: looking up by `&str` would parse and
     /// lowercase the name on every call, which costs more than the lookup itself.
     fn known_name(key: &str) -> Option<HeaderName> {
-        match key {
-            "traceparent" => Some(TRACEPARENT),
-            "tracestate" => Some(TRACESTATE),
-            "baggage" => Some(BAGGAGE),
-            "x-amzn-trace-id" => Some(X_AMZN_TRACE_ID),
-            _ => None,
-        }
+        // Their lengths differ, so one comparison decides.
+        let (name, text) = match key.len() {
+            11 => (TRACEPARENT, "traceparent"),
+            10 => (TRACESTATE, "tracestate"),
+            7 => (BAGGAGE, "baggage"),
+            15 => (X_AMZN_TRACE_ID, "x-amzn-trace-id"),
+            _ => return None,
+        };
+        same_name(key.as_bytes(), text.as_bytes()).then_some(name)
     }
 
     fn header_name(key: &str) -> Option<HeaderName> {

@@ -1,6 +1,7 @@
 //! [`TraceContext`]: the one value that travels between processes.
 
 use crate::carrier::{field_text, Extractor, Injector, Lookup};
+use crate::traceparent::TRACEPARENT_LEN;
 use crate::{
     Baggage, ParseError, SpanId, TraceFlags, TraceId, TraceState, Traceparent, XRayHeader,
     XRaySampled,
@@ -163,7 +164,9 @@ impl TraceContext {
     pub fn inject<I: Injector + ?Sized>(&self, carrier: &mut I) {
         let effective = self.effective_traceparent();
         if let Some(tp) = &effective {
-            carrier.set_ascii(header::TRACEPARENT, tp.encode().as_bytes());
+            let mut value = [0; TRACEPARENT_LEN];
+            tp.encode_into(&mut value);
+            carrier.set_ascii(header::TRACEPARENT, &value);
         }
         if effective.is_some() && !self.tracestate.is_empty() {
             match self.tracestate.untruncated_header() {

@@ -123,6 +123,12 @@ impl Traceparent {
     /// The header value in a stack buffer (no heap allocation).
     pub fn encode(&self) -> TraceparentBuf {
         let mut b = [0u8; TRACEPARENT_LEN];
+        self.encode_into(&mut b);
+        TraceparentBuf(b)
+    }
+
+    /// Writes the header value into `b` (the caller's buffer: nothing is moved afterwards).
+    pub(crate) fn encode_into(&self, b: &mut [u8; TRACEPARENT_LEN]) {
         b[0] = b'0';
         b[1] = b'0';
         b[2] = b'-';
@@ -131,7 +137,6 @@ impl Traceparent {
         encode_hex(&self.parent_id.to_bytes(), &mut b[36..52]);
         b[52] = b'-';
         encode_hex(&[self.flags.propagated().bits()], &mut b[53..55]);
-        TraceparentBuf(b)
     }
 }
 
