@@ -120,18 +120,16 @@ fn value_prefix_len(b: &[u8]) -> usize {
             break;
         };
         let x = u64::from_le_bytes(word);
-        if x & HIGH != 0 {
-            break;
-        }
-        // Bytes are below 0x80 now: adding 0x80 - n sets a byte's top bit iff it is >= n,
-        // without carrying into the next byte.
+        // The top bit of every byte that is not a value character. Adding 0x80 - n sets a
+        // byte's top bit iff it is >= n; it can carry into the next byte only from a byte
+        // of 0x80 or more, which is flagged itself, so the lowest flag is always exact.
         // 0x20 ..= 0x7e (0x80 - 0x7f is one).
-        let printable = (x + (0x80 - 0x20) * ONES) & !(x + ONES);
+        let printable = x.wrapping_add((0x80 - 0x20) * ONES) & !x.wrapping_add(ONES) & !x;
         let bad = (!printable & HIGH)
             | zero_byte(x ^ (b',' as u64 * ONES))
             | zero_byte(x ^ (b'=' as u64 * ONES));
         if bad != 0 {
-            break;
+            return done + (bad.trailing_zeros() / 8) as usize;
         }
         done += 8;
     }
