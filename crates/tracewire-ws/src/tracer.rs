@@ -78,13 +78,13 @@ impl ConnTracer {
         parent: &Context,
         base: &Context,
     ) -> Context {
-        let parent_sc = parent.span().span_context().clone();
+        let parent_span = parent.span();
         if self.noop.load(Ordering::Relaxed) {
-            return base.with_remote_span_context(parent_sc);
+            return base.with_remote_span_context(parent_span.span_context().clone());
         }
         let cx = self.tracer.start(builder(), parent, base);
         let span = cx.span();
-        if !span.is_recording() && *span.span_context() == parent_sc {
+        if !span.is_recording() && span.span_context() == parent_span.span_context() {
             self.noop.store(true, Ordering::Relaxed);
         }
         cx
