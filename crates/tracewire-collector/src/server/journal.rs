@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 
 use super::stats::OutputCounters;
 use super::view_server::Line;
-use crate::lines::{LineEvent, LineSplitter};
+use crate::lines::LineSplitter;
 use crate::model::CompletedSpan;
-use crate::wire::{decode_view_line, IngestCounts, Rejection};
+use crate::wire::{count_view_line, IngestCounts};
 
 /// Opens (creating 0600) a journal for appending.
 pub(crate) fn open_journal(path: &Path) -> io::Result<File> {
@@ -145,25 +145,6 @@ impl<R: Read> JournalReader<R> {
     pub fn take_error(&mut self) -> Option<io::Error> {
         self.error.take()
     }
-
-    fn handle(
-        ready: &mut std::collections::VecDeque<CompletedSpan>,
-        counts: &mut IngestCounts,
-        ev: LineEvent<'_>,
-    ) {
-        match ev {
-            LineEvent::Blank => counts.blank += 1,
-            LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
-            LineEvent::Line(line) => match decode_view_line(line) {
-                Ok(span) => {
-                    counts.lines += 1;
-                    counts.ends += 1;
-                    ready.push_back(span);
-                }
-                Err(r) => counts.record_rejection(r),
-            },
-        }
-    }
 }
 
 impl<R: Read> Iterator for JournalReader<R> {
@@ -182,12 +163,13 @@ impl<R: Read> Iterator for JournalReader<R> {
             match self.reader.read(&mut chunk) {
                 Ok(0) => {
                     self.eof = true;
-                    self.splitter.finish(|ev| Self::handle(ready, counts, ev));
+                    self.splitter
+                        .finish(|ev| ready.extend(count_view_line(ev, counts)));
                 }
                 Ok(n) => {
                     counts.bytes += n as u64;
                     self.splitter
-                        .push(&chunk[..n], |ev| Self::handle(ready, counts, ev));
+                        .push(&chunk[..n], |ev| ready.extend(count_view_line(ev, counts)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::lines::{LineEvent, LineSplitter};
 use crate::model::CompletedSpan;
-use crate::wire::{decode_view_line, IngestCounts, Rejection};
+use crate::wire::{count_view_line, IngestCounts};
 
 /// How long `connect` waits.
 pub const VIEW_CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -117,18 +117,11 @@ impl ViewClient {
         let mut counts = IngestCounts::default();
         let mut spans = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
-        let mut handle = |ev: LineEvent<'_>, counts: &mut IngestCounts| match ev {
-            LineEvent::Blank => counts.blank += 1,
-            LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
-            LineEvent::Line(line) => match decode_view_line(line) {
-                Ok(span) => {
-                    counts.lines += 1;
-                    counts.ends += 1;
-                    spans += 1;
-                    on_span(span);
-                }
-                Err(r) => counts.record_rejection(r),
-            },
+        let mut handle = |ev: LineEvent<'_>, counts: &mut IngestCounts| {
+            if let Some(span) = count_view_line(ev, counts) {
+                spans += 1;
+                on_span(span);
+            }
         };
         let end = loop {
             let read = tokio::select! {

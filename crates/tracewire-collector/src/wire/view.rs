@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde::de::{DeserializeSeed, Deserializer};
 use serde::Deserialize;
 
-use super::ingest::Rejection;
+use super::ingest::{IngestCounts, Rejection};
 use super::json::{self, Attrs, StatusSeed};
+use crate::lines::LineEvent;
 use crate::model::{CompletedSpan, SpanId, SpanKind, Status, Timestamp, TraceId};
 
 /// Appends the view line of `span`, terminated by `\n`.
@@ -101,6 +102,28 @@ struct RawView<'a> {
     duration_ns: Option<u64>,
     #[serde(default, deserialize_with = "status_field")]
     status: Status,
+}
+
+/// One event of a view-line stream, counted into `counts` (blank, rejected, or a good
+/// line and span end): the decoded span, if the line was one. The journal replay and the
+/// view client read view lines alike through this.
+pub(crate) fn count_view_line(
+    ev: LineEvent<'_>,
+    counts: &mut IngestCounts,
+) -> Option<CompletedSpan> {
+    match ev {
+        LineEvent::Blank => counts.blank += 1,
+        LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
+        LineEvent::Line(line) => match decode_view_line(line) {
+            Ok(span) => {
+                counts.lines += 1;
+                counts.ends += 1;
+                return Some(span);
+            }
+            Err(r) => counts.record_rejection(r),
+        },
+    }
+    None
 }
 
 /// Decodes one view line (ours or go-trace's; a trailing `\r` is tolerated).
