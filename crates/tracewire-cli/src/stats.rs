@@ -7,11 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use tracewire_collector::server::JournalReader;
 use tracewire_collector::{SortKey, SpanStats};
 
 use crate::exit;
-use crate::view::{connect, socket_or_discover, stream_spans};
+use crate::view::{connect, replay_journal, socket_or_discover, stream_spans};
 
 /// Options of `tracewire stats`.
 #[derive(Debug, clap::Args)]
@@ -56,22 +55,8 @@ pub(crate) fn run(args: StatsArgs) -> ExitCode {
     }
     let mut stats = SpanStats::new();
     if let Some(journal) = &args.journal {
-        let mut reader = match JournalReader::open(journal) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("tracewire: cannot open {}: {e}", journal.display());
-                return ExitCode::from(exit::IO);
-            }
-        };
-        for span in reader.by_ref() {
-            stats.add(&span);
-        }
-        if reader.skipped() > 0 {
-            eprintln!("tracewire: skipped {} bad lines", reader.skipped());
-        }
-        if let Some(e) = reader.take_error() {
-            eprintln!("tracewire: reading {} failed: {e}", journal.display());
-            return ExitCode::from(exit::IO);
+        if let Err(code) = replay_journal(journal, |span| stats.add(&span)) {
+            return code;
         }
         print(&stats, &args);
         return ExitCode::SUCCESS;

@@ -143,6 +143,31 @@ pub(crate) async fn connect(path: &Path) -> Result<ViewClient, ExitCode> {
     }
 }
 
+/// Replays a journal file into `on_span`, reporting skipped lines; a file that cannot be
+/// opened or read is an I/O exit.
+pub(crate) fn replay_journal(
+    journal: &Path,
+    mut on_span: impl FnMut(CompletedSpan),
+) -> Result<(), ExitCode> {
+    let mut reader = JournalReader::open(journal).map_err(|e| {
+        eprintln!("tracewire: cannot open {}: {e}", journal.display());
+        ExitCode::from(exit::IO)
+    })?;
+    for span in reader.by_ref() {
+        on_span(span);
+    }
+    if reader.skipped() > 0 {
+        eprintln!("tracewire: skipped {} bad lines", reader.skipped());
+    }
+    match reader.take_error() {
+        Some(e) => {
+            eprintln!("tracewire: reading {} failed: {e}", journal.display());
+            Err(ExitCode::from(exit::IO))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Reads spans from a view socket into `on_span` until EOF or Ctrl-C (or `cancel`).
 pub(crate) async fn stream_spans(
     client: ViewClient,
@@ -226,27 +251,9 @@ pub(crate) fn run(args: ViewArgs) -> ExitCode {
         opts: RenderOptions::for_terminal(color),
     };
     if let Some(journal) = &args.journal {
-        let mut reader = match JournalReader::open(journal) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("tracewire: cannot open {}: {e}", journal.display());
-                return ExitCode::from(exit::IO);
-            }
-        };
-        for span in reader.by_ref() {
-            printer.span(span);
-        }
+        let replayed = replay_journal(journal, |span| printer.span(span));
         printer.finish();
-        if reader.skipped() > 0 {
-            eprintln!("tracewire: skipped {} bad lines", reader.skipped());
-        }
-        return match reader.take_error() {
-            Some(e) => {
-                eprintln!("tracewire: reading {} failed: {e}", journal.display());
-                ExitCode::from(exit::IO)
-            }
-            None => ExitCode::SUCCESS,
-        };
+        return replayed.err().unwrap_or(ExitCode::SUCCESS);
     }
     let path = match socket_or_discover(args.socket.as_ref()) {
         Ok(p) => p,

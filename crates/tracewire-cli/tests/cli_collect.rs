@@ -223,3 +223,33 @@ fn collect_exit_5_for_a_socket_in_use_or_too_long_and_2_for_bad_options() {
     .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn journal_replay_skips_and_counts_bad_lines_and_a_missing_journal_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let good = r#"{"id":"00f067aa0ba902b7","trace_id":"3a7bd3e2360a3d29","name":"GET /a","kind":1,"start_time":"2025-06-01T10:00:00Z","end_time":"2025-06-01T10:00:00.0001Z"}"#;
+    std::fs::write(&journal, format!("{good}\nnot json\n\n")).unwrap();
+    for command in ["view", "stats"] {
+        let out = tracewire(&[command, "--journal", journal.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {err}");
+        assert!(err.contains("skipped 1 bad lines"), "{command}: {err}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("GET /a"),
+            "{command}"
+        );
+
+        let missing = dir.path().join("missing.jsonl");
+        let out = tracewire(&[command, "--journal", missing.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot open"),
+            "{command}"
+        );
+    }
+}
