@@ -169,6 +169,27 @@ where
     out
 }
 
+/// Runs `$body` with `$ws` bound to the client socket, whatever its variant (the pump
+/// functions are generic over the socket type).
+macro_rules! with_client {
+    ($client:expr, |$ws:ident| $body:expr) => {
+        match $client {
+            Client::Raw($ws) => $body,
+            Client::Traced($ws) => $body,
+            Client::Floor($ws) => $body,
+        }
+    };
+}
+
+/// The bench's runtime: two workers, as the machine has two cores.
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 enum Client {
     Raw(Box<tokio_tungstenite::WebSocketStream<TcpStream>>),
     Traced(Box<tracewire_ws::TracedWebSocket<TcpStream>>),
@@ -268,11 +289,8 @@ fn print_latencies(rt: &Runtime, provider: &Providers) {
         for v in variants() {
             let msg = json(size);
             let mut l = rt.block_on(async {
-                match setup(v, provider).await {
-                    Client::Raw(mut ws) => latencies(&mut *ws, &msg, 1000).await,
-                    Client::Traced(mut ws) => latencies(&mut *ws, &msg, 1000).await,
-                    Client::Floor(mut ws) => latencies(&mut *ws, &msg, 1000).await,
-                }
+                let mut client = setup(v, provider).await;
+                with_client!(&mut client, |ws| latencies(&mut **ws, &msg, 1000).await)
             });
             l.sort();
             if l.is_empty() {
@@ -285,11 +303,7 @@ fn print_latencies(rt: &Runtime, provider: &Providers) {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let provider = Providers::new();
     print_latencies(&rt, &provider);
     for size in SIZES {
@@ -301,11 +315,7 @@ fn bench(c: &mut Criterion) {
             group.bench_function(BenchmarkId::from_parameter(v.name()), |b| {
                 b.iter_custom(|iters| {
                     rt.block_on(async {
-                        match &mut client {
-                            Client::Raw(ws) => pump(&mut **ws, &msg, iters).await,
-                            Client::Traced(ws) => pump(&mut **ws, &msg, iters).await,
-                            Client::Floor(ws) => pump(&mut **ws, &msg, iters).await,
-                        }
+                        with_client!(&mut client, |ws| pump(&mut **ws, &msg, iters).await)
                     })
                 })
             });
@@ -355,11 +365,7 @@ fn cost(filter: &str) {
     };
     let n = env("TRACEWIRE_WS_COST_N", 20_000);
     let rounds = env("TRACEWIRE_WS_COST_ROUNDS", 7);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     let provider = Providers::new();
     println!(
         "{rounds} interleaved rounds of {n} messages per variant: median messages/s, median CPU \
@@ -382,11 +388,7 @@ fn cost(filter: &str) {
         for round in 0..=rounds {
             for (i, (_, client)) in clients.iter_mut().enumerate() {
                 let (wall, cpu) = rt.block_on(async {
-                    match client {
-                        Client::Raw(ws) => measure(&mut **ws, &msg, n).await,
-                        Client::Traced(ws) => measure(&mut **ws, &msg, n).await,
-                        Client::Floor(ws) => measure(&mut **ws, &msg, n).await,
-                    }
+                    with_client!(client, |ws| measure(&mut **ws, &msg, n).await)
                 });
                 // Round 0 warms up.
                 if round > 0 {

@@ -208,6 +208,7 @@ pub(crate) fn decode_string(raw: &str) -> Option<DecodedStr> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::value::RawValue;
 
     use super::*;
@@ -271,19 +272,19 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
+    proptest! {
         #[test]
         fn plain_scan_agrees_with_serde_json(
             parts in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::strategy::Just("{"), proptest::strategy::Just("}"),
-                    proptest::strategy::Just(","), proptest::strategy::Just(":"),
-                    proptest::strategy::Just(" "), proptest::strategy::Just("\""),
-                    proptest::strategy::Just("\"k\""), proptest::strategy::Just("\"traceparent\""),
-                    proptest::strategy::Just("\"00-ab-01\""), proptest::strategy::Just("\"a\\nb\""),
-                    proptest::strategy::Just("\"\u{1}\""), proptest::strategy::Just("1"),
-                    proptest::strategy::Just("null"), proptest::strategy::Just("é"),
-                    proptest::strategy::Just("\n"), proptest::strategy::Just("x"),
+                prop_oneof![
+                    Just("{"), Just("}"),
+                    Just(","), Just(":"),
+                    Just(" "), Just("\""),
+                    Just("\"k\""), Just("\"traceparent\""),
+                    Just("\"00-ab-01\""), Just("\"a\\nb\""),
+                    Just("\"\u{1}\""), Just("1"),
+                    Just("null"), Just("é"),
+                    Just("\n"), Just("x"),
                 ],
                 0..12,
             ),
@@ -291,7 +292,7 @@ mod tests {
             let raw = parts.concat();
             let serde = serde_json::from_str::<StringObject<'_>>(&raw).ok().map(|o| o.0);
             let ours = parse_string_object(&raw);
-            proptest::prop_assert_eq!(
+            prop_assert_eq!(
                 ours.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
                 serde.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
                 "{:?}", raw
@@ -311,8 +312,8 @@ mod tests {
             let raw = format!("{}{{{}{}}}{}", ws[2], ws[3], body.join(&format!("{},", ws[4])), ws[5]);
             let serde = serde_json::from_str::<StringObject<'_>>(&raw).ok().map(|o| o.0);
             let ours = parse_string_object(&raw);
-            proptest::prop_assert!(ours.is_some(), "{:?}", raw);
-            proptest::prop_assert_eq!(
+            prop_assert!(ours.is_some(), "{:?}", raw);
+            prop_assert_eq!(
                 ours.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
                 serde.as_ref().map(|v| v.iter().collect::<Vec<_>>()),
                 "{:?}", raw
