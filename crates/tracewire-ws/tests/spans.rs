@@ -209,6 +209,37 @@ async fn item16_no_provider_injects_caller_context() {
 }
 
 #[tokio::test]
+async fn item16_a_no_provider_echo_server_keeps_continuing_each_callers_trace() {
+    // The server's tracer is the global no-op: after its first span, later messages take
+    // the no-op shortcut, which must still carry each received context into the reply.
+    let spans = Spans::new();
+    let (mut c, mut s) = traced_pair(spans.options(), Options::default()).await;
+    for i in 0..3 {
+        let root = spans.root("client-op");
+        c.send(&root, Message::text(format!("m{i}"))).await.unwrap();
+        let got = recv(&mut s).await.unwrap();
+        s.send(got.context(), got.message().clone()).await.unwrap();
+        let back = recv(&mut c).await.unwrap();
+        let send_span = spans
+            .named("websocket.send")
+            .pop()
+            .expect("client send span");
+        let remote = back
+            .remote_span_context()
+            .expect("the reply carries a context");
+        assert_eq!(
+            remote.trace_id(),
+            root.span().span_context().trace_id(),
+            "m{i}"
+        );
+        assert_eq!(remote.span_id(), send_span.span_context.span_id(), "m{i}");
+    }
+    // Only the client's spans exist: three sends and three receives.
+    assert_eq!(spans.named("websocket.send").len(), 3);
+    assert_eq!(spans.named("websocket.receive").len(), 3);
+}
+
+#[tokio::test]
 async fn item17_control_frames_and_close_codes() {
     let spans = Spans::new();
     let (mut c, mut raw) = traced_client_raw_server(spans.options()).await;
