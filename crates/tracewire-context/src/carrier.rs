@@ -152,6 +152,7 @@ mod http_impl {
 
     /// The propagation headers as prebuilt names: looking up by `&str` would parse and
     /// lowercase the name on every call, which costs more than the lookup itself.
+    #[inline]
     fn known_name(key: &str) -> Option<HeaderName> {
         // Their lengths differ, so one comparison decides.
         let (name, text) = match key.len() {
@@ -205,6 +206,7 @@ mod http_impl {
 
         /// One pass over the entries while the map is small (names are compared by length
         /// first), else one hash lookup per key.
+        #[inline]
         fn lookup<'a, const N: usize>(&'a self, keys: [&'a str; N]) -> [Lookup<'a>; N] {
             if self.keys_len() > SCAN_KEYS_PER_LOOKUP * N {
                 return keys.map(|key| Lookup::from_values(Extractor::get_all(self, key)));
