@@ -13,11 +13,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 
-/// The value of eight lowercase hex digits (the first is the most significant), and a mask
-/// that is nonzero iff one of them is not a lowercase hex digit. Callers combine the masks
-/// of several words and branch once.
+/// The four bytes that eight lowercase hex digits encode, as a little-endian word (the
+/// first byte lowest), and a mask that is nonzero iff a digit is not lowercase hex. Callers
+/// combine the masks of several words and branch once.
 #[inline]
-fn decode8(digits: u64) -> (u32, u64) {
+pub(crate) fn decode8(digits: u64) -> (u32, u64) {
     let x = digits;
     // For bytes below 0x80, adding 0x80 - n sets the top bit iff the byte is >= n and never
     // carries into the next byte; a byte of 0x80 or more is flagged by `x & HIGH` itself.
@@ -30,14 +30,12 @@ fn decode8(digits: u64) -> (u32, u64) {
     // Byte 2i gets (v[2i] << 4) | v[2i+1]; then bytes 0, 2, 4, 6 are packed together.
     let t = ((v << 4) | (v >> 8)) & 0x00ff_00ff_00ff_00ff;
     let t = (t | (t >> 8)) & 0x0000_ffff_0000_ffff;
-    let t = (t | (t >> 16)) as u32;
-    // The first digit pair is the lowest byte: swap to read it as the most significant.
-    (t.swap_bytes(), bad)
+    ((t | (t >> 16)) as u32, bad)
 }
 
 /// Eight digits from `digits` at `at`, as a little-endian word.
 #[inline]
-fn word_at(digits: &[u8], at: usize) -> u64 {
+pub(crate) fn word_at(digits: &[u8], at: usize) -> u64 {
     let mut word = [0; 8];
     word.copy_from_slice(&digits[at..at + 8]);
     u64::from_le_bytes(word)
@@ -78,6 +76,16 @@ const LOWER_HEX_VALUE: [u8; 256] = {
     table
 };
 
+/// Two lowercase hex digits as a byte, or `None`.
+#[inline]
+pub(crate) fn decode_pair(high: u8, low: u8) -> Option<u8> {
+    let (h, l) = (
+        LOWER_HEX_VALUE[usize::from(high)],
+        LOWER_HEX_VALUE[usize::from(low)],
+    );
+    ((h | l) <= 0x0f).then_some((h << 4) | l)
+}
+
 /// Decodes exactly `N * 2` lowercase hex digits; uppercase is rejected with its own error.
 #[inline]
 pub(crate) fn decode_lower_hex<const N: usize>(
@@ -117,12 +125,12 @@ fn decode_words(digits: &[u8], out: &mut [u8]) -> bool {
     let mut chunks = out.chunks_exact_mut(8);
     let mut at = 0;
     for chunk in &mut chunks {
-        let (high, bad_high) = decode8(word_at(digits, at));
-        let (low, bad_low) = decode8(word_at(digits, at + 8));
-        if bad_high | bad_low != 0 {
+        let (first, bad_first) = decode8(word_at(digits, at));
+        let (second, bad_second) = decode8(word_at(digits, at + 8));
+        if bad_first | bad_second != 0 {
             return false;
         }
-        chunk.copy_from_slice(&((u64::from(high) << 32) | u64::from(low)).to_be_bytes());
+        chunk.copy_from_slice(&((u64::from(second) << 32) | u64::from(first)).to_le_bytes());
         at += 16;
     }
     let rest = chunks.into_remainder();
@@ -131,7 +139,7 @@ fn decode_words(digits: &[u8], out: &mut [u8]) -> bool {
         if bad != 0 {
             return false;
         }
-        rest.copy_from_slice(&value.to_be_bytes());
+        rest.copy_from_slice(&value.to_le_bytes());
     }
     true
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::carrier::field_text;
-use crate::ids::{decode_lower_hex, encode_hex};
+use crate::ids::{decode8, decode_lower_hex, decode_pair, encode_hex, word_at};
 use crate::{ParseError, SpanId, TraceFlags, TraceId};
 
 /// Length of a version-00 traceparent.
@@ -65,6 +65,17 @@ impl Traceparent {
     }
 
     fn parse_bytes(value: &[u8]) -> Result<Self, ParseError> {
+        match <&[u8; TRACEPARENT_LEN]>::try_from(value)
+            .ok()
+            .and_then(Self::parse_exact_v00)
+        {
+            Some(tp) => Ok(tp),
+            None => Self::parse_general(value),
+        }
+    }
+
+    /// Every rule, field by field, with the precise error.
+    fn parse_general(value: &[u8]) -> Result<Self, ParseError> {
         let s = trim_ows(value);
         if s.is_empty() {
             return Err(ParseError::Empty);
@@ -117,6 +128,36 @@ impl Traceparent {
             trace_id,
             parent_id,
             flags: TraceFlags::from_bits(flags),
+        })
+    }
+
+    /// The shape nearly every traceparent has: version `00`, no whitespace, valid ids, with
+    /// all 48 id digits checked at once and one branch. `None` for anything else, which the
+    /// general path then parses and reports precisely.
+    #[inline]
+    fn parse_exact_v00(s: &[u8; TRACEPARENT_LEN]) -> Option<Self> {
+        if s[..3] != *b"00-" || s[35] != b'-' || s[52] != b'-' {
+            return None;
+        }
+        let word = |at| decode8(word_at(s, at));
+        let ((t0, b0), (t1, b1), (t2, b2), (t3, b3)) = (word(3), word(11), word(19), word(27));
+        let ((p0, c0), (p1, c1)) = (word(36), word(44));
+        let flags = decode_pair(s[53], s[54])?;
+        if b0 | b1 | b2 | b3 | c0 | c1 != 0 {
+            return None;
+        }
+        // Each word holds its bytes in wire order from the lowest up.
+        let trace_id = (u128::from(t3) << 96)
+            | (u128::from(t2) << 64)
+            | (u128::from(t1) << 32)
+            | u128::from(t0);
+        let parent_id = (u64::from(p1) << 32) | u64::from(p0);
+        (trace_id != 0 && parent_id != 0).then(|| {
+            Self::new(
+                TraceId::from_bytes(trace_id.to_le_bytes()),
+                SpanId::from_bytes(parent_id.to_le_bytes()),
+                TraceFlags::from_bits(flags),
+            )
         })
     }
 
@@ -187,6 +228,40 @@ impl fmt::Debug for TraceparentBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 2048,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The one-branch version-00 path accepts exactly what the field-by-field path
+        /// accepts as version 00, with the same result; everything else is left to it.
+        #[test]
+        fn exact_v00_path_agrees_with_the_general_path(
+            text in "0[0-9a-f]-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}",
+            zero_trace in any::<bool>(),
+            zero_parent in any::<bool>(),
+            flip in (
+                0usize..55,
+                prop_oneof![Just(b'-'), Just(b'0'), Just(b'A'), Just(b'g'), Just(b' '), any::<u8>()],
+            ),
+        ) {
+            let mut bytes: [u8; TRACEPARENT_LEN] = text.as_bytes().try_into().unwrap();
+            if zero_trace {
+                bytes[3..35].fill(b'0');
+            }
+            if zero_parent {
+                bytes[36..52].fill(b'0');
+            }
+            for b in [bytes, { let mut f = bytes; f[flip.0] = flip.1; f }] {
+                let general = Traceparent::parse_general(&b).ok().filter(|tp| tp.version == 0);
+                prop_assert_eq!(Traceparent::parse_exact_v00(&b), general);
+            }
+        }
+    }
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
