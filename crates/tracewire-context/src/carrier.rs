@@ -248,6 +248,7 @@ mod http_impl {
         }
 
         /// As [`set`](Injector::set): values that are not valid in HTTP are skipped.
+        #[inline]
         fn set_ascii(&mut self, key: &str, value: &[u8]) {
             if let (Some(name), Ok(value)) = (header_name(key), HeaderValue::from_bytes(value)) {
                 self.insert(name, value);

@@ -99,63 +99,76 @@ impl TraceContext {
             header::BAGGAGE,
             header::X_AMZN_TRACE_ID,
         ]);
-        let mut cx = Self::default();
-        match single(
+        // Each field is built in a local and the struct assembled once at the end, so the
+        // result is written in place rather than copied out of a default.
+        let mut rejections = Vec::new();
+        let mut reject = |header, error| rejections.push(Rejection { header, error });
+        let (traceparent, tracestate) = match single(
             traceparent,
             header::TRACEPARENT,
             Traceparent::parse,
             Traceparent::parse_field,
         ) {
             Some(Ok(tp)) => {
-                cx.traceparent = Some(tp);
                 let parsed = match tracestate {
-                    Lookup::Absent => None,
-                    Lookup::One(value) => Some(TraceState::parse(value)),
-                    Lookup::OneField(value) => Some(TraceState::parse_field(value)),
-                    Lookup::Several => Some(TraceState::parse_headers(
-                        carrier.get_all(header::TRACESTATE),
-                    )),
+                    Lookup::Absent => Ok(TraceState::new()),
+                    Lookup::One(value) => TraceState::parse(value),
+                    Lookup::OneField(value) => TraceState::parse_field(value),
+                    Lookup::Several => {
+                        TraceState::parse_headers(carrier.get_all(header::TRACESTATE))
+                    }
                 };
-                match parsed {
-                    Some(Ok(ts)) => cx.tracestate = ts,
-                    Some(Err(error)) => cx.reject(header::TRACESTATE, error),
-                    None => {}
-                }
+                let tracestate = parsed.unwrap_or_else(|error| {
+                    reject(header::TRACESTATE, error);
+                    TraceState::new()
+                });
+                (Some(tp), tracestate)
             }
-            Some(Err(error)) => cx.reject(header::TRACEPARENT, error),
-            None => {}
-        }
+            Some(Err(error)) => {
+                reject(header::TRACEPARENT, error);
+                (None, TraceState::new())
+            }
+            None => (None, TraceState::new()),
+        };
         let parsed = match baggage {
             Lookup::Absent => None,
             Lookup::One(value) => Some(Baggage::parse_reporting([value])),
             Lookup::OneField(value) => Some(Baggage::parse_reporting([field_text(value)])),
             Lookup::Several => Some(Baggage::parse_reporting(carrier.get_all(header::BAGGAGE))),
         };
-        if let Some((baggage, error)) = parsed {
-            cx.baggage = baggage;
-            if let Some(error) = error {
-                cx.reject(header::BAGGAGE, error);
+        let baggage = match parsed {
+            Some((baggage, error)) => {
+                if let Some(error) = error {
+                    reject(header::BAGGAGE, error);
+                }
+                baggage
             }
-        }
+            None => Baggage::default(),
+        };
         let parse_field = |value: &[u8]| XRayHeader::parse(field_text(value));
-        match single(
+        let xray = match single(
             xray,
             header::X_AMZN_TRACE_ID,
             XRayHeader::parse,
             parse_field,
         ) {
-            Some(Ok(xray)) => {
-                cx.unknown_parent = xray.parent.is_none().then(SpanId::random);
-                cx.xray = Some(xray);
+            Some(Ok(xray)) => Some(xray),
+            Some(Err(error)) => {
+                reject(header::X_AMZN_TRACE_ID, error);
+                None
             }
-            Some(Err(error)) => cx.reject(header::X_AMZN_TRACE_ID, error),
-            None => {}
+            None => None,
+        };
+        Self {
+            traceparent,
+            tracestate,
+            baggage,
+            unknown_parent: xray
+                .as_ref()
+                .and_then(|x| x.parent.is_none().then(SpanId::random)),
+            xray,
+            rejections,
         }
-        cx
-    }
-
-    fn reject(&mut self, header: &'static str, error: ParseError) {
-        self.rejections.push(Rejection { header, error });
     }
 
     /// Writes the headers that are present; never writes an empty header. When only X-Ray
