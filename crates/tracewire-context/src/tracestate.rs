@@ -233,8 +233,15 @@ impl TraceState {
             Some(_) => Ok(Self {
                 buf: AsciiBuf::from_ascii(value),
             }),
-            None => Self::parse(field_text(value)),
+            // Not canonical: the general parser, without scanning for the canonical form again.
+            None => Self::parse_general(field_text(value)),
         }
+    }
+
+    /// One header value parsed the general way, without the canonical fast path.
+    fn parse_general(value: &str) -> Result<Self, ParseError> {
+        let mut ts = Self::new();
+        ts.push_members(value, &mut 0).map(|()| ts)
     }
 
     /// Parses several `tracestate` headers, combined in order as if joined with `,`.
@@ -429,12 +436,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// The general parser alone, without the canonical fast path.
-    fn parse_general(value: &str) -> Result<TraceState, ParseError> {
-        let mut ts = TraceState::new();
-        ts.push_members(value, &mut 0).map(|()| ts)
-    }
-
     /// Tracestate-shaped text: valid and invalid key and value bytes, separators, OWS.
     fn tracestate_like() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -456,7 +457,7 @@ mod tests {
         /// unchanged, and `parse` always equals the general parser.
         #[test]
         fn canonical_fast_path_agrees_with_general_parser(value in tracestate_like()) {
-            let general = parse_general(&value);
+            let general = TraceState::parse_general(&value);
             if let Some(members) = canonical_members(value.as_bytes()) {
                 let ts = general.clone().expect("canonical values are valid");
                 prop_assert_eq!(ts.buf.as_str(), &value);
@@ -465,7 +466,7 @@ mod tests {
             prop_assert_eq!(TraceState::parse(&value), general);
             prop_assert_eq!(
                 TraceState::parse_field(value.as_bytes()),
-                parse_general(field_text(value.as_bytes()))
+                TraceState::parse_general(field_text(value.as_bytes()))
             );
         }
     }
