@@ -104,15 +104,8 @@ pub(crate) fn decode_lower_hex<const N: usize>(
         return Ok(out);
     }
     // Byte pairs: ids of other sizes, and finding the precise error.
-    for (i, pair) in s.chunks_exact(2).enumerate() {
-        let (h, l) = (
-            LOWER_HEX_VALUE[pair[0] as usize],
-            LOWER_HEX_VALUE[pair[1] as usize],
-        );
-        if (h | l) > 0x0f {
-            return Err(hex_error(pair, field));
-        }
-        out[i] = (h << 4) | l;
+    for (byte, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *byte = decode_pair(pair[0], pair[1]).ok_or_else(|| hex_error(pair, field))?;
     }
     Ok(out)
 }
