@@ -227,10 +227,7 @@ mod http_impl {
             // Names are lowercase, so a key with uppercase letters matched nothing above;
             // `get_all` matches it in any case.
             for (key, slot) in keys.iter().zip(found.iter_mut()) {
-                if *slot == Lookup::Absent
-                    && known_name(key).is_none()
-                    && key.bytes().any(|b| b.is_ascii_uppercase())
-                {
+                if *slot == Lookup::Absent && key.bytes().any(|b| b.is_ascii_uppercase()) {
                     *slot = Lookup::from_values(Extractor::get_all(self, key));
                 }
             }
