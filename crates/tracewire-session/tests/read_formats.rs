@@ -98,6 +98,85 @@ fn b8_malformed_lines_are_counted_with_line_numbers() {
     );
 }
 
+/// How the envelope itself is decoded: duplicate keys, wrong JSON types and the format
+/// decision, in both formats.
+#[test]
+fn envelope_keys_are_decoded_strictly_in_both_formats() {
+    use tracewire_session::read::parse_line;
+    let reason = |line: &str| parse_line(line, 1).err();
+    let pk = |inner: &str| format!(r#"{{"seq":1,"event":{{"type":"x",{inner}}}}}"#);
+    let native = |rest: &str| format!(r#"{{"v":1,"type":"x",{rest}}}"#);
+
+    // A duplicate key is malformed, at the top level and inside PromptKit's event.
+    for line in [
+        pk(r#""run_id":"a","run_id":"b""#),
+        native(r#""run_id":"a","run_id":"b""#),
+        r#"{"seq":1,"seq":2,"event":{"type":"x"}}"#.to_owned(),
+        native(r#""v":1"#),
+    ] {
+        assert!(
+            matches!(reason(&line), Some(MalformedReason::InvalidEnvelope(_))),
+            "{line}: {:?}",
+            reason(&line)
+        );
+    }
+    // A wrong JSON type names its key.
+    for (field, value) in [
+        ("run_id", "1"),
+        ("execution_id", "[]"),
+        ("session_id", "{}"),
+        ("conversation_id", "true"),
+        ("user_id", "2.5"),
+        ("data_type", "7"),
+        ("sequence", r#""9""#),
+    ] {
+        let inner = format!(r#""{field}":{value}"#);
+        for line in [pk(&inner), native(&inner)] {
+            assert_eq!(
+                reason(&line),
+                Some(MalformedReason::BadEnvelopeField(field)),
+                "{line}"
+            );
+        }
+    }
+    assert_eq!(
+        reason(r#"{"seq":-1,"event":{"type":"x"}}"#),
+        Some(MalformedReason::BadEnvelopeField("seq"))
+    );
+    for line in [r#"{"event":{"type":1}}"#, r#"{"v":1,"type":1}"#] {
+        assert_eq!(reason(line), Some(MalformedReason::MissingType), "{line}");
+    }
+    assert!(matches!(
+        reason(&native(r#""timestamp":5"#)),
+        Some(MalformedReason::BadTimestamp(_))
+    ));
+    // Explicit nulls: an absent timestamp, a kept `parent_id`, an unsupported `v`.
+    let e = parse_line(
+        r#"{"v":1,"type":"x","timestamp":null,"parent_id":null,"data":null}"#,
+        1,
+    )
+    .unwrap();
+    assert_eq!(e.parent_id, Some(Value::Null));
+    assert_eq!(e.data, Some(Value::Null));
+    assert_eq!(
+        reason(r#"{"v":null,"type":"x"}"#),
+        Some(MalformedReason::UnsupportedVersion("null".into()))
+    );
+    // `event` that is not an object: native if there is a `v`, else neither format.
+    let e = parse_line(r#"{"v":1,"event":[1,{"a":2}],"type":"x"}"#, 1).unwrap();
+    assert_eq!(e.format, SourceFormat::Native);
+    assert_eq!(
+        reason(r#"{"event":"x","type":"x"}"#),
+        Some(MalformedReason::UnknownFormat)
+    );
+    // PromptKit's event wins over `v`; top-level envelope keys of a PromptKit line are ignored.
+    let e = parse_line(r#"{"v":9,"type":"top","event":{"type":"inner"}}"#, 1).unwrap();
+    assert_eq!(
+        (e.format, e.event_type.as_str()),
+        (SourceFormat::PromptKit, "inner")
+    );
+}
+
 #[test]
 fn b8_malformed_lines_are_errors_only_under_strict() {
     let input = format!("{PK_STARTED}\nnot json\n{PK_STARTED}\n");
