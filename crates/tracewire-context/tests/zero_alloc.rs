@@ -156,10 +156,11 @@ fn traceparent_parse_and_format_do_not_allocate() {
 }
 
 /// Spec §8's workload (traceparent + 2-member tracestate through `http::HeaderMap`):
-/// ours must allocate less than `opentelemetry_sdk`'s `TraceContextPropagator`.
+/// extract allocates nothing, inject only its two header values, and both fewer than
+/// `opentelemetry_sdk`'s `TraceContextPropagator`.
 #[cfg(all(feature = "http", feature = "otel"))]
 #[test]
-fn extract_inject_allocates_less_than_the_sdk_propagator() {
+fn extract_allocates_nothing_and_inject_only_its_header_values() {
     use http::{HeaderMap, HeaderValue};
     use opentelemetry::propagation::TextMapPropagator as _;
     use opentelemetry_http::{HeaderExtractor, HeaderInjector};
@@ -194,6 +195,13 @@ fn extract_inject_allocates_less_than_the_sdk_propagator() {
     println!(
         "allocations per operation: extract ours {ours_extract} / sdk {theirs_extract}, \
          inject ours {ours_inject} / sdk {theirs_inject}"
+    );
+    // A 2-member tracestate is kept inline, so extract does not touch the heap; inject
+    // allocates only the two `HeaderValue`s that `http` copies every value into.
+    assert_eq!(ours_extract, 0, "extract allocates");
+    assert_eq!(
+        ours_inject, 2,
+        "inject allocates beyond its two header values"
     );
     assert!(
         ours_extract + ours_inject < theirs_extract + theirs_inject,
