@@ -103,6 +103,9 @@ pub(crate) fn start_journal(
 #[derive(Debug)]
 pub struct JournalReader<R = BufReader<File>> {
     reader: R,
+    /// One read's bytes, kept between calls (a fresh zeroed chunk per span would cost more
+    /// than decoding it).
+    chunk: Box<[u8]>,
     splitter: LineSplitter,
     ready: std::collections::VecDeque<CompletedSpan>,
     counts: IngestCounts,
@@ -122,6 +125,7 @@ impl<R: Read> JournalReader<R> {
     pub fn new(reader: R) -> Self {
         Self {
             reader,
+            chunk: vec![0u8; 64 * 1024].into_boxed_slice(),
             splitter: LineSplitter::new(1024 * 1024),
             ready: std::collections::VecDeque::new(),
             counts: IngestCounts::default(),
@@ -151,7 +155,6 @@ impl<R: Read> Iterator for JournalReader<R> {
     type Item = CompletedSpan;
 
     fn next(&mut self) -> Option<CompletedSpan> {
-        let mut chunk = [0u8; 64 * 1024];
         loop {
             if let Some(span) = self.ready.pop_front() {
                 return Some(span);
@@ -160,7 +163,7 @@ impl<R: Read> Iterator for JournalReader<R> {
                 return None;
             }
             let (ready, counts) = (&mut self.ready, &mut self.counts);
-            match self.reader.read(&mut chunk) {
+            match self.reader.read(&mut self.chunk) {
                 Ok(0) => {
                     self.eof = true;
                     self.splitter
@@ -168,8 +171,9 @@ impl<R: Read> Iterator for JournalReader<R> {
                 }
                 Ok(n) => {
                     counts.bytes += n as u64;
-                    self.splitter
-                        .push(&chunk[..n], |ev| ready.extend(count_view_line(ev, counts)));
+                    self.splitter.push(&self.chunk[..n], |ev| {
+                        ready.extend(count_view_line(ev, counts))
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
