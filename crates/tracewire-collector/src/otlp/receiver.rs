@@ -29,30 +29,6 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// How much of an over-large body is read and discarded before answering 413.
 const MAX_DRAIN_BYTES: usize = 4 * MAX_BODY_BYTES;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Protobuf,
-    Json,
-}
-
-impl From<Format> for OtlpFormat {
-    fn from(f: Format) -> Self {
-        match f {
-            Format::Protobuf => OtlpFormat::Protobuf,
-            Format::Json => OtlpFormat::Json,
-        }
-    }
-}
-
-impl Format {
-    fn content_type(self) -> &'static str {
-        match self {
-            Format::Protobuf => "application/x-protobuf",
-            Format::Json => "application/json",
-        }
-    }
-}
-
 fn plain(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(msg.to_owned())));
     *r.status_mut() = status;
@@ -63,12 +39,12 @@ fn plain(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
     r
 }
 
-fn format_of(req: &Request<Incoming>) -> Option<Format> {
+fn format_of(req: &Request<Incoming>) -> Option<OtlpFormat> {
     let ct = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
     let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
     match mime.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Some(Format::Protobuf),
-        "application/json" => Some(Format::Json),
+        "application/x-protobuf" | "application/protobuf" => Some(OtlpFormat::Protobuf),
+        "application/json" => Some(OtlpFormat::Json),
         _ => None,
     }
 }
@@ -78,15 +54,18 @@ enum BodyError {
     Bad(&'static str),
 }
 
-fn encode_response(format: Format, resp: &ExportTraceServiceResponse) -> Response<Full<Bytes>> {
-    let body = match format {
-        Format::Protobuf => resp.encode_to_vec(),
-        Format::Json => serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec()),
+fn encode_response(format: OtlpFormat, resp: &ExportTraceServiceResponse) -> Response<Full<Bytes>> {
+    let (body, content_type) = match format {
+        OtlpFormat::Protobuf => (resp.encode_to_vec(), "application/x-protobuf"),
+        OtlpFormat::Json => (
+            serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec()),
+            "application/json",
+        ),
     };
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static(format.content_type()),
+        header::HeaderValue::from_static(content_type),
     );
     r
 }
@@ -161,7 +140,7 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
         }
         Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
     };
-    let parsed = match parse_export_request(format.into(), &body, gzip) {
+    let parsed = match parse_export_request(format, &body, gzip) {
         Ok(p) => p,
         Err(OtlpParseError::TooLarge) => {
             return plain(
