@@ -337,40 +337,27 @@ pub fn parse_line(text: &str, line: u64) -> Result<SessionEvent, MalformedReason
             Err(e) => MalformedReason::NotJson(e.to_string()),
         });
     }
-    let raw: RawLine = serde_json::from_str(text).map_err(|e| match e.classify() {
+    let mut raw: Envelope = serde_json::from_str(text).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => MalformedReason::InvalidEnvelope(e.to_string()),
         _ => MalformedReason::NotJson(e.to_string()),
     })?;
-    let seq = opt_seq(raw.seq)?;
-    match raw.event {
-        Some(EventField::Object(inner)) => {
-            inner.finish(SourceFormat::PromptKit, line, seq, raw.parent_id)
-        }
-        _ if raw.v.is_some() => {
-            if raw.v.as_ref().and_then(Value::as_u64) != Some(NATIVE_VERSION) {
-                let mut text = raw.v.map(|v| v.to_string()).unwrap_or_default();
-                text.truncate(32);
-                return Err(MalformedReason::UnsupportedVersion(text));
-            }
-            let mut env = Envelope {
-                event_type: raw.event_type,
-                timestamp: raw.timestamp,
-                run_id: raw.run_id,
-                execution_id: raw.execution_id,
-                sequence: raw.sequence,
-                session_id: raw.session_id,
-                conversation_id: raw.conversation_id,
-                user_id: raw.user_id,
-                data_type: raw.data_type,
-                data: raw.data,
-            };
-            if let (Some(Value::String(t)), Some(data)) = (&env.event_type, env.data.take()) {
-                env.data = Some(native_data_to_go(t, data));
-            }
-            env.finish(SourceFormat::Native, line, seq, raw.parent_id)
-        }
-        _ => Err(MalformedReason::UnknownFormat),
+    let seq = opt_seq(raw.seq.take())?;
+    let parent_id = raw.parent_id.take();
+    if let Some(EventField::Object(inner)) = raw.event.take() {
+        return inner.finish(SourceFormat::PromptKit, line, seq, parent_id);
     }
+    let Some(v) = raw.v.take() else {
+        return Err(MalformedReason::UnknownFormat);
+    };
+    if v.as_u64() != Some(NATIVE_VERSION) {
+        let mut text = v.to_string();
+        text.truncate(32);
+        return Err(MalformedReason::UnsupportedVersion(text));
+    }
+    if let (Some(Value::String(t)), Some(data)) = (&raw.event_type, raw.data.take()) {
+        raw.data = Some(native_data_to_go(t, data));
+    }
+    raw.finish(SourceFormat::Native, line, seq, parent_id)
 }
 
 /// Keeps an explicit `null` as `Some(Value::Null)` (absent stays `None` via `default`).
@@ -378,10 +365,13 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
-/// A line's top level: PromptKit's outer keys plus the native envelope, typed so that
-/// only the payload is built as a generic JSON value.
+/// The keys of a line's top level, and of PromptKit's inner `event`: both formats'
+/// envelope keys plus PromptKit's outer ones, typed so that only the values are built as
+/// generic JSON (a duplicate key fails decoding). Inside `event`, the outer keys (`v`,
+/// `seq`, `parent_id`, `event`) are ignored, as are the envelope keys at the top level of
+/// a PromptKit line.
 #[derive(Deserialize)]
-struct RawLine {
+struct Envelope {
     #[serde(default, deserialize_with = "present")]
     v: Option<Value>,
     #[serde(default, deserialize_with = "present")]
@@ -455,31 +445,6 @@ impl<'de> Deserialize<'de> for EventField {
         }
         d.deserialize_any(FieldVisitor)
     }
-}
-
-/// Envelope fields common to both formats, collected before validation.
-#[derive(Default, Deserialize)]
-struct Envelope {
-    #[serde(rename = "type", default, deserialize_with = "present")]
-    event_type: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    timestamp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    run_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    execution_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    sequence: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    session_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    conversation_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    user_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    data_type: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    data: Option<Value>,
 }
 
 impl Envelope {
