@@ -309,6 +309,43 @@ proptest! {
         prop_assert_eq!(s.lines, s.events + s.blank + s.malformed);
     }
 
+    /// A line parsed in place from the input's buffer and one assembled across refills of a
+    /// small buffer read the same: same events, errors and counts (bytes, BOM, blank lines,
+    /// over-long lines and a last line without newline included).
+    #[test]
+    fn small_input_buffers_read_the_same(
+        lines in proptest::collection::vec(
+            prop_oneof![
+                Just(PK_STARTED.to_owned()),
+                Just(PK_FAILED_NEW.to_owned()),
+                Just(NATIVE_STARTED.to_owned()),
+                Just("x".repeat(500)),
+                "[ -~\t]{0,40}",
+            ],
+            0..8,
+        ),
+        bom in any::<bool>(),
+        trailing_newline in any::<bool>(),
+        capacity in 1usize..600,
+        strict in any::<bool>(),
+    ) {
+        let mut text = if bom { "\u{feff}".to_owned() } else { String::new() };
+        text.push_str(&lines.join("\n"));
+        if trailing_newline {
+            text.push('\n');
+        }
+        let options = ReadOptions::default().with_max_line_bytes(400).with_strict(strict);
+        let read_with = |input: &mut dyn std::io::BufRead| {
+            let mut reader = read_jsonl(input, options.clone());
+            let items: Vec<_> = reader.by_ref().map(|r| r.map_err(|e| e.to_string())).collect();
+            (items, reader.into_stats())
+        };
+        let whole = read_with(&mut text.as_bytes());
+        let small = read_with(&mut std::io::BufReader::with_capacity(capacity, text.as_bytes()));
+        prop_assert_eq!(&whole, &small);
+        prop_assert_eq!(whole.1.bytes, text.len() as u64);
+    }
+
     /// Mutated PromptKit lines never panic and, when read, round-trip through native form.
     #[test]
     fn promptkit_lines_round_trip(
