@@ -6,7 +6,7 @@ use tungstenite::{Message, Utf8Bytes};
 
 use super::fields::Fields;
 use super::json::is_embeddable;
-use super::validate::has_string_special;
+use super::validate::first_string_special;
 use super::Format;
 use crate::error::Error;
 
@@ -129,13 +129,14 @@ pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.reserve(s.len() + 2);
     out.push('"');
     let bytes = s.as_bytes();
-    if !has_string_special(bytes) {
+    // Everything before the first special byte is copied as is, without a second look.
+    let Some(first) = first_string_special(bytes) else {
         out.push_str(s);
         out.push('"');
         return;
-    }
+    };
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let esc: &str = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -254,5 +255,18 @@ mod tests {
         let mut out = String::new();
         write_json_string(&mut out, s);
         assert_eq!(out, serde_json::to_string(s).unwrap());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaping_matches_serde_json_after_any_plain_prefix(
+            prefix in "[ !#-\\[\\]-~é😀]{0,80}",
+            rest in "[\u{0}-\u{1f}\"\\\\a-z\u{2028}é]{0,12}",
+        ) {
+            let s = format!("{prefix}{rest}");
+            let mut out = String::new();
+            write_json_string(&mut out, &s);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&s).unwrap());
+        }
     }
 }

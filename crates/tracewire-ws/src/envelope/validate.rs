@@ -30,12 +30,6 @@ pub(crate) fn value_end(bytes: &[u8], start: usize, max_depth: usize) -> Option<
     Some(v.i)
 }
 
-/// `true` when `bytes` holds a `"`, a `\` or a control character: the bytes that end a
-/// plain run inside a JSON string.
-pub(crate) fn has_string_special(bytes: &[u8]) -> bool {
-    first_string_special(bytes).is_some()
-}
-
 /// Offset of the first `"`, `\` or control character in `bytes`. Keys end within a few
 /// words, so the first 16 bytes are read 8 at a time (SWAR); a long payload string is
 /// then skipped 64 bytes per step with a branch-free "any special?" check the
@@ -388,12 +382,10 @@ mod tests {
         for c in 0..=255u8 {
             let mut bytes = [b'a'; 40];
             bytes[37] = c;
-            assert_eq!(
-                has_string_special(&bytes),
-                c == b'"' || c == b'\\' || c < 0x20
-            );
+            let special = c == b'"' || c == b'\\' || c < 0x20;
+            assert_eq!(first_string_special(&bytes), special.then_some(37));
         }
-        assert!(!has_string_special(b""));
+        assert_eq!(first_string_special(b""), None);
     }
 
     #[test]
