@@ -131,11 +131,7 @@ async fn check_enveloped_pair(
     s: &mut TracedWebSocket<TcpStream>,
 ) {
     c.send(&Context::new(), Message::text("hi")).await.unwrap();
-    let r = tokio::time::timeout(TIMEOUT, s.recv())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let r = recv(s).await.unwrap();
     assert_eq!(r.message(), &Message::text("hi"));
     assert_ne!(r.envelope(), EnvelopeKind::None);
 }
@@ -190,11 +186,7 @@ async fn item21_ours_to_plain_server_supporting_json() {
     raw.send(Message::text(looks_like_envelope.clone()))
         .await
         .unwrap();
-    let r = tokio::time::timeout(TIMEOUT, c.recv())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let r = recv(&mut c).await.unwrap();
     assert_eq!(
         r.message(),
         &Message::text(looks_like_envelope),

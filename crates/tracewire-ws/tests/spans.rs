@@ -306,11 +306,7 @@ async fn item17_control_frames_and_close_codes() {
     use tokio::io::AsyncWriteExt;
     raw.get_mut().write_all(&[0xF1, 0x00]).await.unwrap(); // RSV bits set: protocol error
     raw.get_mut().flush().await.unwrap();
-    let err = tokio::time::timeout(TIMEOUT, c.recv())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap_err();
+    let err = recv(&mut c).await.unwrap_err();
     assert!(matches!(err, tracewire_ws::Error::WebSocket(_)), "{err:?}");
     let got = spans.finished();
     assert_eq!(got.len(), 1);

@@ -161,9 +161,12 @@ pub async fn raw_client_traced_server(
 }
 
 /// `recv` with a timeout, expecting a message.
-pub async fn recv(
-    ws: &mut TracedWebSocket<TcpStream>,
-) -> Result<tracewire_ws::Received, tracewire_ws::Error> {
+pub async fn recv<S>(
+    ws: &mut TracedWebSocket<S>,
+) -> Result<tracewire_ws::Received, tracewire_ws::Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     tokio::time::timeout(TIMEOUT, ws.recv())
         .await
         .expect("recv in time")
