@@ -221,11 +221,11 @@ async fn setup(variant: Variant, provider: &Providers) -> Client {
         };
         let _ = tcp.set_nodelay(true);
         if matches!(variant, Variant::Raw | Variant::SpanFloor) {
-            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
                 return;
             };
             if matches!(variant, Variant::Raw) {
-                raw_echo(&mut Box::new(ws)).await;
+                raw_echo(&mut ws).await;
             } else {
                 raw_echo(&mut SpannedRaw::new(ws, &server_provider, None)).await;
             }
@@ -247,28 +247,20 @@ async fn setup(variant: Variant, provider: &Providers) -> Client {
     let tcp = TcpStream::connect(addr).await.expect("connect");
     tcp.set_nodelay(true).expect("nodelay");
     let url = format!("ws://{addr}/");
-    match variant {
-        Variant::Raw => Client::Raw(Box::new(
-            tokio_tungstenite::client_async(url, tcp)
-                .await
-                .expect("handshake")
-                .0,
-        )),
-        Variant::SpanFloor => {
-            let ws = tokio_tungstenite::client_async(url, tcp)
-                .await
-                .expect("handshake")
-                .0;
-            let peer = Some(("127.0.0.1", addr.port()));
-            Client::Floor(Box::new(SpannedRaw::new(ws, &provider.client.simple, peer)))
-        }
-        _ => Client::Traced(Box::new(
-            tracewire_ws::client(url, tcp, variant.options(&provider.client))
-                .await
-                .expect("handshake")
-                .0,
-        )),
+    if !matches!(variant, Variant::Raw | Variant::SpanFloor) {
+        let (ws, _) = tracewire_ws::client(url, tcp, variant.options(&provider.client))
+            .await
+            .expect("handshake");
+        return Client::Traced(Box::new(ws));
     }
+    let (ws, _) = tokio_tungstenite::client_async(url, tcp)
+        .await
+        .expect("handshake");
+    if matches!(variant, Variant::Raw) {
+        return Client::Raw(Box::new(ws));
+    }
+    let peer = Some(("127.0.0.1", addr.port()));
+    Client::Floor(Box::new(SpannedRaw::new(ws, &provider.client.simple, peer)))
 }
 
 fn variants() -> [Variant; 7] {
