@@ -157,6 +157,27 @@ mod tests {
     }
 
     #[test]
+    fn any_injected_name_is_kept_lowercase_in_order() {
+        // Names outside the static list take the owned-key path and sort among the others.
+        let mut f = Fields::new();
+        f.set("X-Request-Id", "r1".into());
+        f.set("traceparent", "tp".into());
+        f.set("b3", "x".into());
+        f.set("a-custom", "c".into());
+        let got: Vec<_> = f.iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("a-custom", "c"),
+                ("b3", "x"),
+                ("traceparent", "tp"),
+                ("x-request-id", "r1")
+            ]
+        );
+        assert_eq!(f.get("x-request-id"), Some("r1"));
+    }
+
+    #[test]
     fn view_lookup_is_case_insensitive() {
         let mut v = FieldView::with_capacity(1);
         v.push("TraceParent".into(), "x".into());
