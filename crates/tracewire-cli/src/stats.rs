@@ -47,12 +47,14 @@ fn print(stats: &SpanStats, args: &StatsArgs) {
 }
 
 pub(crate) fn run(args: StatsArgs) -> ExitCode {
-    if let Some(secs) = args.for_secs {
-        if !(secs.is_finite() && secs >= 0.0) {
+    // Negative, NaN, infinite and too-large values are all refused here (never a panic later).
+    let read_for = match args.for_secs.map(Duration::try_from_secs_f64).transpose() {
+        Ok(d) => d,
+        Err(_) => {
             eprintln!("tracewire: --for takes a number of seconds, e.g. --for 30");
             return ExitCode::from(exit::USAGE);
         }
-    }
+    };
     let mut stats = SpanStats::new();
     if let Some(journal) = &args.journal {
         if let Err(code) = replay_journal(journal, |span| stats.add(&span)) {
@@ -71,14 +73,13 @@ pub(crate) fn run(args: StatsArgs) -> ExitCode {
     };
     let stats = Arc::new(Mutex::new(stats));
     let collected = Arc::clone(&stats);
-    let for_secs = args.for_secs;
     let result = runtime.block_on(async move {
         let client = connect(&path).await?;
         let cancel = CancellationToken::new();
-        if let Some(secs) = for_secs {
+        if let Some(read_for) = read_for {
             let c = cancel.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+                tokio::time::sleep(read_for).await;
                 c.cancel();
             });
         }

@@ -197,3 +197,39 @@ fn explicit_socket_with_nothing_listening_exits_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("tracewire: "));
 }
+
+#[test]
+fn stats_for_stops_reading_a_live_session_and_bad_values_exit_2() {
+    let env = Env::new();
+    let path = env.tmp.join("live.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    // One span, then the connection stays open: only --for can end the read.
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.write_all(LINE.as_bytes()).unwrap();
+        let _ = std::io::Read::read(&mut s, &mut [0u8; 1]);
+    });
+    let out = env.tracewire(&["stats", "--socket", path.to_str().unwrap(), "--for", "0.3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("GET /hello") && table.contains("100µs"),
+        "{table}"
+    );
+    server.join().unwrap();
+
+    for bad in ["-1", "NaN", "inf", "1e30"] {
+        let for_arg = format!("--for={bad}");
+        let out = env.tracewire(&["stats", "--socket", path.to_str().unwrap(), &for_arg]);
+        assert_eq!(out.status.code(), Some(2), "--for {bad}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--for takes a number of seconds"),
+            "--for {bad}"
+        );
+    }
+}
