@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -71,9 +70,7 @@ pub(crate) fn run(args: StatsArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
-    let stats = Arc::new(Mutex::new(stats));
-    let collected = Arc::clone(&stats);
-    let result = runtime.block_on(async move {
+    let result = runtime.block_on(async {
         let client = connect(&path).await?;
         let cancel = CancellationToken::new();
         if let Some(read_for) = read_for {
@@ -83,18 +80,11 @@ pub(crate) fn run(args: StatsArgs) -> ExitCode {
                 c.cancel();
             });
         }
-        stream_spans(client, cancel, move |span| {
-            collected
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .add(&span)
-        })
-        .await
+        stream_spans(client, cancel, |span| stats.add(&span)).await
     });
     if let Err(code) = result {
         return code;
     }
-    let stats = stats.lock().unwrap_or_else(|e| e.into_inner());
     print(&stats, &args);
     ExitCode::SUCCESS
 }
