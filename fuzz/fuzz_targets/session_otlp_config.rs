@@ -19,10 +19,10 @@ fn builder() -> OtlpHttpExporterBuilder {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(v) = http::HeaderValue::from_bytes(data) {
+        let _ = parse_retry_after(&v);
+    }
     let Ok(text) = std::str::from_utf8(data) else {
-        if let Ok(v) = http::HeaderValue::from_bytes(data) {
-            let _ = parse_retry_after(&v);
-        }
         return;
     };
     let _ = Resource::from_lookup(|k| {
@@ -41,7 +41,4 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = builder().with_endpoint(text).build();
     let _ = builder().with_header(text, text).build();
-    if let Ok(v) = http::HeaderValue::from_str(text) {
-        let _ = parse_retry_after(&v);
-    }
 });
