@@ -114,12 +114,11 @@ impl ViewClient {
         mut on_span: impl FnMut(CompletedSpan),
     ) -> Result<ViewSummary, ViewError> {
         let mut splitter = LineSplitter::new(self.max_line_bytes);
+        // `counts.ends` counts the spans handed to `on_span`.
         let mut counts = IngestCounts::default();
-        let mut spans = 0u64;
         let mut buf = vec![0u8; 64 * 1024];
         let mut handle = |ev: LineEvent<'_>, counts: &mut IngestCounts| {
             if let Some(span) = count_view_line(ev, counts) {
-                spans += 1;
                 on_span(span);
             }
         };
@@ -145,6 +144,10 @@ impl ViewClient {
                 Err(e) => return Err(ViewError::Read(e)),
             }
         };
-        Ok(ViewSummary { spans, counts, end })
+        Ok(ViewSummary {
+            spans: counts.ends,
+            counts,
+            end,
+        })
     }
 }
