@@ -424,6 +424,26 @@ mod tests {
     }
 
     #[test]
+    fn events_a_dead_handler_thread_cannot_receive_are_counted_lost() {
+        // Room for every event below: only a disconnected channel can lose one.
+        let handler: Box<dyn EventHandler> = Box::new(|_: &ExportEvent| panic!("handler bug"));
+        let dispatcher = Dispatcher::start(vec![handler], 1000).expect("start");
+        let dropped = ExportEvent::Dropped {
+            count: 1,
+            reason: DropReason::QueueFull,
+            total_dropped: 1,
+        };
+        for _ in 0..500 {
+            dispatcher.emit(dropped.clone());
+            if dispatcher.events_lost() > 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("events sent to the dead handler thread were not counted");
+    }
+
+    #[test]
     fn tracing_handler_rate_limits_per_kind() {
         let mut h = TracingEventHandler::new();
         assert_eq!(h.admit("dropped"), Some(0));
