@@ -62,8 +62,9 @@ pub(crate) fn resolve(
 /// a span comes back as a no-op — not recording and carrying its parent's span context
 /// unchanged, which no recording SDK does as it always gives a child a new span id — later
 /// spans skip the tracer and only put the parent's span context in the context, which is
-/// all a no-op span holds. The tracer is fixed for the connection, so this never flips
-/// back.
+/// all a no-op span holds. Only a span whose parent is sampled (or absent) counts as that
+/// evidence: a tracer may pass an unsampled parent through and still record sampled
+/// traces. The tracer is fixed for the connection, so this never flips back.
 pub(crate) struct ConnTracer {
     tracer: Box<dyn StartSpan>,
     noop: AtomicBool,
@@ -84,7 +85,9 @@ impl ConnTracer {
         }
         let cx = self.tracer.start(builder(), parent, base);
         let span = cx.span();
-        if !span.is_recording() && span.span_context() == parent_span.span_context() {
+        let parent_context = parent_span.span_context();
+        let must_record = parent_context.is_sampled() || !parent_context.is_valid();
+        if must_record && !span.is_recording() && span.span_context() == parent_context {
             self.noop.store(true, Ordering::Relaxed);
         }
         cx
@@ -138,6 +141,27 @@ mod tests {
         // Without a parent both give the invalid span context.
         let root = tracer.start(builder, &Context::new(), &Context::new());
         assert!(!root.span().span_context().is_valid());
+    }
+
+    #[test]
+    fn an_unsampled_parent_passed_through_is_no_evidence_of_a_noop_tracer() {
+        let provider = NoopTracerProvider::new();
+        let tracer = resolve(Some(&provider), InstrumentationScope::builder("t").build());
+        let sampled = remote_parent();
+        let unsampled = Context::new().with_remote_span_context(SpanContext::new(
+            sampled.span().span_context().trace_id(),
+            sampled.span().span_context().span_id(),
+            TraceFlags::NOT_SAMPLED,
+            true,
+            TraceState::default(),
+        ));
+        tracer.start(builder, &unsampled, &unsampled);
+        assert!(
+            !tracer.noop.load(Ordering::Relaxed),
+            "a tracer that records only sampled traces would look the same"
+        );
+        tracer.start(builder, &sampled, &sampled);
+        assert!(tracer.noop.load(Ordering::Relaxed));
     }
 
     #[test]
