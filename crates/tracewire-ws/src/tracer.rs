@@ -61,10 +61,14 @@ pub(crate) fn resolve(
 /// attributes, links and boxed span would cost about as much as the envelope itself; so once
 /// a span comes back as a no-op — not recording and carrying its parent's span context
 /// unchanged, which no recording SDK does as it always gives a child a new span id — later
-/// spans skip the tracer and only put the parent's span context in the context, which is
-/// all a no-op span holds. Only a span whose parent is sampled (or absent) counts as that
-/// evidence: a tracer may pass an unsampled parent through and still record sampled
-/// traces. The tracer is fixed for the connection, so this never flips back.
+/// spans skip the tracer. The caller then gets `base` with a non-recording span of its own
+/// span context: what the no-op span would have carried, except that a new root with a link
+/// (`SpanPolicy::Link`) carries the remote span context rather than the no-op root's invalid
+/// one, as spec §3 asks of the no-op provider.
+///
+/// Only a span whose parent is sampled (or absent) counts as that evidence: a tracer may
+/// pass an unsampled parent through and still record sampled traces. The tracer is fixed
+/// for the connection, so this never flips back.
 pub(crate) struct ConnTracer {
     tracer: Box<dyn StartSpan>,
     noop: AtomicBool,
@@ -79,19 +83,25 @@ impl ConnTracer {
         parent: &Context,
         base: &Context,
     ) -> Context {
-        let parent_span = parent.span();
         if self.noop.load(Ordering::Relaxed) {
-            return base.with_remote_span_context(parent_span.span_context().clone());
+            return noop_span_in(base);
         }
         let cx = self.tracer.start(builder(), parent, base);
-        let span = cx.span();
+        let (span, parent_span) = (cx.span(), parent.span());
         let parent_context = parent_span.span_context();
         let must_record = parent_context.is_sampled() || !parent_context.is_valid();
         if must_record && !span.is_recording() && span.span_context() == parent_context {
             self.noop.store(true, Ordering::Relaxed);
+            return noop_span_in(base);
         }
         cx
     }
+}
+
+/// `base` with a non-recording span of its own span context active, as a no-op span would
+/// be: ending it is harmless, where ending `base`'s own span (the caller's, on send) is not.
+fn noop_span_in(base: &Context) -> Context {
+    base.with_remote_span_context(base.span().span_context().clone())
 }
 
 #[cfg(test)]
@@ -141,6 +151,19 @@ mod tests {
         // Without a parent both give the invalid span context.
         let root = tracer.start(builder, &Context::new(), &Context::new());
         assert!(!root.span().span_context().is_valid());
+    }
+
+    /// `SpanPolicy::Link` starts a new root (no parent) active in the extracted context.
+    #[test]
+    fn a_noop_root_with_a_link_returns_the_remote_span_context() {
+        let provider = NoopTracerProvider::new();
+        let tracer = resolve(Some(&provider), InstrumentationScope::builder("t").build());
+        let remote = remote_parent();
+        for _ in 0..2 {
+            let cx = tracer.start(builder, &Context::new(), &remote);
+            assert_eq!(cx.span().span_context(), remote.span().span_context());
+        }
+        assert!(tracer.noop.load(Ordering::Relaxed));
     }
 
     #[test]
