@@ -45,9 +45,10 @@ use tracewire_context::otel::{context_with, trace_context};
 use tracewire_context::reqwest::RequestBuilderExt as _;
 use tracewire_context::tower::TraceContextLayer;
 use tracewire_context::TraceContext;
-use tracewire_session::otlp::{to_span_data, Scope};
+use tracewire_otlp::sdk::to_span_data;
+use tracewire_otlp::OtlpHttpExporter;
 use tracewire_session::read::{read_jsonl, ReadOptions};
-use tracewire_session::{ConvertOptions, Converter, OtlpHttpExporter, Span};
+use tracewire_session::{ConvertOptions, Converter, Span};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -126,7 +127,7 @@ async fn main() -> Result<(), BoxError> {
     // The session's spans were converted from a recording, not started live: hand them
     // to the collector (and OTLP) directly.
     let session_exporter = TracewireSpanExporter::new(emitter(&socket));
-    let scope = Scope::tracewire();
+    let scope = tracewire_session::identity::scope();
     session_exporter
         .export(
             done.session_spans

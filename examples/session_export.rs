@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use tracewire_session::batch::{BatchExporter, ExportEvent, Overflow};
+use tracewire_otlp::batch::{BatchExporter, ExportEvent, Overflow};
+use tracewire_otlp::export::OtlpHttpExporter;
+use tracewire_otlp::resource::Resource;
 use tracewire_session::convert::{ConvertOptions, Converter};
 use tracewire_session::event::group_by_session;
-use tracewire_session::export::OtlpHttpExporter;
 use tracewire_session::read::{read_jsonl, ReadOptions};
-use tracewire_session::resource::Resource;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -52,8 +52,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ]
     .iter()
     .any(|k| std::env::var(k).is_ok_and(|v| !v.is_empty()));
-    let mut builder = OtlpHttpExporter::builder()
-        .with_resource(Resource::from_env().with_pack_id("example-pack"));
+    let mut builder = OtlpHttpExporter::builder().with_resource(
+        tracewire_session::identity::with_pack_id(Resource::from_env(), "example-pack"),
+    );
     let received = Arc::new(AtomicU64::new(0));
     if !configured {
         let endpoint = local_receiver(Arc::clone(&received)).await?;

@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracewire_collector::otlp::{parse_export_request, OtlpFormat};
+use tracewire_collector::otlp::{parse_export_request, Encoding};
 
 fuzz_target!(|data: &[u8]| {
-    for format in [OtlpFormat::Protobuf, OtlpFormat::Json] {
+    for format in [Encoding::Protobuf, Encoding::Json] {
         for gzip in [false, true] {
             if let Ok(parsed) = parse_export_request(format, data, gzip) {
                 for span in &parsed.spans {

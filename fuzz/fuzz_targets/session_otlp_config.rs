@@ -6,10 +6,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use tracewire_session::export::{
+use tracewire_otlp::export::{
     parse_retry_after, OtlpHttpExporter, OtlpHttpExporterBuilder, ReqwestClient,
 };
-use tracewire_session::resource::Resource;
+use tracewire_otlp::resource::Resource;
 
 /// One HTTP client for every input: building a client loads the system's TLS roots, which
 /// would cost ~10 ms per `build()` and starve the fuzzer.

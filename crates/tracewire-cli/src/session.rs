@@ -10,12 +10,12 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use tracewire_otlp::proto::{encode_json, to_request};
+use tracewire_otlp::resource::Resource;
+use tracewire_otlp::span::{Span, StatusCode};
 use tracewire_session::convert::{ConvertOptions, ConvertStats, Converter, Naming};
 use tracewire_session::event::{group_by_session, SessionEvent};
-use tracewire_session::otlp::{encode_json, to_request, Scope};
 use tracewire_session::read::{read_jsonl, ReadOptions, ReadStats};
-use tracewire_session::resource::Resource;
-use tracewire_session::span::{Span, StatusCode};
 
 /// Subcommands of `tracewire session`.
 #[derive(Debug, clap::Subcommand)]
@@ -185,7 +185,11 @@ fn show(args: &ShowArgs) -> ExitCode {
             io::stdout().write_all(text.as_bytes())
         }
         ShowFormat::OtlpJson => {
-            let request = to_request(&all_spans, &Resource::from_env(), &Scope::tracewire());
+            let request = to_request(
+                &all_spans,
+                &Resource::from_env(),
+                &tracewire_session::identity::scope(),
+            );
             match encode_json(&request) {
                 Ok(mut json) => {
                     json.push(b'\n');

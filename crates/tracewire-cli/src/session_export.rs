@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tracewire_context::TraceContext;
-use tracewire_session::batch::{BatchExporter, FlushReport, Overflow, ShutdownError};
-use tracewire_session::export::{Compression, OtlpHttpExporter, Protocol};
+use tracewire_otlp::batch::{BatchExporter, FlushReport, Overflow, ShutdownError};
+use tracewire_otlp::export::{Compression, OtlpHttpExporter, Protocol};
 
 use crate::session::InputArgs;
 

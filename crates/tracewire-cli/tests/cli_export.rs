@@ -2,13 +2,10 @@
 //! OTLP receiver: exit 0 when every span is sent, 1 when the receiver fails, 2 on an
 //! invalid `--parent` before any request.
 
-#[path = "../../tracewire-session/tests/support/mod.rs"]
-mod support;
-
 use std::path::PathBuf;
 use std::process::Output;
 
-use support::{Receiver, Reply};
+use tracewire_test_support::{Receiver, Reply};
 
 fn sample() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/session.jsonl")

@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use proptest::prelude::*;
 use prost::Message;
-use tracewire_collector::otlp::{parse_export_request, OtlpFormat};
+use tracewire_collector::otlp::{parse_export_request, Encoding};
 use tracewire_collector::TraceId;
 
 fn span_strategy() -> impl Strategy<Value = Span> {
@@ -68,7 +68,7 @@ proptest! {
     #[test]
     fn every_span_is_accepted_or_counted(spans in proptest::collection::vec(span_strategy(), 0..40)) {
         let req = request(spans.clone());
-        let parsed = parse_export_request(OtlpFormat::Protobuf, &req.encode_to_vec(), false).unwrap();
+        let parsed = parse_export_request(Encoding::Protobuf, &req.encode_to_vec(), false).unwrap();
         let expected: Vec<&Span> = spans.iter().filter(|s| valid(s)).collect();
         prop_assert_eq!(parsed.spans.len() + parsed.rejected as usize, spans.len());
         prop_assert_eq!(parsed.spans.len(), expected.len());
@@ -82,13 +82,13 @@ proptest! {
         }
         // The JSON encoding of the same request parses to the same spans.
         let json = serde_json::to_vec(&req).unwrap();
-        let from_json = parse_export_request(OtlpFormat::Json, &json, false).unwrap();
+        let from_json = parse_export_request(Encoding::Json, &json, false).unwrap();
         prop_assert_eq!(from_json, parsed);
     }
 
     #[test]
     fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..512)) {
-        for format in [OtlpFormat::Protobuf, OtlpFormat::Json] {
+        for format in [Encoding::Protobuf, Encoding::Json] {
             for gzip in [false, true] {
                 let _ = parse_export_request(format, &data, gzip);
             }

@@ -1,5 +1,4 @@
-//! Recorded LLM-agent sessions (PromptKit recordings) → OpenTelemetry spans, and a
-//! batching OTLP/HTTP exporter that never drops spans silently.
+//! Recorded LLM-agent sessions (PromptKit recordings) → OpenTelemetry spans.
 //!
 //! ## Converting
 //!
@@ -41,54 +40,23 @@
 //!
 //! ## Exporting
 //!
-//! [`OtlpHttpExporter`] sends [`Span`]s over OTLP/HTTP (protobuf or JSON, optional gzip),
-//! configured by the standard `OTEL_EXPORTER_OTLP_*` variables, retrying only where OTLP
-//! allows. [`BatchExporter`] puts a bounded queue in front of it; its counts always satisfy
-//! `submitted = sent + dropped + failed + pending`, and `shutdown` returns by its deadline
-//! with the real result.
-//!
-//! ```
-//! use std::time::Duration;
-//! use tracewire_session::{BatchExporter, OtlpHttpExporter, Overflow, RetryPolicy};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let exporter = OtlpHttpExporter::builder()
-//!     .with_endpoint("http://127.0.0.1:9/v1/traces") // nothing listens there
-//!     .with_retry(RetryPolicy::disabled())
-//!     .build()?;
-//! let batch = BatchExporter::builder(exporter).overflow(Overflow::Wait).build()?;
-//!
-//! let converter = tracewire_session::Converter::default();
-//! let events = vec![]; // from `read::read_jsonl`
-//! batch.submit_wait(converter.convert_session("session-1", &events).spans).await?;
-//!
-//! // Nothing was submitted, so the drain succeeds; a failed final export is never `Ok`.
-//! let report = batch.shutdown(Duration::from_secs(5)).await?;
-//! assert_eq!((report.submitted, report.sent, report.pending), (0, 0, 0));
-//! # Ok(()) }
-//! ```
+//! The spans are `tracewire-otlp` [`Span`]s: send them with its `OtlpHttpExporter` or
+//! `BatchExporter`, or hand them to an OpenTelemetry SDK exporter through
+//! `tracewire_otlp::sdk::to_span_data`.
 
 #![forbid(unsafe_code)]
 
-pub mod batch;
 pub mod convert;
 pub mod event;
-pub mod export;
-pub mod otlp;
+pub mod identity;
 pub mod read;
-pub mod resource;
-pub mod span;
 pub mod write;
 
-pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
 pub use convert::{
     Conversion, ConvertOptions, ConvertStats, Converter, Naming, ParentOutcome, Redactor,
 };
 pub use event::SessionEvent;
-pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
-pub use resource::Resource;
-pub use span::Span;
+pub use tracewire_otlp::Span;
 
 /// The README's examples, compiled as doctests.
 #[cfg(doctest)]

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use convert_support::*;
 use serde_json::json;
+use tracewire_otlp::proto::{encode_json, to_request};
+use tracewire_otlp::span::{StatusCode, Value};
 use tracewire_session::convert::{
     key_span_id, Conversion, ConvertOptions, Converter, Naming, Orphans, Redactor, RootStatus,
 };
 use tracewire_session::event::SessionEvent;
-use tracewire_session::otlp::{encode_json, to_request, Scope};
-use tracewire_session::resource::Resource;
-use tracewire_session::span::{StatusCode, Value};
+use tracewire_session::identity;
 
 fn convert_with(options: ConvertOptions, events: &[SessionEvent]) -> Conversion {
     Converter::new(options).convert_session("session-1", events)
@@ -348,7 +348,11 @@ fn secret_events() -> Vec<SessionEvent> {
 }
 
 fn otlp_text(out: &Conversion) -> String {
-    let req = to_request(&out.spans, &Resource::promptkit(), &Scope::promptkit());
+    let req = to_request(
+        &out.spans,
+        &identity::promptkit_resource(),
+        &identity::promptkit_scope(),
+    );
     String::from_utf8(encode_json(&req).unwrap()).unwrap()
 }
 

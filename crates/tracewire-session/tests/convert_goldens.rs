@@ -10,12 +10,12 @@ use convert_support::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use proptest::prelude::*;
 use prost::Message;
+use tracewire_otlp::proto::{encode_json, encode_protobuf, to_request};
+use tracewire_otlp::span::Span;
 use tracewire_session::convert::{ConvertOptions, Converter};
 use tracewire_session::event::{group_by_session, SessionEvent};
-use tracewire_session::otlp::{encode_json, encode_protobuf, to_request, Scope};
+use tracewire_session::identity;
 use tracewire_session::read::{read_jsonl, ReadOptions};
-use tracewire_session::resource::Resource;
-use tracewire_session::span::Span;
 
 fn convert_all(events: Vec<SessionEvent>) -> Vec<Span> {
     let converter = Converter::new(ConvertOptions::default().with_capture_content(true));
@@ -27,7 +27,11 @@ fn convert_all(events: Vec<SessionEvent>) -> Vec<Span> {
 
 fn encodings(name: &str) -> (Vec<u8>, Vec<u8>) {
     let spans = convert_all(fixture(name));
-    let request = to_request(&spans, &Resource::promptkit(), &Scope::promptkit());
+    let request = to_request(
+        &spans,
+        &identity::promptkit_resource(),
+        &identity::promptkit_scope(),
+    );
     let json = encode_json(&request).unwrap();
     let pb = encode_protobuf(&request);
     // The protobuf decodes back to the same request.

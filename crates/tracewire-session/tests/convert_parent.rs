@@ -8,11 +8,11 @@ use std::sync::Arc;
 use convert_support::*;
 use serde_json::json;
 use tracewire_context::{header, TraceContext};
+use tracewire_otlp::span::{HAS_IS_REMOTE, IS_REMOTE};
 use tracewire_session::convert::{
     key_span_id, session_trace_id, Conversion, ConvertOptions, Converter, ParentOutcome,
 };
 use tracewire_session::event::SessionEvent;
-use tracewire_session::span::{HAS_IS_REMOTE, IS_REMOTE};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::Layer;
 

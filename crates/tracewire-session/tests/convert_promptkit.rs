@@ -4,10 +4,10 @@ mod convert_support;
 
 use convert_support::*;
 use serde_json::json;
+use tracewire_otlp::span::{SpanKind, StatusCode, Value};
 use tracewire_session::convert::{
     key_span_id, session_trace_id, ConvertOptions, ConvertStats, Converter,
 };
-use tracewire_session::span::{SpanKind, StatusCode, Value};
 
 fn convert(
     events: &[tracewire_session::event::SessionEvent],

@@ -9,9 +9,9 @@ use std::collections::HashSet;
 use convert_support::*;
 use proptest::prelude::*;
 use serde_json::json;
+use tracewire_otlp::span::Value;
 use tracewire_session::convert::{ConvertOptions, Converter, Naming};
 use tracewire_session::event::SessionEvent;
-use tracewire_session::span::Value;
 
 const TYPES: &[&str] = &[
     "pipeline.started",

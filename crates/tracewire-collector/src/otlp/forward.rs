@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tracewire_session::batch::{BatchExporter, Deadline, FlushReport};
-use tracewire_session::export::OtlpHttpExporter;
-use tracewire_session::otlp::Scope;
-use tracewire_session::resource::Resource;
-use tracewire_session::span::{
+use tracewire_otlp::batch::{BatchExporter, Deadline, FlushReport};
+use tracewire_otlp::export::OtlpHttpExporter;
+use tracewire_otlp::resource::Resource;
+use tracewire_otlp::resource::Scope;
+use tracewire_otlp::span::{
     Span as OtlpSpan, SpanId as OtlpSpanId, SpanKind as OtlpKind, Status as OtlpStatus,
     TraceId as OtlpTraceId,
 };

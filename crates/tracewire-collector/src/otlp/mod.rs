@@ -27,8 +27,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use parse::{parse_export_request, OtlpFormat, OtlpParseError, ParsedRequest};
+pub use parse::{parse_export_request, ParsedRequest};
 pub use receiver::MAX_BODY_BYTES;
+pub use tracewire_otlp::proto::{DecodeError, Encoding};
 
 use crate::paths::BindError;
 use crate::server::{Collector, CollectorBuilder};

@@ -13,15 +13,13 @@ use http::{header, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
-};
-use prost::Message;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::parse::{parse_export_request, OtlpFormat, OtlpParseError, ParsedRequest};
+use tracewire_otlp::proto::{encode_response, DecodeError, Encoding};
+
+use super::parse::{parse_export_request, ParsedRequest};
 use crate::server::Collector;
 
 /// Largest accepted request body (compressed and decompressed): 16 MiB.
@@ -39,14 +37,9 @@ fn plain(status: StatusCode, msg: &str) -> Response<Full<Bytes>> {
     r
 }
 
-fn format_of(req: &Request<Incoming>) -> Option<OtlpFormat> {
+fn encoding_of(req: &Request<Incoming>) -> Option<Encoding> {
     let ct = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mime = ct.split(';').next()?.trim().to_ascii_lowercase();
-    match mime.as_str() {
-        "application/x-protobuf" | "application/protobuf" => Some(OtlpFormat::Protobuf),
-        "application/json" => Some(OtlpFormat::Json),
-        _ => None,
-    }
+    Encoding::from_content_type(ct)
 }
 
 enum BodyError {
@@ -54,18 +47,13 @@ enum BodyError {
     Bad(&'static str),
 }
 
-fn encode_response(format: OtlpFormat, resp: &ExportTraceServiceResponse) -> Response<Full<Bytes>> {
-    let (body, content_type) = match format {
-        OtlpFormat::Protobuf => (resp.encode_to_vec(), "application/x-protobuf"),
-        OtlpFormat::Json => (
-            serde_json::to_vec(resp).unwrap_or_else(|_| b"{}".to_vec()),
-            "application/json",
-        ),
-    };
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn answer(encoding: Encoding, rejected: u64, message: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(encode_response(
+        encoding, rejected, message,
+    ))));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
+        header::HeaderValue::from_static(encoding.content_type()),
     );
     r
 }
@@ -111,7 +99,7 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return r;
     }
-    let Some(format) = format_of(&req) else {
+    let Some(encoding) = encoding_of(&req) else {
         return plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported content type: use application/x-protobuf or application/json\n",
@@ -140,9 +128,9 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
         }
         Err(BodyError::Bad(msg)) => return plain(StatusCode::BAD_REQUEST, &format!("{msg}\n")),
     };
-    let parsed = match parse_export_request(format, &body, gzip) {
+    let parsed = match parse_export_request(encoding, &body, gzip) {
         Ok(p) => p,
-        Err(OtlpParseError::TooLarge) => {
+        Err(DecodeError::TooLarge { .. }) => {
             return plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "decompressed body over 16 MiB\n",
@@ -172,11 +160,7 @@ async fn handle(req: Request<Incoming>, collector: Collector) -> Response<Full<B
             "collector is shutting down\n",
         );
     }
-    let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
-        error_message: first_error.unwrap_or_default().to_owned(),
-    });
-    encode_response(format, &ExportTraceServiceResponse { partial_success })
+    answer(encoding, rejected, first_error.unwrap_or_default())
 }
 
 /// Serves HTTP/1 connections until `cancel`.

@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use super::fields::Fields;
 use super::gojson::{encode, KeyOrder};
 use super::{Naming, Redactor};
-use crate::span::{Attributes, Status, Value};
+use tracewire_otlp::{Attributes, Status, Value};
 
 /// Where attributes of one span go, filtered by the naming mode.
 pub(crate) struct Sink<'a> {

@@ -8,7 +8,8 @@ use super::ids::IdAllocator;
 use super::parent::Placement;
 use super::{Conversion, ConvertOptions, ConvertStats, Orphans, RootStatus};
 use crate::event::SessionEvent;
-use crate::span::{Span, SpanEvent, SpanKind, Status, HAS_IS_REMOTE, IS_REMOTE};
+use tracewire_otlp::span::{HAS_IS_REMOTE, IS_REMOTE};
+use tracewire_otlp::{Span, SpanEvent, SpanKind, Status};
 
 /// Span families that have a start and an end event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -37,8 +37,8 @@ pub use ids::{key_span_id, session_trace_id};
 pub use parent::ParentOutcome;
 
 use crate::event::SessionEvent;
-use crate::span::Span;
 use parent::Placement;
+use tracewire_otlp::Span;
 
 /// Which semantic conventions name the attributes. Span names and kinds never depend on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

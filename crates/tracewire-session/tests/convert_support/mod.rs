@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use serde_json::{json, Value as Json};
+use tracewire_otlp::span::{Span, Value};
 use tracewire_session::event::{SessionEvent, Timestamp};
 use tracewire_session::read::{self, read_jsonl, ReadOptions};
-use tracewire_session::span::{Span, Value};
 
 /// 2026-02-22T10:15:30Z in nanoseconds.
 pub const BASE: u64 = 1_771_755_330_000_000_000;

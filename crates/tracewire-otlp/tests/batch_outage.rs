@@ -1,14 +1,13 @@
 //! Zero loss through a receiver outage (spec §10 item 28): 503s or refused connections
 //! for 3 s, then recovery; every span submitted during the outage arrives exactly once.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use support::{id_of, spans, Receiver, Reply};
-use tracewire_session::batch::{BatchExporter, Overflow};
-use tracewire_session::export::{OtlpHttpExporter, RetryPolicy};
+use tracewire_otlp::batch::{BatchExporter, Overflow};
+use tracewire_otlp::export::{OtlpHttpExporter, RetryPolicy};
+use tracewire_test_support::spans::{id_of, spans};
+use tracewire_test_support::{Receiver, Reply};
 
 const SPANS: usize = 1000;
 

@@ -1,15 +1,14 @@
 //! Diagnostics (spec §10 item 29): slow handlers never slow exports, lost events are
 //! counted, one `ExportError` per failed attempt and one `StatusReport` per batch.
 
-mod support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::{spans, Receiver, Reply};
-use tracewire_session::batch::{BatchExporter, ExportEvent, EVENT_THREAD_NAME};
-use tracewire_session::export::{ExportError, OtlpHttpExporter, RetryPolicy};
+use tracewire_otlp::batch::{BatchExporter, ExportEvent, EVENT_THREAD_NAME};
+use tracewire_otlp::export::{ExportError, OtlpHttpExporter, RetryPolicy};
+use tracewire_test_support::spans::spans;
+use tracewire_test_support::{Receiver, Reply};
 
 fn otlp(rx: &Receiver) -> OtlpHttpExporter {
     OtlpHttpExporter::builder()

@@ -1,22 +1,19 @@
 //! Exporter behaviours against a real local receiver (spec §10 items 18, 21, 22).
 
-mod support;
-
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
-use support::{id_of, spans, Receiver, Reply};
-use tracewire_session::export::{
-    Compression, ExportError, OtlpHttpExporter, Protocol, RetryPolicy,
-};
-use tracewire_session::resource::Resource;
+use tracewire_otlp::export::{Compression, ExportError, OtlpHttpExporter, Protocol, RetryPolicy};
+use tracewire_otlp::resource::Resource;
+use tracewire_test_support::spans::{id_of, spans};
+use tracewire_test_support::{Receiver, Reply};
 
-fn exporter(rx: &Receiver) -> tracewire_session::export::OtlpHttpExporterBuilder {
+fn exporter(rx: &Receiver) -> tracewire_otlp::export::OtlpHttpExporterBuilder {
     OtlpHttpExporter::builder()
         .with_env_vars(Vec::<(String, String)>::new())
         .with_endpoint(rx.endpoint())
-        .with_resource(Resource::promptkit())
+        .with_resource(Resource::empty().with_attribute("service.name", "promptkit"))
         .with_retry(RetryPolicy::default().with_initial(Duration::from_millis(10)))
 }
 
@@ -44,7 +41,7 @@ async fn b18_protobuf_body_decodes_with_headers() {
         .get("user-agent")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    assert_eq!(ua, concat!("tracewire-session/", env!("CARGO_PKG_VERSION")));
+    assert_eq!(ua, concat!("tracewire-otlp/", env!("CARGO_PKG_VERSION")));
     assert_eq!(
         r.headers.get("x-api-key").map(|v| v.as_bytes()),
         Some(&b"secret-1"[..])
@@ -60,7 +57,7 @@ async fn b18_protobuf_body_decodes_with_headers() {
     assert!(svc.unwrap_or_default().contains("promptkit"));
     assert_eq!(
         rs.scope_spans[0].scope.as_ref().map(|s| s.name.as_str()),
-        Some("tracewire-session")
+        Some("tracewire-otlp")
     );
     assert_eq!(r.span_ids(), (0..5).map(id_of).collect::<Vec<_>>());
 }
@@ -248,7 +245,7 @@ async fn b20_connection_refused_is_retried() {
             assert!(
                 matches!(
                     &**last,
-                    ExportError::Transport { source, .. } if source.kind == tracewire_session::export::TransportErrorKind::Connect
+                    ExportError::Transport { source, .. } if source.kind == tracewire_otlp::export::TransportErrorKind::Connect
                 ),
                 "{last:?}"
             );

@@ -28,7 +28,7 @@ pub use report::{
 };
 
 use crate::export::Export;
-use crate::otlp::{encoded_span_len, into_proto_span};
+use crate::proto::{encoded_span_len, into_proto_span};
 use crate::span::Span;
 use events::Dispatcher;
 use queue::{Limits, Rejection, State};
@@ -101,7 +101,7 @@ impl Drop for Guard {
         }
         let pending = self.shared.lock().report().pending;
         tracing::warn!(
-            target: "tracewire_session::batch",
+            target: "tracewire_otlp::batch",
             pending,
             "BatchExporter dropped without shutdown; shutting down in the background (5 s deadline)"
         );
@@ -209,7 +209,7 @@ impl BatchExporterBuilder {
         self
     }
 
-    /// Adds an event handler (run on the `tracewire-session-events` thread).
+    /// Adds an event handler (run on the `tracewire-otlp-events` thread).
     pub fn event_handler(mut self, handler: impl EventHandler) -> Self {
         self.handlers.push(Box::new(handler));
         self
@@ -246,7 +246,7 @@ impl BatchExporterBuilder {
         match raw.parse::<u64>() {
             Ok(v) => Some(v),
             Err(_) => {
-                tracing::warn!(target: "tracewire_session::batch", variable = key, value = raw, "ignoring unparseable value");
+                tracing::warn!(target: "tracewire_otlp::batch", variable = key, value = raw, "ignoring unparseable value");
                 None
             }
         }

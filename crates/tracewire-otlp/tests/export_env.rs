@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tracewire_session::export::{Compression, OtlpHttpExporter, Protocol, DEFAULT_ENDPOINT};
+use tracewire_otlp::export::{Compression, OtlpHttpExporter, Protocol, DEFAULT_ENDPOINT};
 
 const VARS: [&str; 10] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
@@ -27,7 +27,7 @@ fn set(pairs: &[(&str, &str)]) {
     }
 }
 
-fn build() -> tracewire_session::export::ExporterConfig {
+fn build() -> tracewire_otlp::export::ExporterConfig {
     OtlpHttpExporter::builder()
         .build()
         .expect("build")
@@ -122,16 +122,14 @@ async fn b19_settings_table_from_process_env() {
     set(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
     assert!(matches!(
         OtlpHttpExporter::builder().build(),
-        Err(tracewire_session::export::BuildError::UnsupportedProtocol(
-            _
-        ))
+        Err(tracewire_otlp::export::BuildError::UnsupportedProtocol(_))
     ));
     set(&[]);
     assert!(matches!(
         OtlpHttpExporter::builder()
             .with_endpoint("unix:///tmp/x")
             .build(),
-        Err(tracewire_session::export::BuildError::InvalidEndpoint { .. })
+        Err(tracewire_otlp::export::BuildError::InvalidEndpoint { .. })
     ));
     set(&[]);
 }

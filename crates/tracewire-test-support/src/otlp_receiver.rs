@@ -1,7 +1,6 @@
 //! A real OTLP/HTTP receiver for tests: hyper HTTP/1 on 127.0.0.1, decoding every request
 //! with opentelemetry-proto (protobuf or JSON, gzip-aware), scriptable to answer with
 //! errors, `Retry-After`, partial success, to hang, or to refuse connections.
-#![allow(dead_code, unreachable_pub, missing_docs)]
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -24,32 +23,44 @@ use tokio::task::JoinSet;
 /// How the receiver answers one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
+    /// 200 with an empty body.
     Ok,
+    /// This status with a short text body.
     Status(u16),
+    /// This status with a `Retry-After` header of this value.
     RetryAfter(u16, String),
+    /// 200 with a `partial_success` rejecting spans.
     Partial {
+        /// `rejected_spans`.
         rejected: i64,
+        /// `error_message`.
         message: String,
     },
     /// Any status, content type and body, verbatim.
     Raw(u16, &'static str, &'static str),
+    /// Never answers.
     Hang,
 }
 
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// Request headers.
     pub headers: http::HeaderMap,
     /// Body as on the wire (possibly gzip).
     pub raw: Bytes,
     /// Body after gzip decoding.
     pub body: Bytes,
+    /// The decoded request, when the body decoded.
     pub request: Option<ExportTraceServiceRequest>,
+    /// How it was answered (`ok`, `status 503`, `partial 2`, `hang`, ...).
     pub reply: String,
+    /// When it arrived.
     pub at: std::time::Instant,
 }
 
 impl Recorded {
+    /// The span ids of the decoded request, in order.
     pub fn span_ids(&self) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         if let Some(r) = &self.request {
@@ -99,6 +110,7 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 impl Receiver {
+    /// Starts a receiver on an ephemeral port of 127.0.0.1, answering `Reply::Ok`.
     pub async fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -119,10 +131,12 @@ impl Receiver {
         }
     }
 
+    /// The traces URL (`http://127.0.0.1:PORT/v1/traces`).
     pub fn endpoint(&self) -> String {
         format!("http://{}/v1/traces", self.addr)
     }
 
+    /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -132,6 +146,7 @@ impl Receiver {
         lock(&self.state).script.extend(replies);
     }
 
+    /// The reply once the script is used up.
     pub fn set_default(&self, reply: Reply) {
         lock(&self.state).default = reply;
     }
@@ -146,10 +161,12 @@ impl Receiver {
         lock(&self.state).spans_received
     }
 
+    /// Every request kept so far.
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.state).requests.clone()
     }
 
+    /// How many requests were kept.
     pub fn request_count(&self) -> usize {
         lock(&self.state).requests.len()
     }
@@ -316,30 +333,4 @@ async fn handle(
         }
     };
     Ok(resp.unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new()))))
-}
-
-/// `n` distinct test spans of one trace.
-pub fn spans(n: usize) -> Vec<tracewire_session::span::Span> {
-    use tracewire_session::span::{Span, SpanKind, Status};
-    use tracewire_session::span::{SpanId, TraceId};
-    (0..n)
-        .map(|i| {
-            let mut s = Span::new(
-                TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c),
-                SpanId::from_u64(i as u64 + 1),
-                format!("span-{i}"),
-                SpanKind::Internal,
-                1_700_000_000_000_000_000 + i as u64,
-                1_700_000_000_000_001_000 + i as u64,
-            );
-            s.attributes.insert("index", i as i64);
-            s.attributes.insert("text", "some attribute text");
-            s.status = Status::ok();
-            s
-        })
-        .collect()
-}
-
-pub fn id_of(i: usize) -> Vec<u8> {
-    (i as u64 + 1).to_be_bytes().to_vec()
 }

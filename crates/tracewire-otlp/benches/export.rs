@@ -6,21 +6,19 @@
 //!
 //! One iteration submits `SPANS` spans and waits until all are exported (flush).
 //!
-//! Run: `cargo bench -p tracewire-session --bench export -- --warm-up-time 1 --measurement-time 3`
-
-#[path = "../tests/support/mod.rs"]
-mod support;
+//! Run: `cargo bench -p tracewire-otlp --bench export -- --warm-up-time 1 --measurement-time 3`
 
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SpanData, SpanProcessor};
-use tracewire_session::batch::{BatchExporter, Overflow};
-use tracewire_session::export::OtlpHttpExporter;
-use tracewire_session::otlp::{to_span_data, Scope};
-use tracewire_session::resource::Resource;
-use tracewire_session::span::Span;
+use tracewire_otlp::batch::{BatchExporter, Overflow};
+use tracewire_otlp::export::OtlpHttpExporter;
+use tracewire_otlp::resource::Resource;
+use tracewire_otlp::resource::Scope;
+use tracewire_otlp::sdk::to_span_data;
+use tracewire_otlp::span::Span;
 
 const SPANS: usize = 10_000;
 const BATCH: usize = 512;
@@ -33,11 +31,11 @@ fn export_throughput(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("receiver runtime");
-    let rx = receiver_rt.block_on(support::Receiver::start());
+    let rx = receiver_rt.block_on(tracewire_test_support::Receiver::start());
     rx.set_record(false);
     let endpoint = rx.endpoint();
 
-    let spans: Vec<Span> = support::spans(SPANS);
+    let spans: Vec<Span> = tracewire_test_support::spans::spans(SPANS);
     let span_data: Vec<SpanData> = spans
         .iter()
         .map(|s| to_span_data(s, &Scope::default()))
@@ -56,7 +54,7 @@ fn export_throughput(c: &mut Criterion) {
     let batch = rt.block_on(async {
         let exporter = OtlpHttpExporter::builder()
             .with_endpoint(endpoint.clone())
-            .with_resource(Resource::promptkit())
+            .with_resource(Resource::empty().with_attribute("service.name", "promptkit"))
             .build()
             .expect("exporter");
         BatchExporter::builder(exporter)

@@ -33,7 +33,7 @@ pub use config::{
 pub use error::{BuildError, ExportError};
 pub use retry::{is_retryable_status, parse_retry_after, RetryPolicy, RetryState};
 
-use crate::otlp::to_proto_span;
+use crate::proto::to_proto_span;
 use crate::resource::Resource;
 use crate::span::Span;
 use encode::SpanBatch;
@@ -201,10 +201,8 @@ impl OtlpHttpExporter {
             .unwrap_or_else(Resource::from_env)
             .to_proto();
         let scope = builder.scope.clone().unwrap_or_default().to_proto();
-        let user_agent = http::HeaderValue::from_static(concat!(
-            "tracewire-session/",
-            env!("CARGO_PKG_VERSION")
-        ));
+        let user_agent =
+            http::HeaderValue::from_static(concat!("tracewire-otlp/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,

@@ -1,7 +1,7 @@
 //! `Resource::from_env` against the real process environment (spec §10 item 30).
 //! One test function, so nothing else in this process races on the environment.
 
-use tracewire_session::resource::Resource;
+use tracewire_otlp::resource::Resource;
 
 fn service(r: &Resource) -> String {
     r.get("service.name")
@@ -64,7 +64,7 @@ fn b30_resource_from_env() {
         Some(env!("CARGO_PKG_VERSION"))
     );
 
-    let r = r.with_pack_id("pack-7");
+    let r = r.with_attribute("pack.id", "pack-7");
     assert_eq!(r.get("pack.id").and_then(|v| v.as_str()), Some("pack-7"));
     assert_eq!(service(&r), "svc", "pack.id keeps the rest");
     let sdk = r.to_sdk();

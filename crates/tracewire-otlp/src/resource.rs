@@ -1,10 +1,8 @@
-//! The exported resource (spec §8): who produced the spans.
+//! Who produced the spans: the [`Resource`] (the process or service) and the [`Scope`]
+//! (the instrumentation library).
 //!
 //! [`Resource::from_env`] follows the OpenTelemetry environment conventions
-//! (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`); [`Resource::promptkit`] reproduces the
-//! resource PromptKit's batch converter writes.
-
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+//! (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`).
 
 use crate::span::{Attributes, KeyValue, Value};
 
@@ -48,7 +46,7 @@ impl Resource {
                     }
                 }
                 Err(err) => tracing::warn!(
-                    target: "tracewire_session::resource",
+                    target: "tracewire_otlp::resource",
                     variable = ENV_RESOURCE_ATTRIBUTES,
                     error = %err,
                     "ignoring unparseable resource attributes"
@@ -65,21 +63,6 @@ impl Resource {
         attributes.insert("telemetry.sdk.language", "rust");
         attributes.insert("telemetry.sdk.version", env!("CARGO_PKG_VERSION"));
         Self { attributes }
-    }
-
-    /// The resource PromptKit's batch converter writes: `service.name=promptkit`,
-    /// `service.version=1.0.0`, `telemetry.sdk=promptkit-telemetry`.
-    pub fn promptkit() -> Self {
-        let mut attributes = Attributes::new();
-        attributes.insert("service.name", "promptkit");
-        attributes.insert("service.version", "1.0.0");
-        attributes.insert("telemetry.sdk", "promptkit-telemetry");
-        Self { attributes }
-    }
-
-    /// Adds `pack.id` (PromptKit's key for the prompt pack) and keeps the rest.
-    pub fn with_pack_id(self, id: impl Into<String>) -> Self {
-        self.with_attribute("pack.id", id.into())
     }
 
     /// Sets one attribute; it beats any value from the environment.
@@ -103,23 +86,32 @@ impl Resource {
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.attributes.get(key)
     }
+}
 
-    /// The OTLP proto resource (attributes sorted by key).
-    pub fn to_proto(&self) -> ProtoResource {
-        ProtoResource {
-            attributes: crate::otlp::to_proto_attributes(&self.attributes),
-            dropped_attributes_count: 0,
-            entity_refs: Vec::new(),
+/// The instrumentation scope written on exported spans: which library produced them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Scope {
+    /// Scope name.
+    pub name: String,
+    /// Scope version.
+    pub version: String,
+}
+
+impl Scope {
+    /// A scope with any name and version.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
         }
     }
+}
 
-    /// The `opentelemetry_sdk` resource with the same attributes.
-    pub fn to_sdk(&self) -> opentelemetry_sdk::Resource {
-        opentelemetry_sdk::Resource::builder_empty()
-            .with_attributes(self.attributes.iter().map(|kv| {
-                opentelemetry::KeyValue::new(kv.key.clone(), crate::otlp::to_otel_value(&kv.value))
-            }))
-            .build()
+impl Default for Scope {
+    /// `tracewire-otlp` at this crate's version.
+    fn default() -> Self {
+        Self::new("tracewire-otlp", env!("CARGO_PKG_VERSION"))
     }
 }
 
@@ -226,27 +218,6 @@ mod tests {
         let name = s(&r, "service.name").unwrap_or_default();
         assert!(name.starts_with("unknown_service:"), "{name}");
         assert!(name.len() > "unknown_service:".len());
-    }
-
-    #[test]
-    fn resource_pack_id_keeps_rest_and_promptkit() {
-        let r = Resource::promptkit().with_pack_id("pack-1");
-        assert_eq!(s(&r, "pack.id").as_deref(), Some("pack-1"));
-        assert_eq!(s(&r, "service.name").as_deref(), Some("promptkit"));
-        assert_eq!(s(&r, "service.version").as_deref(), Some("1.0.0"));
-        assert_eq!(
-            s(&r, "telemetry.sdk").as_deref(),
-            Some("promptkit-telemetry")
-        );
-        let keys: Vec<_> = r
-            .to_proto()
-            .attributes
-            .into_iter()
-            .map(|kv| kv.key)
-            .collect();
-        let mut sorted = keys.clone();
-        sorted.sort();
-        assert_eq!(keys, sorted);
     }
 
     proptest::proptest! {

@@ -170,7 +170,7 @@ fn finish(shared: &Shared, done: Done) {
             }
         }
         if let Some(message) = report.outcome.rejection_message {
-            tracing::warn!(target: "tracewire_session::batch", rejected, %message, "receiver rejected spans");
+            tracing::warn!(target: "tracewire_otlp::batch", rejected, %message, "receiver rejected spans");
         }
         let now = SystemTime::now();
         let current = st.report();

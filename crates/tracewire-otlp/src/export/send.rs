@@ -232,7 +232,7 @@ impl Inner {
             Ok(Some((rejected_spans, error_message))) if rejected_spans > 0 => {
                 let rejected = u64::try_from(rejected_spans).unwrap_or(0).min(spans as u64);
                 tracing::warn!(
-                    target: "tracewire_session::export",
+                    target: "tracewire_otlp::export",
                     rejected,
                     message = %error_message,
                     "receiver rejected spans (partial success)"
@@ -241,7 +241,7 @@ impl Inner {
             }
             Ok(_) => (0, None),
             Err(error) => {
-                tracing::debug!(target: "tracewire_session::export", %error, "undecodable 2xx response body; treating as success");
+                tracing::debug!(target: "tracewire_otlp::export", %error, "undecodable 2xx response body; treating as success");
                 (0, None)
             }
         }

@@ -134,6 +134,8 @@ pub enum Value {
     Array(Vec<Value>),
     /// A nested list of key/value pairs.
     KvList(Vec<KeyValue>),
+    /// OTLP's empty `AnyValue` (no field set).
+    Empty,
 }
 
 impl Value {
@@ -170,44 +172,66 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The JSON form used inside compound values: strings quoted, bytes as a lowercase
+    /// hex string, non-finite doubles as the strings `NaN`, `Infinity` and `-Infinity`,
+    /// [`Value::Empty`] as `null`, key/value lists as objects.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::String(s) => J::String(s.clone()),
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Double(d) if d.is_finite() => J::from(*d),
+            Value::Double(d) => J::String(non_finite_text(*d).to_owned()),
+            Value::Bytes(b) => J::String(hex(b)),
+            Value::Array(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::KvList(kvs) => J::Object(
+                kvs.iter()
+                    .map(|kv| (kv.key.clone(), kv.value.to_json()))
+                    .collect(),
+            ),
+            Value::Empty => J::Null,
+        }
+    }
+}
+
+/// The text of a non-finite double, as OTLP/JSON and our text forms write it.
+pub(crate) fn non_finite_text(d: f64) -> &'static str {
+    if d.is_nan() {
+        "NaN"
+    } else if d > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 impl fmt::Display for Value {
-    /// Human-readable form used by `session show --attrs`: strings unquoted, arrays and
-    /// lists as JSON-like text.
+    /// The one text form of a value, used wherever tracewire shows or flattens one (the
+    /// collector's attributes, `session show --attrs`, SDK attributes of compound values):
+    /// scalars as themselves (strings unquoted), bytes as lowercase hex, an empty value as
+    /// nothing, arrays and key/value lists as JSON (see [`Value::to_json`]).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::String(s) => f.write_str(s),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
-            Value::Double(d) => write!(f, "{d}"),
-            Value::Bytes(b) => {
-                for byte in b {
-                    write!(f, "{byte:02x}")?;
-                }
-                Ok(())
-            }
-            Value::Array(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    match v {
-                        Value::String(s) => write!(f, "{s:?}")?,
-                        other => write!(f, "{other}")?,
-                    }
-                }
-                f.write_str("]")
-            }
-            Value::KvList(kvs) => {
-                f.write_str("{")?;
-                for (i, kv) in kvs.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{:?}:{}", kv.key, kv.value)?;
-                }
-                f.write_str("}")
-            }
+            Value::Double(d) if d.is_finite() => write!(f, "{d}"),
+            Value::Double(d) => f.write_str(non_finite_text(*d)),
+            Value::Bytes(b) => f.write_str(&hex(b)),
+            Value::Empty => Ok(()),
+            Value::Array(_) | Value::KvList(_) => write!(f, "{}", self.to_json()),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::report::FlushReport;
 use crate::export::{ExportError, RetryState};
 
 /// Name of the thread that runs event handlers.
-pub const EVENT_THREAD_NAME: &str = "tracewire-session-events";
+pub const EVENT_THREAD_NAME: &str = "tracewire-otlp-events";
 
 /// Why spans were dropped (never attempted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -113,7 +113,7 @@ pub enum ExportEvent {
     },
 }
 
-/// Receives diagnostic events on the `tracewire-session-events` thread.
+/// Receives diagnostic events on the `tracewire-otlp-events` thread.
 pub trait EventHandler: Send + 'static {
     /// Handles one event; may be slow without affecting exports.
     fn on_event(&mut self, event: &ExportEvent);
@@ -285,7 +285,7 @@ impl TracingEventHandler {
     }
 }
 
-const TARGET: &str = "tracewire_session::batch";
+const TARGET: &str = "tracewire_otlp::batch";
 
 impl EventHandler for TracingEventHandler {
     fn on_event(&mut self, event: &ExportEvent) {

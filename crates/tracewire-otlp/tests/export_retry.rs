@@ -1,18 +1,16 @@
 //! Retry rules on Tokio's paused clock with a fake HTTP client (spec §10 item 20).
 
-mod support;
-
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use support::spans;
 use tokio::time::Instant;
-use tracewire_session::export::{
+use tracewire_otlp::export::{
     BoxFuture, ExportError, HttpClient, OtlpHttpExporter, RetryPolicy, TransportError,
     TransportErrorKind,
 };
+use tracewire_test_support::spans::spans;
 
 type Answer = Result<(u16, Option<&'static str>), TransportErrorKind>;
 

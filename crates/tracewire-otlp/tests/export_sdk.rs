@@ -1,14 +1,12 @@
 //! `OtlpHttpExporter` as an `opentelemetry_sdk` exporter behind the SDK's thread-based
 //! batch processor, with and without a Tokio runtime (spec §10 item 23).
 
-mod support;
-
 use std::time::Duration;
 
 use opentelemetry::trace::{Tracer, TracerProvider as _};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
-use support::Receiver;
-use tracewire_session::export::OtlpHttpExporter;
+use tracewire_otlp::export::OtlpHttpExporter;
+use tracewire_test_support::Receiver;
 
 fn receiver_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -106,13 +104,16 @@ async fn b23_sdk_batch_processor_inside_runtime() {
 #[tokio::test]
 async fn b23_sdk_export_errors_and_shutdown() {
     let rx = Receiver::start().await;
-    rx.set_default(support::Reply::Status(500));
+    rx.set_default(tracewire_test_support::Reply::Status(500));
     let exporter = OtlpHttpExporter::builder()
         .with_env_vars(Vec::<(String, String)>::new())
         .with_endpoint(rx.endpoint())
         .build()
         .expect("build");
-    let span = tracewire_session::otlp::to_span_data(&support::spans(1)[0], &Default::default());
+    let span = tracewire_otlp::sdk::to_span_data(
+        &tracewire_test_support::spans::spans(1)[0],
+        &Default::default(),
+    );
     let err = SpanExporter::export(&exporter, vec![span.clone()]).await;
     assert!(
         matches!(err, Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(ref m)) if m.contains("500")),

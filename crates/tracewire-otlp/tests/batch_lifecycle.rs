@@ -1,15 +1,14 @@
 //! BatchExporter back-pressure, accounting and lifecycle (spec §10 items 24–27).
 
-mod support;
-
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use support::{spans, Receiver, Reply};
-use tracewire_session::batch::{
+use tracewire_otlp::batch::{
     BatchExporter, BlockingError, DropReason, ExportEvent, Overflow, ShutdownError, SubmitError,
 };
-use tracewire_session::export::{OtlpHttpExporter, RetryPolicy};
+use tracewire_otlp::export::{OtlpHttpExporter, RetryPolicy};
+use tracewire_test_support::spans::spans;
+use tracewire_test_support::{Receiver, Reply};
 
 fn otlp(rx: &Receiver) -> OtlpHttpExporter {
     OtlpHttpExporter::builder()
@@ -297,7 +296,7 @@ async fn build_outside_runtime_is_an_error_and_env_seeds_defaults() {
         .expect("join");
     assert!(matches!(
         result,
-        Err(tracewire_session::batch::BatchBuildError::NoRuntime)
+        Err(tracewire_otlp::batch::BatchBuildError::NoRuntime)
     ));
 
     // OTEL_BSP_MAX_QUEUE_SIZE seeds the queue bound; a builder call wins over it.

@@ -12,7 +12,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use super::client::HttpClient;
 use super::error::BuildError;
 use super::retry::RetryPolicy;
-use crate::otlp::Scope;
+use crate::resource::Scope;
 use crate::resource::{parse_key_value_list, Resource};
 
 /// Default endpoint when nothing is configured.
@@ -215,7 +215,7 @@ impl OtlpHttpExporterBuilder {
         self
     }
 
-    /// The instrumentation scope of exported spans (default: `tracewire-session`).
+    /// The instrumentation scope of exported spans (default: `tracewire-otlp` at its version).
     pub fn with_scope(mut self, scope: Scope) -> Self {
         self.scope = Some(scope);
         self
@@ -271,7 +271,7 @@ impl OtlpHttpExporterBuilder {
             None => {
                 let c = env_setting(env, "COMPRESSION", Compression::parse).unwrap_or_default();
                 if c == Compression::Gzip && !cfg!(feature = "gzip") {
-                    tracing::warn!(target: "tracewire_session::export", "gzip requested by the environment but the `gzip` feature is off; sending uncompressed");
+                    tracing::warn!(target: "tracewire_otlp::export", "gzip requested by the environment but the `gzip` feature is off; sending uncompressed");
                     Compression::None
                 } else {
                     c
@@ -335,7 +335,7 @@ fn env_setting<T>(env: &EnvSource, name: &str, parse: impl Fn(&str) -> Option<T>
             match parse(&raw) {
                 Some(v) => return Some(v),
                 None => {
-                    tracing::warn!(target: "tracewire_session::export", variable = %var, value = %raw, "ignoring unparseable value")
+                    tracing::warn!(target: "tracewire_otlp::export", variable = %var, value = %raw, "ignoring unparseable value")
                 }
             }
         }
@@ -356,14 +356,14 @@ fn apply_env_headers(headers: &mut HeaderMap, var: &str, raw: &str) {
         Ok(pairs) => {
             for (n, v) in pairs {
                 if RESERVED_HEADERS.contains(&n.as_str()) {
-                    tracing::warn!(target: "tracewire_session::export", variable = %var, header = %n, "ignoring reserved header from the environment");
+                    tracing::warn!(target: "tracewire_otlp::export", variable = %var, header = %n, "ignoring reserved header from the environment");
                     continue;
                 }
                 headers.insert(n, v);
             }
         }
         Err(error) => {
-            tracing::warn!(target: "tracewire_session::export", variable = %var, %error, "ignoring malformed headers variable")
+            tracing::warn!(target: "tracewire_otlp::export", variable = %var, %error, "ignoring malformed headers variable")
         }
     }
 }

@@ -53,12 +53,12 @@ impl RuntimeHost {
 fn spawn_owned_runtime() -> Result<Handle, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .thread_name("tracewire-session-export")
+        .thread_name("tracewire-otlp-export")
         .build()
         .map_err(|e| format!("cannot start the exporter runtime: {e}"))?;
     let handle = rt.handle().clone();
     std::thread::Builder::new()
-        .name("tracewire-session-export".into())
+        .name("tracewire-otlp-export".into())
         .spawn(move || rt.block_on(std::future::pending::<()>()))
         .map_err(|e| format!("cannot start the exporter thread: {e}"))?;
     Ok(handle)
