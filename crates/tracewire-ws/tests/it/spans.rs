@@ -1,11 +1,9 @@
 //! Spans and propagation over real loopback WebSockets (spec §8 items 13–17, 19, 20).
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::context::FutureExt as _;

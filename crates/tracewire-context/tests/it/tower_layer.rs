@@ -6,8 +6,6 @@
 //! the response future.
 #![cfg(all(feature = "tower", feature = "reqwest"))]
 
-mod support;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -70,18 +68,18 @@ async fn start() -> (String, TraceContextLayer) {
         let in_call = current_span();
         async move {
             let report = handler_report(request, in_call).await;
-            Ok::<_, Infallible>(support::json_response(&report))
+            Ok::<_, Infallible>(crate::support::json_response(&report))
         }
     }));
-    let addr = support::serve(service).await;
+    let addr = crate::support::serve(service).await;
     (format!("http://{addr}/"), layer)
 }
 
 #[tokio::test]
 async fn layer_extracts_into_extensions_and_runs_handler_in_remote_parent_context() {
     let (url, layer) = start().await;
-    let report = support::send_json(
-        support::client()
+    let report = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header("traceparent", TRACEPARENT)
             .header("tracestate", "congo=t61rcWkgMzE")
@@ -117,7 +115,8 @@ async fn layer_extracts_into_extensions_and_runs_handler_in_remote_parent_contex
 #[tokio::test]
 async fn layer_is_a_no_op_without_trace_headers() {
     let (url, layer) = start().await;
-    let report = support::send_json(support::client().get(&url).header("x-other", "1")).await;
+    let report =
+        crate::support::send_json(crate::support::client().get(&url).header("x-other", "1")).await;
     assert_eq!(report["extension"], Value::Null, "no extension added");
     assert_eq!(report["in_call"], Value::Null, "no span context made up");
     assert_eq!(report["after_await"], Value::Null);
@@ -128,8 +127,8 @@ async fn layer_is_a_no_op_without_trace_headers() {
 async fn layer_counts_invalid_headers_exposes_rejections_and_still_serves() {
     let (url, layer) = start().await;
     // Uppercase hex: invalid traceparent, so the tracestate must be discarded too.
-    let report = support::send_json(
-        support::client()
+    let report = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header(
                 "traceparent",
@@ -154,14 +153,14 @@ async fn layer_counts_invalid_headers_exposes_rejections_and_still_serves() {
     assert_eq!(layer.rejected_requests(), 1);
 
     // A second bad request is counted again; a good one is not.
-    let _ = support::send_json(
-        support::client()
+    let _ = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header("traceparent", "00-1-2-01"),
     )
     .await;
-    let _ = support::send_json(
-        support::client()
+    let _ = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header("traceparent", TRACEPARENT),
     )
@@ -172,7 +171,7 @@ async fn layer_counts_invalid_headers_exposes_rejections_and_still_serves() {
 #[tokio::test]
 async fn layer_continues_an_xray_only_request_in_the_derived_w3c_context() {
     let (url, _layer) = start().await;
-    let report = support::send_json(support::client().get(&url).header(
+    let report = crate::support::send_json(crate::support::client().get(&url).header(
         "X-Amzn-Trace-Id",
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
     ))
@@ -196,8 +195,8 @@ async fn layer_continues_an_xray_only_request_in_the_derived_w3c_context() {
 #[tokio::test]
 async fn layer_leaves_the_ambient_context_alone_after_the_request() {
     let (url, _layer) = start().await;
-    let _ = support::send_json(
-        support::client()
+    let _ = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header("traceparent", TRACEPARENT),
     )
@@ -224,7 +223,7 @@ async fn layer_wraps_an_in_process_service() {
         .header("traceparent", TRACEPARENT)
         .body(())
         .expect("request");
-    let response = tokio::time::timeout(support::STEP_TIMEOUT, service.oneshot(request))
+    let response = tokio::time::timeout(crate::support::STEP_TIMEOUT, service.oneshot(request))
         .await
         .expect("timed out")
         .expect("infallible");
@@ -247,7 +246,7 @@ async fn layer_wraps_an_in_process_service() {
 async fn handler_forwards_the_incoming_context_downstream_with_current_trace_context() {
     use tracewire_context::reqwest::RequestBuilderExt as _;
 
-    let downstream = support::serve(tower::service_fn(
+    let downstream = crate::support::serve(tower::service_fn(
         |request: http::Request<Incoming>| async move {
             let header = |name: &str| {
                 request
@@ -261,26 +260,28 @@ async fn handler_forwards_the_incoming_context_downstream_with_current_trace_con
                 "tracestate": header("tracestate"),
                 "baggage": header("baggage"),
             });
-            Ok::<_, Infallible>(support::json_response(&seen))
+            Ok::<_, Infallible>(crate::support::json_response(&seen))
         },
     ))
     .await;
     let downstream_url = format!("http://{downstream}/");
-    let front = support::serve(TraceContextLayer::new().layer(tower::service_fn(
+    let front = crate::support::serve(TraceContextLayer::new().layer(tower::service_fn(
         move |_request: http::Request<Incoming>| {
             let url = downstream_url.clone();
             async move {
                 // Runs inside the request's OpenTelemetry context.
-                let seen =
-                    support::send_json(support::client().get(&url).current_trace_context()).await;
-                Ok::<_, Infallible>(support::json_response(&seen))
+                let seen = crate::support::send_json(
+                    crate::support::client().get(&url).current_trace_context(),
+                )
+                .await;
+                Ok::<_, Infallible>(crate::support::json_response(&seen))
             }
         },
     )))
     .await;
 
-    let seen = support::send_json(
-        support::client()
+    let seen = crate::support::send_json(
+        crate::support::client()
             .get(format!("http://{front}/"))
             .header("traceparent", TRACEPARENT)
             .header("tracestate", "congo=x,a@b@c=1")

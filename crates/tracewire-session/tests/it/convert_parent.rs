@@ -1,11 +1,9 @@
 //! Spec §10 behaviour 17: parent linking (§4) with tracewire-context's TraceContext.
 
-mod convert_support;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use convert_support::*;
+use crate::convert_support::*;
 use serde_json::json;
 use tracewire_context::{header, TraceContext};
 use tracewire_otlp::span::{HAS_IS_REMOTE, IS_REMOTE};

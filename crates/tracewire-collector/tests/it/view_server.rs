@@ -1,12 +1,10 @@
 //! Spec §11 items 17 (backlog + live, no gap or duplicate), 18 (a never-reading viewer is
 //! dropped, others and ingest unaffected) and 19 (`ViewClient`).
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use tracewire_collector::assemble::Limits;

@@ -1,10 +1,8 @@
 //! Spec §10 behaviours 10, 11, 13–16: where we fix PromptKit's converter.
 
-mod convert_support;
-
 use std::sync::Arc;
 
-use convert_support::*;
+use crate::convert_support::*;
 use serde_json::json;
 use tracewire_otlp::proto::{encode_json, to_request};
 use tracewire_otlp::span::{StatusCode, Value};

@@ -1,12 +1,10 @@
 //! The journal (spec §8): 0600, appended as view lines, flushed on shutdown, replayed by
 //! `JournalReader` with bad lines skipped and counted.
 
-mod common;
-
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 
-use common::*;
+use crate::common::*;
 use tracewire_collector::assemble::Limits;
 use tracewire_collector::server::JournalReader;
 

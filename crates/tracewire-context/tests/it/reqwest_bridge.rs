@@ -2,8 +2,6 @@
 //! server on 127.0.0.1 that echoes the headers it received.
 #![cfg(feature = "reqwest")]
 
-mod support;
-
 use std::convert::Infallible;
 
 use hyper::body::Incoming;
@@ -31,9 +29,9 @@ async fn echo_server() -> String {
                 ])
             })
             .collect();
-        Ok::<_, Infallible>(support::json_response(&Value::from(headers)))
+        Ok::<_, Infallible>(crate::support::json_response(&Value::from(headers)))
     });
-    let addr = support::serve(service).await;
+    let addr = crate::support::serve(service).await;
     format!("http://{addr}/echo")
 }
 
@@ -78,7 +76,8 @@ fn full_context() -> TraceContext {
 async fn trace_context_sends_every_present_header_once() {
     let url = echo_server().await;
     let child = full_context().child(SpanId::from_u64(0x1122_3344_5566_7788));
-    let echo = support::send_json(support::client().get(&url).trace_context(&child)).await;
+    let echo =
+        crate::support::send_json(crate::support::client().get(&url).trace_context(&child)).await;
     let received = trace_headers(&echo);
 
     let mut expected = std::collections::BTreeMap::new();
@@ -125,8 +124,8 @@ async fn trace_context_sends_every_present_header_once() {
 async fn trace_context_replaces_headers_already_on_the_builder() {
     let url = echo_server().await;
     let context = full_context();
-    let echo = support::send_json(
-        support::client()
+    let echo = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header(
                 "traceparent",
@@ -151,8 +150,8 @@ async fn trace_context_replaces_headers_already_on_the_builder() {
 #[tokio::test]
 async fn empty_trace_context_writes_no_header() {
     let url = echo_server().await;
-    let echo = support::send_json(
-        support::client()
+    let echo = crate::support::send_json(
+        crate::support::client()
             .get(&url)
             .header("tracestate", "kept=1")
             .trace_context(&TraceContext::default()),
@@ -181,9 +180,9 @@ async fn current_trace_context_sends_the_active_opentelemetry_span() {
         let _guard = opentelemetry::Context::current()
             .with_remote_span_context(span_context)
             .attach();
-        support::client().get(&url).current_trace_context()
+        crate::support::client().get(&url).current_trace_context()
     };
-    let received = trace_headers(&support::send_json(request).await);
+    let received = trace_headers(&crate::support::send_json(request).await);
     assert!(
         received.contains(&(
             "traceparent".to_owned(),
@@ -200,6 +199,7 @@ async fn current_trace_context_sends_the_active_opentelemetry_span() {
 #[tokio::test]
 async fn current_trace_context_without_a_span_writes_nothing() {
     let url = echo_server().await;
-    let echo = support::send_json(support::client().get(&url).current_trace_context()).await;
+    let echo =
+        crate::support::send_json(crate::support::client().get(&url).current_trace_context()).await;
     assert_eq!(trace_headers(&echo), Vec::<(String, String)>::new());
 }

@@ -1,8 +1,6 @@
 //! Wire formats over real loopback WebSockets (spec §8 items 1–9 and 11).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::SinkExt;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::trace::{

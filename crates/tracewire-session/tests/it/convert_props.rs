@@ -2,11 +2,9 @@
 //! unique, every parent is in the output, every span lies inside the root, and the
 //! stats account for every incomplete span and orphan.
 
-mod convert_support;
-
 use std::collections::HashSet;
 
-use convert_support::*;
+use crate::convert_support::*;
 use proptest::prelude::*;
 use serde_json::json;
 use tracewire_otlp::span::Value;

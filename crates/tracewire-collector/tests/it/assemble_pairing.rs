@@ -1,11 +1,8 @@
 //! Pairing rules of spec §3 (§11 items 2, 8, 9, 10).
 
-#[path = "assemble_common.rs"]
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::assemble_common::*;
 use tracewire_collector::assemble::{Assembler, Limits};
 use tracewire_collector::model::{SpanEvent, Status, StatusCode};
 use tracewire_collector::wire::decode_ingest_line;

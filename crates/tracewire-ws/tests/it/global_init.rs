@@ -1,8 +1,6 @@
 //! Global set-up (spec §8 items 24–26). These tests touch the OpenTelemetry globals and
 //! the environment, so they live in their own binary and run one at a time.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -137,7 +135,7 @@ fn global_is_noop() -> bool {
 fn item25_init_lifecycle_once_shutdown_reinit() {
     let _s = serial();
     clear_env();
-    let spans = common::Spans::new();
+    let spans = crate::common::Spans::new();
     let cx = spans.root("op");
     let guard = init_tracer_with_provider(spans.provider.clone()).expect("first init");
     assert!(!global_is_noop());
@@ -159,7 +157,7 @@ fn item25_init_lifecycle_once_shutdown_reinit() {
     assert!(carrier.is_empty(), "global propagator reset");
     drop(guard); // does nothing now
     assert_eq!(shutdown_tracer(), Ok(()), "nothing installed: Ok");
-    let spans2 = common::Spans::new();
+    let spans2 = crate::common::Spans::new();
     let guard2 =
         init_tracer_with_provider(spans2.provider.clone()).expect("re-init after shutdown");
     let cx2 = spans2.root("op2");
@@ -277,12 +275,13 @@ async fn item26_implicit_init_only_when_opted_in() {
     let collector = Collector::start(true);
     std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url());
     // Default options: no init, no globals.
-    let (c, s) = common::traced_pair(Options::default(), Options::default()).await;
+    let (c, s) = crate::common::traced_pair(Options::default(), Options::default()).await;
     drop((c, s));
     assert!(global_is_noop(), "default options set no global");
     // Opted in: the first connection installs the provider.
     let (mut c, mut s) =
-        common::traced_pair(Options::default().implicit_init(true), Options::default()).await;
+        crate::common::traced_pair(Options::default().implicit_init(true), Options::default())
+            .await;
     clear_env();
     assert!(!global_is_noop(), "implicit init installed a provider");
     c.send(
@@ -291,7 +290,7 @@ async fn item26_implicit_init_only_when_opted_in() {
     )
     .await
     .unwrap();
-    common::recv(&mut s).await.unwrap();
+    crate::common::recv(&mut s).await.unwrap();
     tokio::task::spawn_blocking(shutdown_tracer)
         .await
         .unwrap()
@@ -306,21 +305,21 @@ async fn item26_implicit_init_only_when_opted_in() {
 async fn global_propagator_is_read_per_message() {
     let _s = serial();
     clear_env();
-    let spans = common::Spans::new();
+    let spans = crate::common::Spans::new();
     let opts = || spans.options().global_propagator();
-    let (mut c, mut raw) = common::traced_client_raw_server(opts()).await;
+    let (mut c, mut raw) = crate::common::traced_client_raw_server(opts()).await;
     // The default global propagator injects nothing.
     c.send(&spans.root("a"), tracewire_ws::Message::text("x"))
         .await
         .unwrap();
-    let wire = common::raw_next(&mut raw).await.into_text().unwrap();
+    let wire = crate::common::raw_next(&mut raw).await.into_text().unwrap();
     assert_eq!(wire.as_str(), r#"{"headers":{},"payload":"eA=="}"#);
     // After init the same connection picks up the installed propagator.
-    let guard = init_tracer_with_provider(common::Spans::new().provider).unwrap();
+    let guard = init_tracer_with_provider(crate::common::Spans::new().provider).unwrap();
     c.send(&spans.root("b"), tracewire_ws::Message::text("x"))
         .await
         .unwrap();
-    let wire = common::raw_next(&mut raw).await.into_text().unwrap();
+    let wire = crate::common::raw_next(&mut raw).await.into_text().unwrap();
     assert!(wire.contains("traceparent"), "{wire}");
     tokio::task::spawn_blocking(move || guard.shutdown())
         .await

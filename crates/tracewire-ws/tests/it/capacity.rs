@@ -1,8 +1,6 @@
 //! Oversize peer messages (spec §8 item 18).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
 use tracewire_ws::{Error, Message, Options, WebSocketConfig};
 use tungstenite::protocol::frame::coding::CloseCode;

@@ -63,17 +63,17 @@ fn item21_empty_values_and_empty_argument_count_as_unset() {
 
 #[test]
 fn item21_default_is_ingest_sock_in_the_runtime_dir_from_the_real_environment() {
-    // This binary's only test touching the process environment.
+    let mut env = tracewire_test_support::EnvGuard::lock();
     let dir = tempfile::tempdir().unwrap();
-    std::env::remove_var("TRACEWIRE_SOCKET");
-    std::env::set_var("GOTRACE_SOCKET", "");
-    std::env::set_var("XDG_RUNTIME_DIR", dir.path());
+    env.remove("TRACEWIRE_SOCKET");
+    env.set("GOTRACE_SOCKET", "");
+    env.set("XDG_RUNTIME_DIR", dir.path());
     let p = resolve_socket_path(None).unwrap();
     assert_eq!(p, dir.path().join("tracewire").join("ingest.sock"));
     assert!(dir.path().join("tracewire").is_dir(), "runtime dir created");
-    std::env::set_var("GOTRACE_SOCKET", "/g.sock");
+    env.set("GOTRACE_SOCKET", "/g.sock");
     assert_eq!(resolve_socket_path(None).unwrap(), PathBuf::from("/g.sock"));
-    std::env::set_var("TRACEWIRE_SOCKET", "/t.sock");
+    env.set("TRACEWIRE_SOCKET", "/t.sock");
     assert_eq!(resolve_socket_path(None).unwrap(), PathBuf::from("/t.sock"));
     assert_eq!(
         resolve_socket_path(Some(Path::new("/a.sock"))).unwrap(),

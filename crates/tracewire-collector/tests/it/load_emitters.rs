@@ -8,8 +8,6 @@
 //! ```
 #![cfg(all(feature = "emitter", feature = "server"))]
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,11 +34,11 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
     let mut limits = Limits::default();
     limits.grace = Duration::from_millis(50);
     limits.subscriber_capacity = usize::try_from(total).unwrap();
-    let r = common::start_with(limits, true, Some(journal)).await;
+    let r = crate::common::start_with(limits, true, Some(journal)).await;
 
     // The stalled viewer: connected, never reads.
     let stalled = UnixStream::connect(r.view.as_ref().unwrap()).await.unwrap();
-    common::wait_for("viewer", || r.collector.stats().gauges.viewers_active == 1).await;
+    crate::common::wait_for("viewer", || r.collector.stats().gauges.viewers_active == 1).await;
     // A subscriber counting every completed span.
     let mut sub = r.collector.subscribe_spans();
     let seen = Arc::new(AtomicU64::new(0));

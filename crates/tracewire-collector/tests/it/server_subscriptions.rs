@@ -1,13 +1,11 @@
 //! Spec §11 item 15 (snapshots, Lagged(n), callbacks) and the server's ingest over a real
 //! Unix socket: trees, stats, max_connections, oversize lines.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use tokio::io::AsyncWriteExt;
 use tracewire_collector::assemble::Limits;
 use tracewire_collector::server::RecvError;

@@ -2,8 +2,6 @@
 //! rejects a long path before any filesystem change; sockets are 0600; the runtime dir is
 //! 0700 with owner and symlink checks; shutdown leaves a socket whose inode changed.
 
-mod common;
-
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use tracewire_collector::assemble::Limits;
@@ -16,7 +14,7 @@ use tracewire_collector::BindError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item20_bind_refuses_a_live_socket_and_leaves_it_alone() {
-    let r = common::start(Limits::default(), false).await;
+    let r = crate::common::start(Limits::default(), false).await;
     let ino = std::fs::metadata(&r.ingest).unwrap().ino();
     let err = Collector::builder()
         .socket_path(&r.ingest)
@@ -36,8 +34,8 @@ async fn item20_bind_refuses_a_live_socket_and_leaves_it_alone() {
         "not removed"
     );
     // Still serving.
-    common::send(&r.ingest, &common::root_spans(0, 1)).await;
-    common::wait_for("span", || r.collector.stats().assembly.completed == 1).await;
+    crate::common::send(&r.ingest, &crate::common::root_spans(0, 1)).await;
+    crate::common::wait_for("span", || r.collector.stats().assembly.completed == 1).await;
     r.stop().await;
 }
 
@@ -164,14 +162,14 @@ fn item20_runtime_dir_owned_by_another_uid_is_insecure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn item20_shutdown_removes_its_socket_but_not_a_successor() {
     // Own sockets: removed.
-    let r = common::start(Limits::default(), true).await;
+    let r = crate::common::start(Limits::default(), true).await;
     let (ingest, view) = (r.ingest.clone(), r.view.clone().unwrap());
     let (_report, _dir) = r.stop_keep_dir().await;
     assert!(!ingest.exists());
     assert!(!view.exists());
 
     // Replaced by a successor: left alone.
-    let r = common::start(Limits::default(), false).await;
+    let r = crate::common::start(Limits::default(), false).await;
     std::fs::remove_file(&r.ingest).unwrap();
     let (_successor, _guard) = bind_socket(&r.ingest).expect("successor binds");
     let ino = std::fs::metadata(&r.ingest).unwrap().ino();

@@ -1,8 +1,6 @@
 //! Spec §10 behaviours 1–6: PromptKit compatibility of the converter.
 
-mod convert_support;
-
-use convert_support::*;
+use crate::convert_support::*;
 use serde_json::json;
 use tracewire_otlp::span::{SpanKind, StatusCode, Value};
 use tracewire_session::convert::{

@@ -2,13 +2,10 @@
 //! out-of-order ends and clock jumps keep both conservation equations and every bound, and
 //! each eviction shows up in its counter.
 
-#[path = "assemble_common.rs"]
-mod common;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::*;
+use crate::assemble_common::*;
 use proptest::prelude::*;
 use tracewire_collector::assemble::{Assembler, AssemblyStats, Limits, Output};
 use tracewire_collector::model::{CompletedSpan, SpanEvent, SpanId, SpanKind, TraceId};

@@ -1,11 +1,8 @@
 //! Trace lifecycle and tree building of spec §3 (§11 items 11, 12, 13) and the trace bounds.
 
-#[path = "assemble_common.rs"]
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::assemble_common::*;
 use tracewire_collector::assemble::{Assembler, Limits, SYNTHETIC_ROOT_NAME};
 use tracewire_collector::model::{SpanId, SpanKind, TraceId};
 

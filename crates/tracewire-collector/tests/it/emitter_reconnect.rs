@@ -168,9 +168,9 @@ fn item22_late_flush_returns_timeout_with_pending_count() {
 
 #[test]
 fn disabled_emitter_without_env_is_a_no_op() {
-    // This binary never sets the variables.
-    std::env::remove_var("TRACEWIRE_SOCKET");
-    std::env::remove_var("GOTRACE_SOCKET");
+    let mut env = tracewire_test_support::EnvGuard::lock();
+    env.remove("TRACEWIRE_SOCKET");
+    env.remove("GOTRACE_SOCKET");
     let em = Emitter::from_env();
     assert!(!em.is_enabled());
     em.emit(&start_event(1));

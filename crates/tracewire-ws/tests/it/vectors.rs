@@ -1,12 +1,10 @@
 //! Peer golden vectors (spec §8 item 12): decode what the Go/JS peers write, and encode
 //! byte-for-byte what they write for the same ids. Vectors: `tests/vectors/peers.json`.
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use futures_util::SinkExt;
 use opentelemetry::baggage::BaggageExt;
 use opentelemetry::propagation::TextMapPropagator;
@@ -16,7 +14,7 @@ use tracewire_context::otel::CompositePropagator;
 use tracewire_ws::{Format, Message, Options};
 
 fn vectors() -> Value {
-    serde_json::from_str(include_str!("vectors/peers.json")).expect("valid vector file")
+    serde_json::from_str(include_str!("../vectors/peers.json")).expect("valid vector file")
 }
 
 fn payload(v: &Value, frame: &str) -> Message {

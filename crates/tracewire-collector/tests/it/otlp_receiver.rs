@@ -3,8 +3,6 @@
 //! status (checked by a second collector's receiver, decoding with opentelemetry-proto).
 #![cfg(feature = "otlp")]
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -283,11 +281,11 @@ async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
     let t = "3a7bd3e2360a3d29";
     let data = format!(
         "{}{}",
-        common::start_line(t, "9f86d081884c7d65", None, "GET /users", 0)
+        crate::common::start_line(t, "9f86d081884c7d65", None, "GET /users", 0)
             .replace("\"kind\":0", "\"kind\":1"),
         "{\"type\":1,\"span_id\":\"9f86d081884c7d65\",\"trace_id\":\"3a7bd3e2360a3d29\",\"name\":\"\",\"kind\":0,\"time\":\"2025-06-01T10:00:00.5Z\",\"attrs\":{\"method\":\"GET\",\"path\":\"/users\",\"status\":\"503\"}}\n"
     );
-    common::send(&source.ingest, &data).await;
+    crate::common::send(&source.ingest, &data).await;
     let got = wait_trace(&target.collector, 1).await;
     assert_eq!(got.trace_id, TraceId::W3c(0x3a7bd3e2360a3d29));
     assert_eq!(got.trace_id.to_string(), format!("0000000000000000{t}"));

@@ -2,12 +2,10 @@
 //! with raw tokio-tungstenite peers standing in for plain, Go-style and JS-style ends.
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use futures_util::SinkExt;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::TraceContextExt;

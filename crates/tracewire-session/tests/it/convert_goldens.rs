@@ -4,9 +4,7 @@
 //! Regenerate the goldens after an intended change with
 //! `TRACEWIRE_BLESS=1 cargo test -p tracewire-session --test convert_goldens`.
 
-mod convert_support;
-
-use convert_support::*;
+use crate::convert_support::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use proptest::prelude::*;
 use prost::Message;

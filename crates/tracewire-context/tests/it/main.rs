@@ -1,0 +1,10 @@
+//! The integration tests of tracewire-context: one binary, one module per area.
+
+mod support;
+
+mod differential_python;
+mod otel_bridge;
+mod properties;
+mod reqwest_bridge;
+mod tower_layer;
+mod zero_alloc;

@@ -1,0 +1,10 @@
+//! The integration tests of tracewire-ws: one binary, one module per area.
+
+mod common;
+
+mod capacity;
+mod global_init;
+mod negotiation;
+mod spans;
+mod vectors;
+mod wire;
