@@ -41,20 +41,27 @@
 //! ```
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "export")]
 pub mod batch;
+#[cfg(feature = "export")]
 pub mod export;
+#[cfg(feature = "proto")]
 pub mod proto;
 pub mod resource;
+#[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod span;
 
+#[cfg(feature = "export")]
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
+#[cfg(feature = "export")]
 pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
 pub use resource::Resource;
 pub use span::{Attributes, KeyValue, Span, SpanEvent, SpanKind, Status, StatusCode, Value};
 
 /// The README's examples, compiled as doctests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "export"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -1,5 +1,6 @@
 //! The integration tests of tracewire-context: one binary, one module per area.
 
+#[cfg(feature = "reqwest")]
 mod support;
 
 mod differential_python;

@@ -2,8 +2,6 @@
 //! into an `ExportTraceServiceRequest`, and its spans into our model, each invalid span
 //! counted with its reason.
 
-use std::io::Read;
-
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -120,6 +118,7 @@ pub fn encode_response(encoding: Encoding, rejected: u64, message: &str) -> Vec<
 
 #[cfg(feature = "gzip")]
 fn gunzip(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, DecodeError> {
+    use std::io::Read as _;
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(body)
         .take(max_bytes as u64 + 1)
