@@ -3,6 +3,11 @@
 //!
 //! Each subcommand lives in its own module and returns the process exit code.
 
+#[cfg(not(unix))]
+compile_error!(
+    "the tracewire command runs on Unix only (Linux, macOS, the BSDs): its collector and viewers talk over Unix-domain sockets"
+);
+
 mod collect;
 mod exit;
 mod session;

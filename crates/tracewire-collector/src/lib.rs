@@ -47,6 +47,13 @@
 //! assert!(assembler.stats().conservation_holds());
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(not(unix))]
+compile_error!(
+    "tracewire-collector runs on Unix only (Linux, macOS, the BSDs): the collector, its viewers and the app-side emitter talk over Unix-domain sockets"
+);
+
 pub mod assemble;
 pub mod lines;
 pub mod model;

@@ -34,6 +34,8 @@
 //! - `tower`: `TraceContextLayer` middleware.
 //! - `reqwest`: inject a context into a `reqwest::RequestBuilder`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod ascii_buf;
 mod baggage;
 pub mod carrier;

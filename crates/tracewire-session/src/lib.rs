@@ -45,6 +45,7 @@
 //! `tracewire_otlp::sdk::to_span_data`.
 
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod convert;
 pub mod event;

@@ -55,6 +55,8 @@
 //! - `otlp` (default): [`init_tracer`] / [`shutdown_tracer`] with OTLP/HTTP protobuf.
 //! - `grpc`: OTLP/gRPC for `init_tracer` (pulls tonic).
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod connect;
 pub mod envelope;
 mod error;
