@@ -100,7 +100,7 @@ pub(crate) fn decode_lower_hex<const N: usize>(
         });
     }
     let mut out = [0u8; N];
-    if N % 4 == 0 && decode_words(s, &mut out) {
+    if N.is_multiple_of(4) && decode_words(s, &mut out) {
         return Ok(out);
     }
     // Byte pairs: ids of other sizes, and finding the precise error.
