@@ -63,9 +63,9 @@ pub mod span;
 
 #[cfg(feature = "export")]
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
+pub use config::{OtlpConfig, ResolvedConfig};
 #[cfg(feature = "export")]
 pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
-pub use config::{OtlpConfig, ResolvedConfig};
 pub use resource::Resource;
 pub use span::{Attributes, KeyValue, Span, SpanEvent, SpanKind, Status, StatusCode, Value};
 

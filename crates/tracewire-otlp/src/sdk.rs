@@ -43,9 +43,7 @@ impl crate::config::Sampler {
             S::TraceIdRatio(r) => Sdk::TraceIdRatioBased(r),
             S::ParentBasedAlwaysOn => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
             S::ParentBasedAlwaysOff => Sdk::ParentBased(Box::new(Sdk::AlwaysOff)),
-            S::ParentBasedTraceIdRatio(r) => {
-                Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(r)))
-            }
+            S::ParentBasedTraceIdRatio(r) => Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(r))),
         }
     }
 }

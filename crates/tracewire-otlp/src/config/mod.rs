@@ -407,9 +407,9 @@ pub(crate) fn log_warnings(warnings: &[ConfigWarning]) {
 
 #[cfg(feature = "export")]
 pub(crate) use resolve::batch_settings;
-pub(crate) use resolve::resource_from;
 #[cfg(test)]
 pub(crate) use resolve::parse_key_value_list;
+pub(crate) use resolve::resource_from;
 
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,8 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::values::{propagators_text, SamplerName};
 use super::{
-    BatchCode, BatchSettings, Compression, ConfigError, ConfigWarning, Env, OtlpConfig,
-    Precedence, Propagator, Protocol, ResolvedConfig, Sampler, DEFAULT_GRPC_ENDPOINT,
+    BatchCode, BatchSettings, Compression, ConfigError, ConfigWarning, Env, OtlpConfig, Precedence,
+    Propagator, Protocol, ResolvedConfig, Sampler, DEFAULT_GRPC_ENDPOINT,
     DEFAULT_HTTP_TRACES_ENDPOINT, DEFAULT_MAX_CONCURRENT_EXPORTS, DEFAULT_MAX_EXPORT_BATCH_SIZE,
     DEFAULT_MAX_QUEUE_SIZE, DEFAULT_SCHEDULE_DELAY, DEFAULT_TIMEOUT,
 };
@@ -157,12 +157,10 @@ fn endpoint(
     protocol: Protocol,
 ) -> Result<String, ConfigError> {
     let code = match code {
-        Some(c) => Some(
-            check_url(c).map_err(|reason| ConfigError::InvalidEndpoint {
-                endpoint: c.to_owned(),
-                reason,
-            })?,
-        ),
+        Some(c) => Some(check_url(c).map_err(|reason| ConfigError::InvalidEndpoint {
+            endpoint: c.to_owned(),
+            reason,
+        })?),
         None => None,
     };
     let default = if protocol.is_http() {
@@ -192,9 +190,9 @@ fn endpoint(
 /// Checks that `text` is an absolute `http`/`https` URL with a host; returns it trimmed.
 fn check_url(text: &str) -> Result<String, String> {
     let text = text.trim();
-    let uri: http::Uri = text.parse().map_err(|e: http::uri::InvalidUri| {
-        format!("not a URL ({e})")
-    })?;
+    let uri: http::Uri = text
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| format!("not a URL ({e})"))?;
     match uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {}
         Some(other) => return Err(format!("scheme {other:?} is not http or https")),
@@ -263,12 +261,11 @@ fn headers(
         Some(pairs) => {
             let mut map = HeaderMap::new();
             for (name, value) in pairs {
-                let (n, v) = header_pair(name, value).map_err(|reason| {
-                    ConfigError::InvalidHeader {
+                let (n, v) =
+                    header_pair(name, value).map_err(|reason| ConfigError::InvalidHeader {
                         name: name.clone(),
                         reason,
-                    }
-                })?;
+                    })?;
                 if RESERVED_HEADERS.contains(&n.as_str()) {
                     return Err(ConfigError::ReservedHeader(name.clone()));
                 }
@@ -372,8 +369,8 @@ pub(crate) fn resource(r: &mut Resolver<'_>, code: Option<&Resource>) -> Resourc
     if let Some(name) = r.env.get(ENV_SERVICE_NAME) {
         out = out.with_attribute("service.name", name.trim().to_owned());
     }
-    let named = out.get("service.name").is_some()
-        || code.is_some_and(|c| c.get("service.name").is_some());
+    let named =
+        out.get("service.name").is_some() || code.is_some_and(|c| c.get("service.name").is_some());
     if !named {
         out = out.with_attribute("service.name", unknown_service_name());
     }

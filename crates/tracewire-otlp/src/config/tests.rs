@@ -38,19 +38,43 @@ fn endpoint_precedence_signal_then_generic_then_code_then_default() {
     let code = || OtlpConfig::new().with_endpoint("http://code:1/x");
     // (env, code?, expected)
     let rows: &[(&[(&str, &str)], bool, &str)] = &[
-        (&[(TE, "http://t:1/custom"), (GE, "http://g:2")], true, "http://t:1/custom"),
+        (
+            &[(TE, "http://t:1/custom"), (GE, "http://g:2")],
+            true,
+            "http://t:1/custom",
+        ),
         (&[(GE, "http://g:2")], true, "http://g:2/v1/traces"),
         (&[(GE, "http://g:2/")], false, "http://g:2/v1/traces"),
-        (&[(GE, "http://g:2/base/")], false, "http://g:2/base/v1/traces"),
-        (&[(GE, "http://g:2/base")], false, "http://g:2/base/v1/traces"),
-        (&[(GE, "https://g/base?x=1")], false, "https://g/base/v1/traces?x=1"),
-        (&[(TE, ""), (GE, "http://g:2")], false, "http://g:2/v1/traces"),
+        (
+            &[(GE, "http://g:2/base/")],
+            false,
+            "http://g:2/base/v1/traces",
+        ),
+        (
+            &[(GE, "http://g:2/base")],
+            false,
+            "http://g:2/base/v1/traces",
+        ),
+        (
+            &[(GE, "https://g/base?x=1")],
+            false,
+            "https://g/base/v1/traces?x=1",
+        ),
+        (
+            &[(TE, ""), (GE, "http://g:2")],
+            false,
+            "http://g:2/v1/traces",
+        ),
         (&[(TE, "  ")], true, "http://code:1/x"),
         (&[], true, "http://code:1/x"),
         (&[], false, "http://localhost:4318/v1/traces"),
     ];
     for (env, with_code, expected) in rows {
-        let c = if *with_code { code() } else { OtlpConfig::new() };
+        let c = if *with_code {
+            code()
+        } else {
+            OtlpConfig::new()
+        };
         let r = resolve(env, c);
         assert_eq!(&r.traces_endpoint, expected, "{env:?} code={with_code}");
         assert!(r.warnings.is_empty(), "{env:?}: {:?}", r.warnings);
@@ -59,10 +83,16 @@ fn endpoint_precedence_signal_then_generic_then_code_then_default() {
 
 #[test]
 fn grpc_endpoints_are_used_as_is_with_the_grpc_default() {
-    let r = resolve(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], OtlpConfig::new());
+    let r = resolve(
+        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+        OtlpConfig::new(),
+    );
     assert_eq!(r.traces_endpoint, "http://localhost:4317");
     let r = resolve(
-        &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"), (GE, "http://g:4317")],
+        &[
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            (GE, "http://g:4317"),
+        ],
         OtlpConfig::new(),
     );
     assert_eq!(r.traces_endpoint, "http://g:4317");
@@ -71,7 +101,11 @@ fn grpc_endpoints_are_used_as_is_with_the_grpc_default() {
 #[test]
 fn code_first_lets_explicit_settings_win_and_warns_about_each_overridden_variable() {
     let r = resolve(
-        &[(TE, "http://t:1/x"), (GE, "http://g:2"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "5")],
+        &[
+            (TE, "http://t:1/x"),
+            (GE, "http://g:2"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "5"),
+        ],
         OtlpConfig::new()
             .with_endpoint("http://flag:3/v1/traces")
             .with_precedence(Precedence::CodeFirst),
@@ -141,7 +175,10 @@ fn code_applies_when_no_variable_is_set() {
     assert_eq!(r.propagators, [Propagator::XRay]);
     assert_eq!(r.sampler, Sampler::TraceIdRatio(0.5));
     assert_eq!(r.batch.max_queue_size, 10);
-    assert_eq!(r.batch.max_export_batch_size, 10, "clamped to the queue size");
+    assert_eq!(
+        r.batch.max_export_batch_size, 10,
+        "clamped to the queue size"
+    );
     assert_eq!(r.batch.scheduled_delay, Duration::from_millis(7));
     assert_eq!(r.batch.export_timeout, Some(Duration::from_millis(9)));
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
@@ -309,7 +346,10 @@ fn enum_and_boolean_values_are_case_insensitive() {
     assert_eq!(r.sampler, Sampler::ParentBasedTraceIdRatio(0.25));
     assert_eq!(r.protocol, Protocol::HttpJson);
     assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-    let r = resolve(&[("OTEL_SDK_DISABLED", "False")], OtlpConfig::new().with_sdk_disabled(true));
+    let r = resolve(
+        &[("OTEL_SDK_DISABLED", "False")],
+        OtlpConfig::new().with_sdk_disabled(true),
+    );
     assert!(!r.sdk_disabled, "the variable beats code");
     let r = resolve(&[("OTEL_PROPAGATORS", "none")], OtlpConfig::new());
     assert!(r.propagators.is_empty());
@@ -320,7 +360,10 @@ fn enum_and_boolean_values_are_case_insensitive() {
 fn ratio_samplers_default_to_one_without_an_argument() {
     for (name, expected) in [
         ("traceidratio", Sampler::TraceIdRatio(1.0)),
-        ("parentbased_traceidratio", Sampler::ParentBasedTraceIdRatio(1.0)),
+        (
+            "parentbased_traceidratio",
+            Sampler::ParentBasedTraceIdRatio(1.0),
+        ),
         ("always_off", Sampler::AlwaysOff),
         ("parentbased_always_off", Sampler::ParentBasedAlwaysOff),
     ] {
@@ -334,10 +377,16 @@ fn ratio_samplers_default_to_one_without_an_argument() {
 fn resource_code_attributes_win_over_service_name_and_attributes_variables() {
     let env: &[(&str, &str)] = &[
         ("OTEL_SERVICE_NAME", "svc"),
-        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=other,team=core,deployment.environment=env"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=other,team=core,deployment.environment=env",
+        ),
     ];
     let s = |r: &ResolvedConfig, k: &str| {
-        r.resource.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+        r.resource
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
     };
     let r = resolve(env, OtlpConfig::new());
     assert_eq!(s(&r, "service.name").as_deref(), Some("svc"));
@@ -369,7 +418,12 @@ fn invalid_code_settings_are_errors_not_warnings() {
     ];
     for c in bad {
         let desc = format!("{c:?}");
-        assert!(c.with_env_vars(Vec::<(String, String)>::new()).resolve().is_err(), "{desc}");
+        assert!(
+            c.with_env_vars(Vec::<(String, String)>::new())
+                .resolve()
+                .is_err(),
+            "{desc}"
+        );
     }
 }
 

@@ -193,9 +193,13 @@ impl Propagator {
     /// propagator and gives `None`.
     pub fn parse(s: &str) -> Option<Self> {
         let s = s.trim();
-        [Propagator::TraceContext, Propagator::Baggage, Propagator::XRay]
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s))
+        [
+            Propagator::TraceContext,
+            Propagator::Baggage,
+            Propagator::XRay,
+        ]
+        .into_iter()
+        .find(|p| p.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -242,9 +246,15 @@ mod tests {
 
     #[test]
     fn display_spellings() {
-        assert_eq!(Sampler::TraceIdRatio(0.25).to_string(), "traceidratio(0.25)");
+        assert_eq!(
+            Sampler::TraceIdRatio(0.25).to_string(),
+            "traceidratio(0.25)"
+        );
         assert_eq!(Sampler::default().to_string(), "parentbased_always_on");
-        assert_eq!(propagators_text(&Propagator::DEFAULT), "tracecontext,baggage");
+        assert_eq!(
+            propagators_text(&Propagator::DEFAULT),
+            "tracecontext,baggage"
+        );
         assert_eq!(propagators_text(&[]), "none");
     }
 }

@@ -239,7 +239,10 @@ mod tests {
         let err = with_env(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])
             .resolve()
             .err();
-        assert!(matches!(err, Some(BuildError::UnsupportedProtocol(_))), "{err:?}");
+        assert!(
+            matches!(err, Some(BuildError::UnsupportedProtocol(_))),
+            "{err:?}"
+        );
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(text.contains("`grpc` feature"), "{text}");
     }
