@@ -225,8 +225,9 @@ impl Options {
         self
     }
 
-    /// Let the first connection call `init_tracer(None, [])` when no `tracer_provider`
-    /// is set (default `false`; feature `otlp`).
+    /// Let the first connection call `init_tracer()` (the `OTEL_*` configuration) when
+    /// no `tracer_provider` is set (default `false`). Needs the `otlp` feature; without it
+    /// the first such connection logs a warning that nothing was set up.
     pub fn implicit_init(mut self, on: bool) -> Self {
         self.implicit_init = on;
         self
