@@ -69,6 +69,10 @@ pub enum BindError {
     /// The OTLP/HTTP receiver's address is taken.
     #[error("{0} is already in use; pass another --otlp-http ADDR")]
     AddrInUse(std::net::SocketAddr),
+    /// The forwarding configuration cannot be used (an invalid URL set in code, or a
+    /// protocol the forwarder does not speak).
+    #[error("cannot forward: {0}")]
+    Forward(String),
     /// The forward URL points at our own OTLP receiver, which would loop every span.
     #[error("--forward {url} points at this collector's own OTLP receiver on {receiver}; forward to another collector")]
     ForwardLoop {
