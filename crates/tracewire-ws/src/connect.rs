@@ -1,4 +1,4 @@
-//! Constructors (spec §4.2): `connect`, `client`, `accept`, `accept_with`, `wrap`.
+//! Constructors: `connect`, `client`, `accept`, `accept_with`, `wrap`.
 
 use std::sync::{Arc, Mutex};
 

@@ -1,4 +1,4 @@
-//! BatchExporter back-pressure, accounting and lifecycle (spec §10 items 24–27).
+//! BatchExporter back-pressure, accounting and lifecycle.
 
 use std::time::Duration;
 
