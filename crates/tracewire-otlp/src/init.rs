@@ -80,7 +80,6 @@ pub struct TracerGuard {
 
 impl TracerGuard {
     /// Sets the bound of flush + shutdown (default 5 s).
-    #[must_use]
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

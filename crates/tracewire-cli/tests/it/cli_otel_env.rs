@@ -103,13 +103,12 @@ fn forward_case(case: &EnvCase, rx: &Receiver, dir: &Path) -> Vec<String> {
     if !wait_for(|| ingest.exists()) {
         return vec![format!("no ingest socket: {:?}", wait_output(child))];
     }
-    match UnixStream::connect(&ingest) {
-        Ok(mut s) => {
-            if let Err(e) = s.write_all(LINES.as_bytes()) {
-                return vec![format!("ingest write: {e}")];
-            }
-        }
-        Err(e) => return vec![format!("ingest connect: {e}")],
+    let written = UnixStream::connect(&ingest).and_then(|mut s| s.write_all(LINES.as_bytes()));
+    if let Err(e) = written {
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        return vec![format!("ingest: {e}")];
     }
     // Both spans completed (journaled, and so handed to the forwarder) before SIGTERM.
     let journaled =

@@ -12,12 +12,15 @@ pub struct Env {
     source: Source,
 }
 
+/// A variable lookup function.
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 #[derive(Clone, Default)]
 enum Source {
     #[default]
     Process,
     Map(Arc<HashMap<String, String>>),
-    Lookup(Arc<dyn Fn(&str) -> Option<String> + Send + Sync>),
+    Lookup(Lookup),
 }
 
 impl Env {

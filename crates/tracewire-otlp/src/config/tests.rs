@@ -15,6 +15,9 @@ fn texts(r: &ResolvedConfig) -> Vec<String> {
     r.warnings.iter().map(ToString::to_string).collect()
 }
 
+/// A table's variables.
+type Vars = &'static [(&'static str, &'static str)];
+
 const TE: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
 const GE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
@@ -37,7 +40,7 @@ fn defaults_without_variables_or_code() {
 fn endpoint_precedence_signal_then_generic_then_code_then_default() {
     let code = || OtlpConfig::new().with_endpoint("http://code:1/x");
     // (env, code?, expected)
-    let rows: &[(&[(&str, &str)], bool, &str)] = &[
+    let rows: &[(Vars, bool, &str)] = &[
         (
             &[(TE, "http://t:1/custom"), (GE, "http://g:2")],
             true,
@@ -188,7 +191,7 @@ fn code_applies_when_no_variable_is_set() {
 #[test]
 fn every_invalid_value_warns_once_naming_variable_and_value_and_falls_back() {
     type Check = fn(&ResolvedConfig) -> bool;
-    let rows: &[(&[(&str, &str)], &[&str], Check)] = &[
+    let rows: &[(Vars, &[&str], Check)] = &[
         (
             &[(TE, "ftp://t/x"), (GE, "http://g:2")],
             &["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=\"ftp://t/x\": scheme \"ftp\" is not http or https; using http://g:2/v1/traces (from OTEL_EXPORTER_OTLP_ENDPOINT)"],
