@@ -35,6 +35,9 @@ pub struct Expect {
     /// The receiver never answers the first request: the export succeeds only by a retry
     /// after the configured per-request timeout.
     pub hang_first: bool,
+    /// The per-request timeout the configuration must resolve to, in milliseconds (for
+    /// drivers that can read it; the others see it through `hang_first`).
+    pub timeout_ms: Option<u64>,
     /// The configuration warnings, exactly (with `{rx}` substituted).
     pub warnings: &'static [&'static str],
     /// Header names the global propagator injects, in order, for a sampled span with a
@@ -65,6 +68,7 @@ const BASE: Expect = Expect {
     headers: &[],
     absent_headers: &[],
     hang_first: false,
+    timeout_ms: None,
     warnings: &[],
     injected: DEFAULT_INJECTED,
 };
@@ -134,6 +138,7 @@ pub const CASES: &[EnvCase] = &[
         ],
         expect: Expect {
             hang_first: true,
+            timeout_ms: Some(300),
             ..BASE
         },
     },

@@ -36,6 +36,14 @@ async fn exporter_follows_the_env_table_with_injected_variables() {
         let report = exporter.export_report(&[span()]).await;
         let warnings: Vec<String> = exporter.warnings().iter().map(|w| w.to_string()).collect();
         let mut problems = case.check(&base, &rx.requests(), &warnings, SPAN);
+        if let Some(ms) = case.expect.timeout_ms {
+            if exporter.config().timeout != std::time::Duration::from_millis(ms) {
+                problems.push(format!(
+                    "timeout {:?}, want {ms} ms",
+                    exporter.config().timeout
+                ));
+            }
+        }
         if case.expect.exported {
             if !report.is_success() || report.outcome.sent != 1 {
                 problems.push(format!("export failed: {report:?}"));
