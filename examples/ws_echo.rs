@@ -5,13 +5,15 @@
 //!
 //! Every data message is echoed with the same payload and opcode, sent in the received
 //! context, so the reply continues the sender's trace with a new parent id. One line is
-//! logged per message with its trace id. With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are
-//! exported over OTLP; otherwise they are recorded by a local SDK provider only.
+//! logged per message with its trace id. With `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set, `init_tracer` exports spans over OTLP with
+//! everything else from the `OTEL_*` variables (protocol, headers, gzip, sampler,
+//! propagators; see docs/configuration.md); otherwise a local SDK provider records them.
 
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::net::TcpListener;
-use tracewire_ws::{accept, init_tracer, Format, Negotiation, Options};
+use tracewire_ws::{accept, Format, Negotiation, Options, TracerInit};
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
@@ -51,11 +53,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         options = options.negotiation(parse_negotiation(&n)?);
     }
     // OTLP when configured, else a local provider so spans (and trace ids) are real.
-    let _guard = if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
-        Some(init_tracer(
-            None,
-            [opentelemetry::KeyValue::new("service.name", "ws_echo")],
-        )?)
+    let configured = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some());
+    let _guard = if configured {
+        let mut init = TracerInit::new();
+        // Attributes set in code beat OTEL_SERVICE_NAME: name the service only when the
+        // environment does not.
+        if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+            init = init.attributes([opentelemetry::KeyValue::new("service.name", "ws_echo")]);
+        }
+        let guard = init.install()?;
+        for w in guard.warnings() {
+            eprintln!("ws_echo: warning: {w}");
+        }
+        Some(guard)
     } else {
         options = options.tracer_provider(SdkTracerProvider::builder().build());
         None

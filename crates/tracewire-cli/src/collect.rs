@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
+use tracewire_collector::otlp::traces_url;
 use tracewire_collector::paths::{self, ENV_GOTRACE_SOCKET, ENV_SOCKET};
 use tracewire_collector::render::{render_tree, RenderOptions};
 use tracewire_collector::server::{Collector, RecvError};
 use tracewire_collector::{BindError, Limits};
+use tracewire_otlp::config::{OtlpConfig, Precedence, ResolvedConfig};
 
 use crate::exit;
 
@@ -43,13 +45,17 @@ pub(crate) struct CollectArgs {
     /// [default when given without ADDR: 127.0.0.1:4318]; there is no authentication
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:4318")]
     otlp_http: Option<SocketAddr>,
-    /// Forward every completed span over OTLP/HTTP to URL (an OpenTelemetry Collector,
-    /// Jaeger, Tempo); a base URL gets /v1/traces
-    #[arg(long, value_name = "URL")]
-    forward: Option<String>,
-    /// service.name of forwarded spans that carry none
-    #[arg(long, value_name = "NAME", default_value = "tracewire")]
-    service_name: String,
+    /// Forward every completed span over OTLP/HTTP (an OpenTelemetry Collector, Jaeger,
+    /// Tempo). Without URL: to the endpoint the OTEL_EXPORTER_OTLP_* variables configure
+    /// (default http://localhost:4318/v1/traces); with URL: there, over the variables (a
+    /// base URL gets /v1/traces). Headers, protocol, compression, timeout, OTEL_BSP_* and
+    /// OTEL_RESOURCE_ATTRIBUTES apply either way; OTEL_SDK_DISABLED=true turns it off
+    #[arg(long, value_name = "URL", num_args = 0..=1)]
+    forward: Option<Option<String>>,
+    /// service.name of forwarded spans that carry none [default: $OTEL_SERVICE_NAME, else
+    /// tracewire]
+    #[arg(long, value_name = "NAME")]
+    service_name: Option<String>,
     /// Append every completed span to FILE as a view line (0600), for `view/stats --journal`
     #[arg(long, value_name = "FILE")]
     journal: Option<PathBuf>,
@@ -176,13 +182,13 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
         builder = builder.otlp_http(addr);
     }
     if let Some(url) = &args.forward {
-        if url.parse::<http_uri_check::Uri>().is_err() {
-            eprintln!(
-                "tracewire: --forward {url} is not a valid URL; pass e.g. http://localhost:4318"
-            );
-            return ExitCode::from(exit::USAGE);
+        match forward_config(url.as_deref(), args.service_name.as_deref()) {
+            Ok(Some((resolved, service))) => {
+                builder = builder.forward_resolved(resolved, service);
+            }
+            Ok(None) => {}
+            Err(code) => return code,
         }
-        builder = builder.forward(url.clone(), args.service_name.clone());
     }
     let bound = match builder.bind().await {
         Ok(b) => b,
@@ -252,6 +258,63 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
         Some(child_code) => ExitCode::from(child_code),
         None => code,
     }
+}
+
+/// Resolves the forwarder's OTLP configuration (`--forward URL` beats the endpoint
+/// variables; everything else from `OTEL_*`), printing every warning. `Ok(None)`: the
+/// forwarder stays off (`OTEL_SDK_DISABLED`).
+fn forward_config(
+    url: Option<&str>,
+    service_name: Option<&str>,
+) -> Result<Option<(ResolvedConfig, String)>, ExitCode> {
+    let mut config = OtlpConfig::new();
+    if let Some(url) = url {
+        if url.parse::<http_uri_check::Uri>().is_err() {
+            eprintln!(
+                "tracewire: --forward {url} is not a valid URL; pass e.g. http://localhost:4318"
+            );
+            return Err(ExitCode::from(exit::USAGE));
+        }
+        config = config
+            .with_endpoint(traces_url(url))
+            .with_precedence(Precedence::CodeFirst);
+    }
+    let resolved = match config.resolve() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tracewire: --forward: {e}");
+            return Err(ExitCode::from(exit::USAGE));
+        }
+    };
+    for w in &resolved.warnings {
+        eprintln!("tracewire: warning: {w}");
+    }
+    if !resolved.protocol.is_http() {
+        eprintln!(
+            "tracewire: OTLP protocol {} is not supported by the forwarder (it speaks http/protobuf and http/json); set OTEL_EXPORTER_OTLP_PROTOCOL accordingly",
+            resolved.protocol
+        );
+        return Err(ExitCode::from(exit::USAGE));
+    }
+    if resolved.sdk_disabled {
+        eprintln!("tracewire: warning: OTEL_SDK_DISABLED is true: the forwarder is not started, no span is forwarded");
+        return Ok(None);
+    }
+    let service = match service_name {
+        Some(s) => s.to_owned(),
+        None => resolved
+            .resource
+            .get("service.name")
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.starts_with("unknown_service"))
+            .unwrap_or(tracewire_collector::otlp::DEFAULT_SERVICE_NAME)
+            .to_owned(),
+    };
+    eprintln!(
+        "tracewire: forwarding to {} ({})",
+        resolved.traces_endpoint, resolved.protocol
+    );
+    Ok(Some((resolved, service)))
 }
 
 /// Prints each emitted tree to stderr until the collector closes.

@@ -1,8 +1,13 @@
 //! `tracewire session export FILE`: convert a recording and send its spans over OTLP/HTTP
-//! with the batching exporter, then report exactly what happened (spec §9).
+//! with the batching exporter, then report exactly what happened.
 //!
-//! Exit codes: 0 every span sent; 1 any span dropped, failed, rejected or pending, or
-//! shutdown returned an error; 2 usage or input error.
+//! Settings: a flag beats the `OTEL_*` variables (the operator chose it for this run),
+//! which beat the defaults; every ignored or invalid variable is printed as a warning.
+//! With `OTEL_SDK_DISABLED=true` nothing is sent and the report says so.
+//!
+//! Exit codes: 0 every span sent (or nothing sent because `OTEL_SDK_DISABLED` is true); 1
+//! any span dropped, failed, rejected or pending, or shutdown returned an error; 2 usage,
+//! configuration or input error.
 
 use std::collections::BTreeMap;
 use std::io::{self, IsTerminal};
@@ -12,6 +17,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 use tracewire_context::TraceContext;
 use tracewire_otlp::batch::{BatchExporter, FlushReport, Overflow, ShutdownError};
+use tracewire_otlp::config::{OtlpConfig, Precedence};
 use tracewire_otlp::export::{Compression, OtlpHttpExporter, Protocol};
 
 use crate::session::InputArgs;
@@ -24,7 +30,8 @@ const PROGRESS_MIN_BYTES: u64 = 1 << 20;
 pub(crate) struct ExportArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// Full traces URL (default: OTEL_EXPORTER_OTLP_* or http://localhost:4318/v1/traces).
+    /// Full traces URL, over OTEL_EXPORTER_OTLP_*ENDPOINT (default
+    /// http://localhost:4318/v1/traces).
     #[arg(long)]
     endpoint: Option<String>,
     /// http/protobuf or http/json.
@@ -105,6 +112,8 @@ struct FinalReport {
     rejected: u64,
     skipped_events: u64,
     malformed_lines: u64,
+    /// Spans not sent because OTEL_SDK_DISABLED is true.
+    disabled: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -117,23 +126,39 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
         Err(msg) => return usage_error(msg),
     };
 
-    // 2. The exporter (flags beat env, which beats defaults).
-    let mut builder = OtlpHttpExporter::builder();
+    // 2. The configuration (flags beat OTEL_* variables, which beat defaults).
+    let mut config = OtlpConfig::new().with_precedence(Precedence::CodeFirst);
     if let Some(e) = &args.endpoint {
-        builder = builder.with_endpoint(e.clone());
+        config = config.with_endpoint(e.clone());
     }
     if let Some(p) = args.protocol {
-        builder = builder.with_protocol(p);
+        config = config.with_protocol(p);
     }
     if args.gzip {
-        builder = builder.with_compression(Compression::Gzip);
+        config = config.with_compression(Compression::Gzip);
     }
     if let Some(t) = args.timeout {
-        builder = builder.with_timeout(t);
+        config = config.with_timeout(t);
     }
     for (k, v) in &args.headers {
-        builder = builder.with_header(k.clone(), v.clone());
+        config = config.with_header(k.clone(), v.clone());
     }
+    let resolved = match config.resolve() {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    for w in &resolved.warnings {
+        eprintln!("tracewire: warning: {w}");
+    }
+    if !resolved.protocol.is_http() {
+        return usage_error(format_args!(
+            "OTLP protocol {} is not supported by session export (it speaks http/protobuf and http/json)",
+            resolved.protocol
+        ));
+    }
+    let batch_settings = resolved.batch;
+    let disabled = resolved.sdk_disabled;
+    let builder = OtlpHttpExporter::builder().with_resolved(resolved);
 
     // 3. Read the input (phase 1 of the progress display).
     let size = (args.input.file != "-")
@@ -166,6 +191,19 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
         all_spans.push(conv.spans);
     }
     let total: u64 = all_spans.iter().map(|s| s.len() as u64).sum();
+    if disabled {
+        let report = FinalReport {
+            skipped_events,
+            malformed_lines: malformed,
+            disabled: total,
+            ..FinalReport::default()
+        };
+        print_report(&report, args.report_json);
+        eprintln!(
+            "tracewire: OTEL_SDK_DISABLED is true: nothing exported ({total} spans not sent)"
+        );
+        return ExitCode::SUCCESS;
+    }
 
     // 5. Export and drain.
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -178,6 +216,7 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
     let result = runtime.block_on(async move {
         let exporter = builder.build().map_err(|e| e.to_string())?;
         let batch = BatchExporter::builder(exporter)
+            .with_settings(batch_settings)
             .overflow(Overflow::Wait)
             .build()
             .map_err(|e| e.to_string())?;
@@ -226,6 +265,7 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
         rejected: report.rejected,
         skipped_events,
         malformed_lines: malformed,
+        disabled: report.disabled,
         error: error.clone(),
     };
     print_report(&final_report, args.report_json);
@@ -255,8 +295,8 @@ fn print_report(r: &FinalReport, json: bool) {
         }
     } else {
         println!(
-            "sent={} dropped={} failed={} pending={} rejected={} skipped_events={} malformed_lines={}",
-            r.sent, r.dropped, r.failed, r.pending, r.rejected, r.skipped_events, r.malformed_lines
+            "sent={} dropped={} failed={} pending={} rejected={} skipped_events={} malformed_lines={} disabled={}",
+            r.sent, r.dropped, r.failed, r.pending, r.rejected, r.skipped_events, r.malformed_lines, r.disabled
         );
     }
 }

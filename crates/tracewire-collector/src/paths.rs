@@ -1,4 +1,4 @@
-//! Socket paths and socket-file hygiene (spec §6).
+//! Socket paths and socket-file hygiene.
 //!
 //! Everything here is synchronous std + `rustix`, so the emitter (no async runtime) and the
 //! server share it:
@@ -69,6 +69,10 @@ pub enum BindError {
     /// The OTLP/HTTP receiver's address is taken.
     #[error("{0} is already in use; pass another --otlp-http ADDR")]
     AddrInUse(std::net::SocketAddr),
+    /// The forwarding configuration cannot be used (an invalid URL set in code, or a
+    /// protocol the forwarder does not speak).
+    #[error("cannot forward: {0}")]
+    Forward(String),
     /// The forward URL points at our own OTLP receiver, which would loop every span.
     #[error("--forward {url} points at this collector's own OTLP receiver on {receiver}; forward to another collector")]
     ForwardLoop {
@@ -95,7 +99,7 @@ fn io_err(path: &Path, source: impl Into<io::Error>) -> BindError {
     }
 }
 
-/// Reads an environment variable, treating an empty value as unset (spec §6).
+/// Reads an environment variable, treating an empty value as unset.
 fn env_nonempty(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
@@ -330,7 +334,7 @@ impl Drop for SocketFileGuard {
     }
 }
 
-/// Binds a listening Unix socket at `path` following spec §6: length check first; an
+/// Binds a listening Unix socket at `path` in this order: length check first; an
 /// existing non-socket → `NotASocket`; a live or busy socket → `InUse`; a stale one is
 /// removed; the new file is set to 0600 right after bind. The parent directory must exist.
 pub fn bind_socket(path: &Path) -> Result<(UnixListener, SocketFileGuard), BindError> {

@@ -3,13 +3,17 @@
 //!
 //! - [`span`]: [`Span`], [`Attributes`], [`Value`],
 //!   shaped like the OTLP `Span` message with typed ids from `tracewire-context`;
+//! - [`config`]: the one OTLP configuration: `OTEL_*` variables, code and defaults
+//!   resolved into the effective settings, with a warning for every ignored value;
 //! - [`resource`]: who produced the spans ([`Resource`], [`Scope`](resource::Scope));
 //! - [`proto`]: the mapping to and from `opentelemetry-proto` (the only module whose API
 //!   names `opentelemetry-proto` types);
 //! - [`export`]: [`OtlpHttpExporter`], OTLP/HTTP with protobuf or JSON bodies, optional
 //!   gzip, the standard `OTEL_EXPORTER_OTLP_*` configuration and OTLP's retry rules;
 //! - [`batch`]: [`BatchExporter`], a queue bounded by spans and bytes whose counts always
-//!   satisfy `submitted = sent + dropped + failed + pending`.
+//!   satisfy `submitted = sent + dropped + failed + pending + disabled`;
+//! - [`init`] (feature `init`): `init_tracer`, the global OpenTelemetry set-up (SDK tracer
+//!   provider, sampler, batch processor and propagators) from the same configuration.
 //!
 //! ```
 //! use std::time::Duration;
@@ -45,8 +49,11 @@
 
 #[cfg(feature = "export")]
 pub mod batch;
+pub mod config;
 #[cfg(feature = "export")]
 pub mod export;
+#[cfg(feature = "init")]
+pub mod init;
 #[cfg(feature = "proto")]
 pub mod proto;
 pub mod resource;
@@ -56,6 +63,7 @@ pub mod span;
 
 #[cfg(feature = "export")]
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
+pub use config::{OtlpConfig, ResolvedConfig};
 #[cfg(feature = "export")]
 pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
 pub use resource::Resource;

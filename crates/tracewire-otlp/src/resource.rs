@@ -4,6 +4,7 @@
 //! [`Resource::from_env`] follows the OpenTelemetry environment conventions
 //! (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`).
 
+use crate::config::{ConfigWarning, Env};
 use crate::span::{Attributes, KeyValue, Value};
 
 /// Environment variable naming the service (wins over `OTEL_RESOURCE_ATTRIBUTES`).
@@ -23,46 +24,27 @@ impl Resource {
         Self::default()
     }
 
-    /// The default resource, read from the process environment (spec §8).
+    /// The default resource, read from the process environment.
     ///
     /// `service.name` comes from `OTEL_SERVICE_NAME`, else from `OTEL_RESOURCE_ATTRIBUTES`,
     /// else is `unknown_service:<executable file name>`. The other `OTEL_RESOURCE_ATTRIBUTES`
     /// pairs are added (an unparseable value is discarded whole, with a warning), and
-    /// `telemetry.sdk.{name,language,version}` identify this crate.
+    /// `telemetry.sdk.{name,language,version}` identify this crate. Resolved by
+    /// [`crate::config`], like every other `OTEL_*` variable.
     pub fn from_env() -> Self {
-        Self::from_lookup(|key| std::env::var(key).ok())
+        Self::from_env_source(&Env::process()).0
     }
 
     /// [`Resource::from_env`] with an explicit variable lookup (used by tests and embedders
     /// that keep configuration elsewhere).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let non_empty = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let mut attributes = Attributes::new();
-        if let Some(raw) = non_empty(ENV_RESOURCE_ATTRIBUTES) {
-            match parse_key_value_list(&raw) {
-                Ok(pairs) => {
-                    for (k, v) in pairs {
-                        attributes.insert(k, v);
-                    }
-                }
-                Err(err) => tracing::warn!(
-                    target: "tracewire_otlp::resource",
-                    variable = ENV_RESOURCE_ATTRIBUTES,
-                    error = %err,
-                    "ignoring unparseable resource attributes"
-                ),
-            }
-        }
-        if let Some(name) = non_empty(ENV_SERVICE_NAME) {
-            attributes.insert("service.name", name.trim());
-        }
-        if !attributes.contains_key("service.name") {
-            attributes.insert("service.name", unknown_service_name());
-        }
-        attributes.insert("telemetry.sdk.name", "tracewire");
-        attributes.insert("telemetry.sdk.language", "rust");
-        attributes.insert("telemetry.sdk.version", env!("CARGO_PKG_VERSION"));
-        Self { attributes }
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        Self::from_env_source(&Env::from_fn(lookup)).0
+    }
+
+    /// [`Resource::from_env`] from any variable source, with the warnings it produced
+    /// (each also logged once).
+    pub fn from_env_source(env: &Env) -> (Self, Vec<ConfigWarning>) {
+        crate::config::resource_from(env)
     }
 
     /// Sets one attribute; it beats any value from the environment.
@@ -115,7 +97,7 @@ impl Default for Scope {
     }
 }
 
-fn unknown_service_name() -> String {
+pub(crate) fn unknown_service_name() -> String {
     std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
@@ -126,55 +108,13 @@ fn unknown_service_name() -> String {
         )
 }
 
-/// Why a `k=v,k2=v2` list could not be parsed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub(crate) enum KeyValueListError {
-    /// A member without `=`.
-    #[error("member {0} has no '='")]
-    MissingEquals(usize),
-    /// A member whose key is empty.
-    #[error("member {0} has an empty key")]
-    EmptyKey(usize),
-    /// A member that does not percent-decode to UTF-8.
-    #[error("member {0} is not valid percent-encoded UTF-8")]
-    BadEncoding(usize),
-}
-
-/// Parses the OpenTelemetry `k=v,k2=v2` list format used by `OTEL_RESOURCE_ATTRIBUTES` and
-/// `OTEL_EXPORTER_OTLP_HEADERS`: members trimmed, keys and values percent-decoded, empty
-/// members skipped. Any bad member fails the whole list.
-pub(crate) fn parse_key_value_list(raw: &str) -> Result<Vec<(String, String)>, KeyValueListError> {
-    let mut out = Vec::new();
-    for (index, member) in raw.split(',').enumerate() {
-        let member = member.trim();
-        if member.is_empty() {
-            continue;
-        }
-        let (k, v) = member
-            .split_once('=')
-            .ok_or(KeyValueListError::MissingEquals(index))?;
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s.trim())
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| KeyValueListError::BadEncoding(index))
-        };
-        let key = decode(k)?;
-        if key.is_empty() {
-            return Err(KeyValueListError::EmptyKey(index));
-        }
-        out.push((key, decode(v)?));
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_key_value_list;
     use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
         let map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))

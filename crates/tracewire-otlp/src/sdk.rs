@@ -32,6 +32,22 @@ impl Resource {
     }
 }
 
+impl crate::config::Sampler {
+    /// The `opentelemetry_sdk` sampler of the same name and ratio.
+    pub fn to_sdk(&self) -> opentelemetry_sdk::trace::Sampler {
+        use crate::config::Sampler as S;
+        use opentelemetry_sdk::trace::Sampler as Sdk;
+        match *self {
+            S::AlwaysOn => Sdk::AlwaysOn,
+            S::AlwaysOff => Sdk::AlwaysOff,
+            S::TraceIdRatio(r) => Sdk::TraceIdRatioBased(r),
+            S::ParentBasedAlwaysOn => Sdk::ParentBased(Box::new(Sdk::AlwaysOn)),
+            S::ParentBasedAlwaysOff => Sdk::ParentBased(Box::new(Sdk::AlwaysOff)),
+            S::ParentBasedTraceIdRatio(r) => Sdk::ParentBased(Box::new(Sdk::TraceIdRatioBased(r))),
+        }
+    }
+}
+
 impl Scope {
     /// The OpenTelemetry API instrumentation scope.
     pub fn to_sdk(&self) -> InstrumentationScope {

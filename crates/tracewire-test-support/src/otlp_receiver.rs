@@ -45,6 +45,8 @@ pub enum Reply {
 /// One request as received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// Request path and query, e.g. `/v1/traces`.
+    pub path: String,
     /// Request headers.
     pub headers: http::HeaderMap,
     /// Body as on the wire (possibly gzip).
@@ -281,6 +283,11 @@ async fn handle(
             Reply::Hang => "hang".to_owned(),
         };
         let record = Recorded {
+            path: parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
             headers: parts.headers.clone(),
             raw,
             body,

@@ -1,4 +1,4 @@
-//! Constructors (spec §4.2): `connect`, `client`, `accept`, `accept_with`, `wrap`.
+//! Constructors: `connect`, `client`, `accept`, `accept_with`, `wrap`.
 
 use std::sync::{Arc, Mutex};
 
@@ -327,4 +327,13 @@ fn implicit_init(options: &Options) {
 }
 
 #[cfg(not(feature = "otlp"))]
-fn implicit_init(_options: &Options) {}
+fn implicit_init(options: &Options) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if options.implicit_init && options.tracer_provider.is_none() && options.enabled {
+        WARNED.call_once(|| {
+            tracing::warn!(
+                "tracewire-ws: Options::implicit_init(true) needs the `otlp` feature; no tracer was set up"
+            );
+        });
+    }
+}

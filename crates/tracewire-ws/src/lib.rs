@@ -11,7 +11,7 @@
 //! not envelopes pass through byte-for-byte. Between two copies of this crate every payload
 //! arrives with exactly the sender's bytes and opcode, in every [`Format`].
 //!
-//! Nothing here touches the OpenTelemetry globals unless you call [`init_tracer`] (feature
+//! Nothing here touches the OpenTelemetry globals unless you call `init_tracer` (feature
 //! `otlp`): connections use [`Options::tracer_provider`] or the global provider, and the
 //! strict W3C + Baggage propagator of `tracewire-context`.
 //!
@@ -50,10 +50,14 @@
 //!
 //! ## Features
 //!
-//! - `connect` (default): [`connect`] over TCP.
+//! - `connect` (default): [`connect`] over TCP. The default features are the WebSocket
+//!   wrapper alone: no exporter, no HTTP client.
 //! - `native-tls`, `rustls-tls-native-roots`, `rustls-tls-webpki-roots`: TLS for `wss://`.
-//! - `otlp` (default): [`init_tracer`] / [`shutdown_tracer`] with OTLP/HTTP protobuf.
-//! - `grpc`: OTLP/gRPC for `init_tracer` (pulls tonic).
+//! - `otlp` (opt-in): `init_tracer` / `TracerInit` / `shutdown_tracer` and
+//!   `Options::implicit_init`, re-exported from tracewire-otlp: OTLP/HTTP (protobuf or
+//!   JSON, gzip), sampler, batch processor and propagators from the `OTEL_*` variables
+//!   (`docs/configuration.md`).
+//! - `grpc`: OTLP/gRPC for `init_tracer` (pulls tonic through opentelemetry-otlp).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -77,8 +81,8 @@ pub use envelope::{EnvelopeKind, Format, Malformed};
 pub use error::Error;
 #[cfg(feature = "otlp")]
 pub use init::{
-    init_tracer, init_tracer_with_provider, resolve_endpoint, shutdown_tracer, Endpoint, InitError,
-    Protocol, TracerGuard, DEFAULT_SHUTDOWN_TIMEOUT,
+    init_tracer, init_tracer_with_provider, shutdown_tracer, InitError, OtlpConfig, TracerGuard,
+    TracerInit, DEFAULT_SHUTDOWN_TIMEOUT,
 };
 pub use negotiation::{Negotiation, OTEL_WS};
 pub use options::{Options, SpanPolicy};

@@ -1,4 +1,4 @@
-//! Per-connection configuration (spec §4.3). Nothing here reads the environment or
+//! Per-connection configuration. Nothing here reads the environment or
 //! writes the OpenTelemetry globals.
 
 use std::fmt;
@@ -12,7 +12,7 @@ use crate::envelope::{Format, DEFAULT_MAX_ENVELOPE_SIZE};
 use crate::negotiation::Negotiation;
 use crate::tracer::ProvideTracer;
 
-/// How a receive span relates to the sender's span (spec §3).
+/// How a receive span relates to the sender's span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum SpanPolicy {
@@ -170,7 +170,7 @@ impl Options {
         self
     }
 
-    /// Subprotocol negotiation mode (default `Off`, spec §5).
+    /// Subprotocol negotiation mode (default `Off`).
     pub fn negotiation(mut self, negotiation: Negotiation) -> Self {
         self.negotiation = negotiation;
         self
@@ -225,8 +225,9 @@ impl Options {
         self
     }
 
-    /// Let the first connection call `init_tracer(None, [])` when no `tracer_provider`
-    /// is set (default `false`; feature `otlp`).
+    /// Let the first connection call `init_tracer()` (the `OTEL_*` configuration) when
+    /// no `tracer_provider` is set (default `false`). Needs the `otlp` feature; without it
+    /// the first such connection logs a warning that nothing was set up.
     pub fn implicit_init(mut self, on: bool) -> Self {
         self.implicit_init = on;
         self

@@ -3,4 +3,5 @@
 mod cli_collect;
 mod cli_discovery;
 mod cli_export;
+mod cli_otel_env;
 mod cli_show;

@@ -1,6 +1,7 @@
-//! The OTLP forwarder (spec §8): feeds from a span subscription into
-//! `tracewire-session`'s batching OTLP/HTTP exporter, whose enqueue never blocks. One
-//! exporter per `service.name` (the resource is per exporter), up to a bound.
+//! The OTLP forwarder: feeds from a span subscription into tracewire-otlp's batching
+//! OTLP/HTTP exporter, whose enqueue never blocks. One exporter per `service.name` (the
+//! resource is per exporter), up to a bound. Endpoint, protocol, headers, compression,
+//! timeout, resource attributes and `OTEL_BSP_*` come from the resolved configuration.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -8,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tracewire_otlp::batch::{BatchExporter, Deadline, FlushReport};
+use tracewire_otlp::config::{OtlpConfig as OtelConfig, ResolvedConfig};
 use tracewire_otlp::export::OtlpHttpExporter;
-use tracewire_otlp::resource::Resource;
 use tracewire_otlp::resource::Scope;
 use tracewire_otlp::span::{
     Span as OtlpSpan, SpanId as OtlpSpanId, SpanKind as OtlpKind, Status as OtlpStatus,
@@ -23,17 +24,27 @@ use crate::server::{Collector, RecvError, SpanSubscription};
 /// the default one (their spans keep `service.name` as a span attribute).
 const MAX_SERVICES: usize = 64;
 
-/// How the forwarder is configured.
+/// How the forwarder is configured (resolved at bind).
 #[derive(Debug, Clone)]
 pub(crate) struct ForwardConfig {
-    /// The OTLP/HTTP traces URL.
-    pub(crate) url: String,
+    /// Settings made in code, the variable source and the precedence.
+    pub(crate) config: OtelConfig,
+    /// Settings resolved already (the CLI's), used instead of `config`.
+    pub(crate) resolved: Option<ResolvedConfig>,
     /// `service.name` for spans without one.
     pub(crate) service_name: String,
 }
 
-/// The traces URL of a `--forward` value: a bare base URL gets `/v1/traces`.
-pub(crate) fn traces_url(url: &str) -> String {
+/// A forwarder ready to start.
+#[derive(Debug, Clone)]
+pub(crate) struct Forwarding {
+    pub(crate) resolved: ResolvedConfig,
+    pub(crate) service_name: String,
+}
+
+/// The traces URL of a `--forward` value: a bare base URL (no path) gets `/v1/traces`;
+/// a URL with a path is used as-is.
+pub fn traces_url(url: &str) -> String {
     match url.parse::<http::Uri>() {
         Ok(uri) if uri.path() == "/" || uri.path().is_empty() => {
             format!("{}/v1/traces", url.trim_end_matches('/'))
@@ -99,22 +110,39 @@ pub(crate) fn to_otlp_span(span: &CompletedSpan) -> OtlpSpan {
 }
 
 struct Exporters {
-    config: ForwardConfig,
+    config: Forwarding,
     by_service: HashMap<String, BatchExporter>,
 }
 
 impl Exporters {
     fn build(&self, service: &str) -> Option<BatchExporter> {
+        let mut resolved = self.config.resolved.clone();
+        resolved.resource = resolved
+            .resource
+            .with_attribute("service.name", service.to_owned());
+        let batch = resolved.batch;
         let exporter = OtlpHttpExporter::builder()
-            .with_endpoint(traces_url(&self.config.url))
-            .with_resource(Resource::empty().with_attribute("service.name", service.to_owned()))
+            .with_resolved(resolved)
             .with_scope(Scope::new("tracewire-collector", env!("CARGO_PKG_VERSION")))
-            .build()
-            .ok()?;
-        BatchExporter::builder(exporter)
+            .build();
+        let exporter = match exporter {
+            Ok(e) => e,
+            Err(error) => {
+                tracing::warn!(target: "tracewire_collector::otlp", %error, "cannot build the forwarding exporter");
+                return None;
+            }
+        };
+        match BatchExporter::builder(exporter)
+            .with_settings(batch)
             .without_default_handler()
             .build()
-            .ok()
+        {
+            Ok(b) => Some(b),
+            Err(error) => {
+                tracing::warn!(target: "tracewire_collector::otlp", %error, "cannot start the forwarding batch exporter");
+                None
+            }
+        }
     }
 
     fn get(&mut self, service: &str) -> Option<&BatchExporter> {
@@ -147,7 +175,7 @@ impl Exporters {
 
 /// Runs the forwarder until the span subscription closes, then flushes every exporter
 /// within the shutdown deadline.
-pub(crate) async fn run(config: ForwardConfig, collector: Collector, mut sub: SpanSubscription) {
+pub(crate) async fn run(config: Forwarding, collector: Collector, mut sub: SpanSubscription) {
     let counters = Arc::clone(&collector.shared.counters);
     let mut exporters = Exporters {
         config,

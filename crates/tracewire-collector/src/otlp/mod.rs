@@ -1,6 +1,6 @@
-//! Beyond one machine (feature `otlp`, spec §8): an OTLP/HTTP receiver so any
-//! OpenTelemetry SDK can feed the collector, and a forwarder to an OpenTelemetry
-//! Collector, Jaeger or Tempo.
+//! Beyond one machine (feature `otlp`): an OTLP/HTTP receiver so any OpenTelemetry SDK
+//! can feed the collector, and a forwarder to an OpenTelemetry Collector, Jaeger or Tempo
+//! whose settings resolve through `tracewire_otlp::config` (the `OTEL_*` variables).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,9 +27,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use forward::traces_url;
 pub use parse::{parse_export_request, ParsedRequest};
 pub use receiver::MAX_BODY_BYTES;
 pub use tracewire_otlp::proto::{DecodeError, Encoding};
+
+use tracewire_otlp::config::{OtlpConfig as OtelConfig, Precedence, ResolvedConfig};
 
 use crate::paths::BindError;
 use crate::server::{Collector, CollectorBuilder};
@@ -56,10 +59,46 @@ impl CollectorBuilder {
     }
 
     /// Forwards every completed span over OTLP/HTTP to `url` (a base URL gets
-    /// `/v1/traces`); spans without `service.name` use `service_name`.
-    pub fn forward(mut self, url: impl Into<String>, service_name: impl Into<String>) -> Self {
+    /// `/v1/traces`); spans without `service.name` use `service_name`. The URL is an
+    /// explicit choice, like the CLI's `--forward URL`: it beats
+    /// `OTEL_EXPORTER_OTLP_*ENDPOINT`; the other settings come from the `OTEL_*`
+    /// variables.
+    #[must_use]
+    pub fn forward(self, url: impl Into<String>, service_name: impl Into<String>) -> Self {
+        let url = forward::traces_url(&url.into());
+        self.forward_with(
+            OtelConfig::new()
+                .with_endpoint(url)
+                .with_precedence(Precedence::CodeFirst),
+            service_name,
+        )
+    }
+
+    /// Forwards every completed span with these OTLP settings (resolved at `bind`, so
+    /// `OTEL_*` variables and their warnings apply); spans without `service.name` use
+    /// `service_name`. With `OTEL_SDK_DISABLED=true` the forwarder is not started (a
+    /// warning is logged).
+    #[must_use]
+    pub fn forward_with(mut self, config: OtelConfig, service_name: impl Into<String>) -> Self {
         self.otlp.forward = Some(ForwardConfig {
-            url: url.into(),
+            config,
+            resolved: None,
+            service_name: service_name.into(),
+        });
+        self
+    }
+
+    /// Forwards with settings already resolved (the CLI resolves to print the warnings
+    /// first); see [`forward_with`](Self::forward_with).
+    #[must_use]
+    pub fn forward_resolved(
+        mut self,
+        resolved: ResolvedConfig,
+        service_name: impl Into<String>,
+    ) -> Self {
+        self.otlp.forward = Some(ForwardConfig {
+            config: OtelConfig::new(),
+            resolved: Some(resolved),
             service_name: service_name.into(),
         });
         self
@@ -102,7 +141,7 @@ pub fn is_forward_loop(url: &str, receiver: SocketAddr) -> bool {
 pub(crate) struct BoundOtlp {
     listener: Option<TcpListener>,
     local_addr: Option<SocketAddr>,
-    forward: Option<ForwardConfig>,
+    forward: Option<forward::Forwarding>,
 }
 
 impl BoundOtlp {
@@ -173,18 +212,48 @@ pub(crate) async fn bind(config: &OtlpConfig) -> Result<BoundOtlp, BindError> {
         }
         None => (None, None),
     };
-    if let (Some(f), Some(addr)) = (&config.forward, local_addr) {
-        if is_forward_loop(&f.url, addr) {
-            return Err(BindError::ForwardLoop {
-                url: f.url.clone(),
-                receiver: addr,
-            });
+    let forward = match &config.forward {
+        Some(f) => {
+            let resolved = match &f.resolved {
+                Some(r) => r.clone(),
+                None => f
+                    .config
+                    .resolve()
+                    .map_err(|e| BindError::Forward(e.to_string()))?,
+            };
+            if !resolved.protocol.is_http() {
+                return Err(BindError::Forward(format!(
+                    "protocol {} is not supported: the forwarder speaks OTLP/HTTP (http/protobuf, http/json)",
+                    resolved.protocol
+                )));
+            }
+            if let Some(addr) = local_addr {
+                if is_forward_loop(&resolved.traces_endpoint, addr) {
+                    return Err(BindError::ForwardLoop {
+                        url: resolved.traces_endpoint.clone(),
+                        receiver: addr,
+                    });
+                }
+            }
+            if resolved.sdk_disabled {
+                tracing::warn!(
+                    target: "tracewire_collector::otlp",
+                    "OTEL_SDK_DISABLED is true: the OTLP forwarder is not started"
+                );
+                None
+            } else {
+                Some(forward::Forwarding {
+                    resolved,
+                    service_name: f.service_name.clone(),
+                })
+            }
         }
-    }
+        None => None,
+    };
     Ok(BoundOtlp {
         listener,
         local_addr,
-        forward: config.forward.clone(),
+        forward,
     })
 }
 

@@ -1,15 +1,16 @@
-//! `BatchExporter` (spec §7): a bounded queue (by spans and bytes) in front of an
-//! [`Export`] transport, with back-pressure, flush and shutdown that always return by
-//! their deadline with the real result, and diagnostics that never stall exports.
+//! `BatchExporter`: a bounded queue (by spans and bytes) in front of an [`Export`]
+//! transport, with back-pressure, flush and shutdown that always return by their deadline
+//! with the real result, and diagnostics that never stall exports. Its `OTEL_BSP_*`
+//! settings resolve through [`crate::config`].
 //!
-//! At every moment `submitted = sent + dropped + failed + pending` (see [`FlushReport`]).
+//! At every moment `submitted = sent + dropped + failed + pending + disabled` (see
+//! [`FlushReport`]).
 
 mod events;
 mod queue;
 mod report;
 mod worker;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,6 +28,7 @@ pub use report::{
     SubmitOutcome,
 };
 
+use crate::config::{BatchCode, BatchSettings, ConfigWarning, Env, Precedence};
 use crate::export::Export;
 use crate::proto::{encoded_span_len, into_proto_span};
 use crate::span::Span;
@@ -62,6 +64,9 @@ pub(crate) struct Shared {
     max_concurrent: usize,
     retry_window: Option<Duration>,
     shutdown_called: AtomicBool,
+    /// `OTEL_SDK_DISABLED`: spans are counted as disabled, never queued.
+    disabled: bool,
+    warnings: Vec<ConfigWarning>,
 }
 
 impl Shared {
@@ -115,30 +120,26 @@ impl Drop for Guard {
     }
 }
 
-/// Builder of [`BatchExporter`].
+/// Builder of [`BatchExporter`]. `OTEL_BSP_*` variables beat the settings made here
+/// (see [`crate::config`]).
 pub struct BatchExporterBuilder {
     exporter: Arc<dyn Export>,
-    max_queue_spans: Option<usize>,
+    code: BatchCode,
+    settings: Option<BatchSettings>,
     max_queue_bytes: usize,
-    max_batch_spans: Option<usize>,
-    max_concurrent_exports: Option<usize>,
-    scheduled_delay: Option<Duration>,
-    retry_window: Option<Duration>,
     overflow: Overflow,
     event_capacity: usize,
     handlers: Vec<Box<dyn EventHandler>>,
     default_handler: bool,
-    env: Option<HashMap<String, String>>,
+    env: Env,
 }
 
 impl fmt::Debug for BatchExporterBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BatchExporterBuilder")
-            .field("max_queue_spans", &self.max_queue_spans)
+            .field("code", &self.code)
+            .field("settings", &self.settings)
             .field("max_queue_bytes", &self.max_queue_bytes)
-            .field("max_batch_spans", &self.max_batch_spans)
-            .field("max_concurrent_exports", &self.max_concurrent_exports)
-            .field("scheduled_delay", &self.scheduled_delay)
             .field("overflow", &self.overflow)
             .field("event_capacity", &self.event_capacity)
             .field("handlers", &self.handlers.len())
@@ -149,146 +150,115 @@ impl fmt::Debug for BatchExporterBuilder {
 
 /// Defaults (before `OTEL_BSP_*`): queue 2048 spans / 32 MiB, batches of 512, one export
 /// at a time, 5 s scheduled delay.
-pub const DEFAULT_MAX_QUEUE_SPANS: usize = 2048;
+pub const DEFAULT_MAX_QUEUE_SPANS: usize = crate::config::DEFAULT_MAX_QUEUE_SIZE;
 /// Default byte bound of the queue.
 pub const DEFAULT_MAX_QUEUE_BYTES: usize = 32 << 20;
 /// Default spans per batch.
-pub const DEFAULT_MAX_BATCH_SPANS: usize = 512;
+pub const DEFAULT_MAX_BATCH_SPANS: usize = crate::config::DEFAULT_MAX_EXPORT_BATCH_SIZE;
 /// Default time between scheduled exports.
-pub const DEFAULT_SCHEDULED_DELAY: Duration = Duration::from_secs(5);
+pub const DEFAULT_SCHEDULED_DELAY: Duration = crate::config::DEFAULT_SCHEDULE_DELAY;
 /// Default capacity of each event consumer's channel.
 pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 
 impl BatchExporterBuilder {
     /// Maximum spans waiting in the queue (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    #[must_use]
     pub fn max_queue_spans(mut self, n: usize) -> Self {
-        self.max_queue_spans = Some(n);
+        self.code.max_queue_size = Some(n);
         self
     }
 
     /// Maximum encoded bytes waiting in the queue.
+    #[must_use]
     pub fn max_queue_bytes(mut self, n: usize) -> Self {
         self.max_queue_bytes = n;
         self
     }
 
-    /// Maximum spans per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    /// Maximum spans per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); at most the queue size.
+    #[must_use]
     pub fn max_batch_spans(mut self, n: usize) -> Self {
-        self.max_batch_spans = Some(n);
+        self.code.max_export_batch_size = Some(n);
         self
     }
 
     /// Maximum exports in flight (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`).
+    #[must_use]
     pub fn max_concurrent_exports(mut self, n: usize) -> Self {
-        self.max_concurrent_exports = Some(n);
+        self.code.max_concurrent_exports = Some(n);
         self
     }
 
     /// Time after the last export when queued spans are exported anyway
     /// (`OTEL_BSP_SCHEDULE_DELAY`).
+    #[must_use]
     pub fn scheduled_delay(mut self, d: Duration) -> Self {
-        self.scheduled_delay = Some(d);
+        self.code.scheduled_delay = Some(d);
         self
     }
 
     /// Overrides the exporter's retry window (`OTEL_BSP_EXPORT_TIMEOUT`).
+    #[must_use]
     pub fn export_timeout(mut self, d: Duration) -> Self {
-        self.retry_window = Some(d);
+        self.code.export_timeout = Some(d);
+        self
+    }
+
+    /// Uses batch settings already resolved (by `OtlpConfig::resolve`): no variable is
+    /// read, and the settings made on this builder are ignored.
+    #[must_use]
+    pub fn with_settings(mut self, settings: BatchSettings) -> Self {
+        self.settings = Some(settings);
         self
     }
 
     /// Back-pressure mode.
+    #[must_use]
     pub fn overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
         self
     }
 
     /// Capacity of each event consumer's channel; overflow is counted in `events_lost`.
+    #[must_use]
     pub fn event_capacity(mut self, n: usize) -> Self {
         self.event_capacity = n;
         self
     }
 
     /// Adds an event handler (run on the `tracewire-otlp-events` thread).
+    #[must_use]
     pub fn event_handler(mut self, handler: impl EventHandler) -> Self {
         self.handlers.push(Box::new(handler));
         self
     }
 
     /// Removes the default [`TracingEventHandler`].
+    #[must_use]
     pub fn without_default_handler(mut self) -> Self {
         self.default_handler = false;
         self
     }
 
     /// Reads `OTEL_BSP_*` from these variables instead of the process environment.
+    #[must_use]
     pub fn with_env_vars<K: Into<String>, V: Into<String>>(
         mut self,
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
-        self.env = Some(
-            vars.into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        );
+        self.env = Env::from_vars(vars);
         self
-    }
-
-    fn env_number(&self, key: &str) -> Option<u64> {
-        let raw = match &self.env {
-            Some(m) => m.get(key).cloned(),
-            None => std::env::var(key).ok(),
-        }?;
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return None;
-        }
-        match raw.parse::<u64>() {
-            Ok(v) => Some(v),
-            Err(_) => {
-                tracing::warn!(target: "tracewire_otlp::batch", variable = key, value = raw, "ignoring unparseable value");
-                None
-            }
-        }
     }
 
     /// Spawns the worker on the current Tokio runtime.
     pub fn build(self) -> Result<BatchExporter, BatchBuildError> {
         let runtime = Handle::try_current().map_err(|_| BatchBuildError::NoRuntime)?;
-        let as_usize = |v: u64| usize::try_from(v).unwrap_or(usize::MAX);
-        let max_queue_spans = self
-            .max_queue_spans
-            .or_else(|| self.env_number("OTEL_BSP_MAX_QUEUE_SIZE").map(as_usize))
-            .unwrap_or(DEFAULT_MAX_QUEUE_SPANS);
-        let max_batch_spans = self
-            .max_batch_spans
-            .or_else(|| {
-                self.env_number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
-                    .map(as_usize)
-            })
-            .unwrap_or(DEFAULT_MAX_BATCH_SPANS);
-        let max_concurrent = self
-            .max_concurrent_exports
-            .or_else(|| {
-                self.env_number("OTEL_BSP_MAX_CONCURRENT_EXPORTS")
-                    .map(as_usize)
-            })
-            .unwrap_or(1);
-        let scheduled_delay = self
-            .scheduled_delay
-            .or_else(|| {
-                self.env_number("OTEL_BSP_SCHEDULE_DELAY")
-                    .map(Duration::from_millis)
-            })
-            .unwrap_or(DEFAULT_SCHEDULED_DELAY);
-        let retry_window = self.retry_window.or_else(|| {
-            self.env_number("OTEL_BSP_EXPORT_TIMEOUT")
-                .map(Duration::from_millis)
-        });
+        let (settings, warnings) = match self.settings {
+            Some(s) => (s, Vec::new()),
+            None => crate::config::batch_settings(&self.env, Precedence::EnvFirst, &self.code)
+                .map_err(|e| BatchBuildError::InvalidSetting(e.to_string()))?,
+        };
         for (name, v) in [
-            ("max_queue_spans", max_queue_spans),
-            ("max_batch_spans", max_batch_spans),
-            ("max_concurrent_exports", max_concurrent),
             ("max_queue_bytes", self.max_queue_bytes),
             ("event_capacity", self.event_capacity),
         ] {
@@ -298,6 +268,12 @@ impl BatchExporterBuilder {
                 )));
             }
         }
+        let max_queue_spans = settings.max_queue_size.max(1);
+        let max_batch_spans = settings.max_export_batch_size.max(1);
+        let max_concurrent = settings.max_concurrent_exports.max(1);
+        let scheduled_delay = settings.scheduled_delay;
+        let retry_window = settings.export_timeout;
+        let disabled = self.exporter.is_disabled();
         let mut handlers = self.handlers;
         if self.default_handler {
             handlers.insert(0, Box::new(TracingEventHandler::new()));
@@ -321,6 +297,8 @@ impl BatchExporterBuilder {
             max_concurrent,
             retry_window,
             shutdown_called: AtomicBool::new(false),
+            disabled,
+            warnings,
         });
         runtime.spawn(worker::run(Arc::clone(&shared), self.exporter));
         Ok(BatchExporter {
@@ -339,17 +317,14 @@ impl BatchExporter {
     pub fn builder_arc(exporter: Arc<dyn Export>) -> BatchExporterBuilder {
         BatchExporterBuilder {
             exporter,
-            max_queue_spans: None,
+            code: BatchCode::default(),
+            settings: None,
             max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
-            max_batch_spans: None,
-            max_concurrent_exports: None,
-            scheduled_delay: None,
-            retry_window: None,
             overflow: Overflow::DropNewest,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             handlers: Vec::new(),
             default_handler: true,
-            env: None,
+            env: Env::process(),
         }
     }
 
@@ -363,8 +338,11 @@ impl BatchExporter {
         &self,
         spans: impl IntoIterator<Item = Span>,
     ) -> Result<SubmitOutcome, SubmitError> {
-        let prepared = prepare(spans);
         let shared = self.shared();
+        if shared.disabled {
+            return submit_disabled(shared, spans);
+        }
+        let prepared = prepare(spans);
         let mut outcome = SubmitOutcome::default();
         let mut by_reason: Vec<(DropReason, u64)> = Vec::new();
         let total_dropped;
@@ -419,7 +397,7 @@ impl BatchExporter {
         &self,
         spans: impl IntoIterator<Item = Span>,
     ) -> Result<SubmitOutcome, SubmitError> {
-        if self.shared().overflow == Overflow::DropNewest {
+        if self.shared().overflow == Overflow::DropNewest || self.shared().disabled {
             return self.submit(spans);
         }
         let shared = self.shared();
@@ -564,6 +542,17 @@ impl BatchExporter {
         self.shared().lock().report()
     }
 
+    /// Whether `OTEL_SDK_DISABLED` switched the transport off: spans are counted in
+    /// [`FlushReport::disabled`] and never sent.
+    pub fn is_disabled(&self) -> bool {
+        self.shared().disabled
+    }
+
+    /// The warnings of the `OTEL_BSP_*` resolution (each also logged once).
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.shared().warnings
+    }
+
     /// Events lost so far because a consumer's channel was full.
     pub fn events_lost(&self) -> u64 {
         self.shared().events.events_lost()
@@ -574,6 +563,26 @@ impl BatchExporter {
     pub fn events(&self) -> EventStream {
         self.shared().events.subscribe()
     }
+}
+
+/// Counts spans submitted to a disabled exporter (after shutdown they are refused as
+/// usual).
+fn submit_disabled(
+    shared: &Shared,
+    spans: impl IntoIterator<Item = Span>,
+) -> Result<SubmitOutcome, SubmitError> {
+    let n = spans.into_iter().count() as u64;
+    let mut st = shared.lock();
+    if st.shutting_down {
+        st.drop_submitted(n);
+        return Err(SubmitError::Shutdown { dropped: n });
+    }
+    st.submitted += n;
+    st.disabled += n;
+    Ok(SubmitOutcome {
+        disabled: n,
+        ..SubmitOutcome::default()
+    })
 }
 
 fn prepare(

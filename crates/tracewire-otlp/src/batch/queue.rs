@@ -1,5 +1,5 @@
 //! The bounded queue and the counters, kept under one lock so every snapshot satisfies
-//! `submitted = sent + dropped + failed + pending`.
+//! `submitted = sent + dropped + failed + pending + disabled`.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -57,6 +57,7 @@ pub(crate) struct State {
     pub(crate) dropped: u64,
     pub(crate) failed: u64,
     pub(crate) rejected: u64,
+    pub(crate) disabled: u64,
     /// Export everything with seq below this now, regardless of the delay.
     pub(crate) flush_target: u64,
     pub(crate) shutting_down: bool,
@@ -87,6 +88,7 @@ impl State {
             dropped: 0,
             failed: 0,
             rejected: 0,
+            disabled: 0,
             flush_target: 0,
             shutting_down: false,
             waiting_for_room: false,
@@ -116,6 +118,7 @@ impl State {
             failed: self.failed,
             rejected: self.rejected,
             pending: (self.queue.len() + self.in_flight_spans()) as u64,
+            disabled: self.disabled,
         }
     }
 

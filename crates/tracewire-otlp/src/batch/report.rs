@@ -7,7 +7,7 @@ use crate::export::ExportError;
 
 /// Cumulative span counts since the exporter was built.
 ///
-/// Invariant, at every moment: `submitted = sent + dropped + failed + pending`.
+/// Invariant, at every moment: `submitted = sent + dropped + failed + pending + disabled`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FlushReport {
@@ -25,6 +25,8 @@ pub struct FlushReport {
     pub rejected: u64,
     /// Spans still queued or in flight.
     pub pending: u64,
+    /// Spans not exported because `OTEL_SDK_DISABLED` is true (not a failure).
+    pub disabled: u64,
 }
 
 impl FlushReport {
@@ -37,12 +39,13 @@ impl FlushReport {
             failed: self.failed.saturating_sub(previous.failed),
             rejected: self.rejected.saturating_sub(previous.rejected),
             pending: self.pending,
+            disabled: self.disabled.saturating_sub(previous.disabled),
         }
     }
 
     /// Whether the accounting invariant holds (it always should).
     pub fn is_consistent(&self) -> bool {
-        self.submitted == self.sent + self.dropped + self.failed + self.pending
+        self.submitted == self.sent + self.dropped + self.failed + self.pending + self.disabled
     }
 
     /// Whether every submitted span was sent.
@@ -109,6 +112,8 @@ pub struct SubmitOutcome {
     pub accepted: u64,
     /// Spans discarded (queue full or too large); counted and reported as `Dropped`.
     pub dropped: u64,
+    /// Spans not queued because `OTEL_SDK_DISABLED` is true.
+    pub disabled: u64,
 }
 
 /// Why `shutdown` did not fully succeed.

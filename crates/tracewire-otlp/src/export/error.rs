@@ -1,4 +1,4 @@
-//! Errors of building and running the exporter (spec §6).
+//! Errors of building and running the exporter.
 
 use super::client::TransportError;
 use super::retry::RetryState;
@@ -7,28 +7,11 @@ use super::retry::RetryState;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// The endpoint is not a valid absolute `http`/`https` URL.
-    #[error("invalid OTLP endpoint {endpoint:?}: {reason}")]
-    InvalidEndpoint {
-        /// The rejected endpoint.
-        endpoint: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A header set in code has an invalid name or value.
-    #[error("invalid header {name:?}: {reason}")]
-    InvalidHeader {
-        /// Header name as given.
-        name: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// A header set in code is one the exporter controls (`content-type`,
-    /// `content-encoding`, `content-length`).
-    #[error("header {0:?} is reserved: the exporter sets it")]
-    ReservedHeader(String),
+    /// A setting made in code is invalid (variables only ever warn).
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     /// The protocol is not OTLP/HTTP (e.g. `grpc`).
-    #[error("unsupported OTLP protocol {0:?}: only http/protobuf and http/json are supported")]
+    #[error("unsupported OTLP protocol {0:?}: OtlpHttpExporter speaks http/protobuf and http/json; OTLP/gRPC is available through init_tracer with the `grpc` feature")]
     UnsupportedProtocol(String),
     /// The HTTP client could not be created (or a needed feature is off).
     #[error("HTTP client: {0}")]

@@ -1,6 +1,6 @@
-//! `OtlpHttpExporter` (spec §6): OTLP/HTTP with protobuf or JSON bodies, optional gzip,
-//! OpenTelemetry environment configuration, OTLP retry rules, `partial_success` reporting
-//! and size-limited request splitting.
+//! `OtlpHttpExporter`: OTLP/HTTP with protobuf or JSON bodies, optional gzip, the
+//! `OTEL_*` configuration of [`crate::config`], OTLP retry rules, `partial_success`
+//! reporting and size-limited request splitting.
 //!
 //! It exports this crate's [`Span`]s directly ([`OtlpHttpExporter::export`]), serves as the
 //! transport of [`BatchExporter`](crate::batch::BatchExporter) (through [`Export`]), and
@@ -33,8 +33,8 @@ pub use config::{
 pub use error::{BuildError, ExportError};
 pub use retry::{is_retryable_status, parse_retry_after, RetryPolicy, RetryState};
 
+use crate::config::ConfigWarning;
 use crate::proto::to_proto_span;
-use crate::resource::Resource;
 use crate::span::Span;
 use encode::SpanBatch;
 
@@ -54,10 +54,12 @@ pub struct ExportOutcome {
     pub attempts: u32,
     /// Body bytes sent (as on the wire, after compression), retries included.
     pub bytes: u64,
+    /// Spans not sent because `OTEL_SDK_DISABLED` is true (not a failure).
+    pub disabled: u64,
 }
 
 /// The full result of exporting a batch, part by part: nothing is lost between the
-/// categories, `sent + rejected + dropped + failed` equals the spans given.
+/// categories, `sent + rejected + dropped + failed + disabled` equals the spans given.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ExportReport {
@@ -87,6 +89,7 @@ impl ExportReport {
         self.outcome.requests += other.requests;
         self.outcome.attempts += other.attempts;
         self.outcome.bytes += other.bytes;
+        self.outcome.disabled += other.disabled;
         if other.rejection_message.is_some() {
             self.outcome
                 .rejection_message
@@ -152,6 +155,12 @@ pub trait Export: Send + Sync + 'static {
     fn max_request_bytes(&self) -> usize {
         usize::MAX
     }
+
+    /// Whether the transport is switched off (`OTEL_SDK_DISABLED`): the batcher then
+    /// counts spans as disabled instead of queueing them.
+    fn is_disabled(&self) -> bool {
+        false
+    }
 }
 
 /// Exports spans to an OTLP/HTTP endpoint. Cheap to clone (shared state).
@@ -164,6 +173,7 @@ pub struct OtlpHttpExporter {
 
 pub(crate) struct Inner {
     config: ExporterConfig,
+    warnings: Vec<ConfigWarning>,
     resource: ProtoResource,
     scope: ProtoScope,
     client: Arc<dyn HttpClient>,
@@ -190,22 +200,19 @@ impl OtlpHttpExporter {
     }
 
     pub(crate) fn from_builder(builder: OtlpHttpExporterBuilder) -> Result<Self, BuildError> {
-        let config = builder.resolve()?;
+        let (config, resource, warnings) = builder.resolve()?;
         let client: Arc<dyn HttpClient> = match builder.client.clone() {
             Some(c) => c,
             None => default_client()?,
         };
-        let resource = builder
-            .resource
-            .clone()
-            .unwrap_or_else(Resource::from_env)
-            .to_proto();
+        let resource = resource.to_proto();
         let scope = builder.scope.clone().unwrap_or_default().to_proto();
         let user_agent =
             http::HeaderValue::from_static(concat!("tracewire-otlp/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
+                warnings,
                 resource,
                 scope,
                 client,
@@ -220,6 +227,18 @@ impl OtlpHttpExporter {
     /// The effective settings.
     pub fn config(&self) -> &ExporterConfig {
         &self.inner.config
+    }
+
+    /// The configuration warnings of this exporter's build (ignored or invalid `OTEL_*`
+    /// values; each was also logged once).
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.inner.warnings
+    }
+
+    /// Whether `OTEL_SDK_DISABLED` switched this exporter off: exports send nothing and
+    /// report the spans in [`ExportOutcome::disabled`].
+    pub fn is_disabled(&self) -> bool {
+        self.inner.config.sdk_disabled
     }
 
     /// Exports spans; `Ok` only when every span was accepted. An empty slice sends no
@@ -272,6 +291,10 @@ impl Export for OtlpHttpExporter {
 
     fn max_request_bytes(&self) -> usize {
         self.inner.config.max_request_bytes
+    }
+
+    fn is_disabled(&self) -> bool {
+        self.inner.config.sdk_disabled
     }
 }
 

@@ -44,6 +44,11 @@ impl Inner {
             report.errors.push(ExportError::Shutdown);
             return report;
         }
+        if self.config.sdk_disabled {
+            // OTEL_SDK_DISABLED: nothing is sent, and that is not a failure.
+            report.outcome.disabled = total;
+            return report;
+        }
         let format = BodyFormat {
             protocol: self.config.protocol,
             compression: self.config.compression,
@@ -156,6 +161,7 @@ impl Inner {
                             requests: 1,
                             attempts: attempt,
                             bytes,
+                            disabled: 0,
                         },
                     };
                 }

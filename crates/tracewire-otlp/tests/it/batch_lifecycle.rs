@@ -1,4 +1,4 @@
-//! BatchExporter back-pressure, accounting and lifecycle (spec §10 items 24–27).
+//! BatchExporter back-pressure, accounting and lifecycle.
 
 use std::time::Duration;
 
@@ -288,7 +288,7 @@ fn b27_blocking_variants_work_outside_a_runtime() {
 }
 
 #[tokio::test]
-async fn build_outside_runtime_is_an_error_and_env_seeds_defaults() {
+async fn build_outside_runtime_is_an_error_and_bsp_variables_beat_builder_calls() {
     let rx = Receiver::start().await;
     let exp = otlp(&rx);
     let result = std::thread::spawn(move || BatchExporter::builder(exp).build().map(|_| ()))
@@ -299,7 +299,8 @@ async fn build_outside_runtime_is_an_error_and_env_seeds_defaults() {
         Err(tracewire_otlp::batch::BatchBuildError::NoRuntime)
     ));
 
-    // OTEL_BSP_MAX_QUEUE_SIZE seeds the queue bound; a builder call wins over it.
+    // OTEL_BSP_MAX_QUEUE_SIZE sets the queue bound, over a builder call (variables beat
+    // code, docs/configuration.md).
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars([
             ("OTEL_BSP_MAX_QUEUE_SIZE", "3"),
@@ -318,7 +319,15 @@ async fn build_outside_runtime_is_an_error_and_env_seeds_defaults() {
         .without_default_handler()
         .build()
         .expect("build");
-    assert_eq!(batch2.submit(spans(5)).expect("submit").dropped, 1);
+    assert_eq!(batch2.submit(spans(5)).expect("submit").dropped, 2);
+    let batch3 = BatchExporter::builder(otlp(&rx))
+        .with_env_vars([("OTEL_BSP_SCHEDULE_DELAY", "3600000")])
+        .max_queue_spans(4)
+        .without_default_handler()
+        .build()
+        .expect("build");
+    assert_eq!(batch3.submit(spans(5)).expect("submit").dropped, 1);
+    let _ = batch3.shutdown(Duration::from_secs(5)).await;
     let _ = batch.shutdown(Duration::from_secs(5)).await;
     let _ = batch2.shutdown(Duration::from_secs(5)).await;
 }

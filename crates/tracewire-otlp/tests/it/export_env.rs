@@ -1,135 +1,117 @@
-//! The §6 settings table read from the real process environment (spec §10 item 19).
-//! One test function, so no other test in this process races on the environment.
+//! `OtlpHttpExporter` driven through the shared table of `OTEL_*` cases
+//! (`tracewire_test_support::otel_env`), with the variables injected (the process
+//! environment is never read or changed), against a real local OTLP receiver.
 
-use std::time::Duration;
+use tracewire_otlp::export::OtlpHttpExporter;
+use tracewire_otlp::span::{Span, SpanId, SpanKind, TraceId};
+use tracewire_test_support::otel_env::{base_url, CASES, DEAD_ENDPOINT};
+use tracewire_test_support::Receiver;
 
-use tracewire_otlp::export::{Compression, OtlpHttpExporter, Protocol, DEFAULT_ENDPOINT};
+const SPAN: &str = "env-table-span";
 
-const VARS: [&str; 10] = [
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_HEADERS",
-    "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-    "OTEL_EXPORTER_OTLP_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
-    "OTEL_EXPORTER_OTLP_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-];
-
-fn set(pairs: &[(&str, &str)]) {
-    for v in VARS {
-        std::env::remove_var(v);
-    }
-    for (k, v) in pairs {
-        std::env::set_var(k, v);
-    }
+fn span() -> Span {
+    Span::new(
+        TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c),
+        SpanId::from_u64(0xb7ad6b7169203331),
+        SPAN,
+        SpanKind::Server,
+        1_700_000_000_000_000_000,
+        1_700_000_000_250_000_000,
+    )
 }
 
-fn build() -> tracewire_otlp::export::ExporterConfig {
-    OtlpHttpExporter::builder()
-        .build()
-        .expect("build")
-        .config()
-        .clone()
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_follows_the_env_table_with_injected_variables() {
+    let mut failures = Vec::new();
+    for case in CASES {
+        let rx = Receiver::start().await;
+        case.script(&rx);
+        let base = base_url(&rx);
+        // The endpoint set in code points nowhere: the variables must beat it.
+        let exporter = OtlpHttpExporter::builder()
+            .with_endpoint(DEAD_ENDPOINT)
+            .with_env_vars(case.vars_for(&base))
+            .build()
+            .expect("the table's variables never fail a build");
+        let report = exporter.export_report(&[span()]).await;
+        let warnings: Vec<String> = exporter.warnings().iter().map(|w| w.to_string()).collect();
+        let mut problems = case.check(&base, &rx.requests(), &warnings, SPAN);
+        if let Some(ms) = case.expect.timeout_ms {
+            if exporter.config().timeout != std::time::Duration::from_millis(ms) {
+                problems.push(format!(
+                    "timeout {:?}, want {ms} ms",
+                    exporter.config().timeout
+                ));
+            }
+        }
+        if case.expect.exported {
+            if !report.is_success() || report.outcome.sent != 1 {
+                problems.push(format!("export failed: {report:?}"));
+            }
+        } else if !(report.is_success()
+            && report.outcome.disabled == 1
+            && report.outcome.sent == 0
+            && exporter.is_disabled())
+        {
+            problems.push(format!(
+                "disabled export must succeed sending nothing: {report:?}"
+            ));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {problems:#?}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[tokio::test]
-async fn b19_settings_table_from_process_env() {
-    set(&[]);
-    let c = build();
-    assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
-    assert_eq!(
-        (c.protocol, c.compression, c.timeout),
-        (
-            Protocol::HttpProtobuf,
-            Compression::None,
-            Duration::from_secs(10)
-        )
-    );
-
-    // Generic endpoint gets /v1/traces, without a double slash; empty per-signal = unset.
-    set(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
-        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", ""),
-    ]);
-    assert_eq!(build().endpoint, "http://collector:4318/v1/traces");
-
-    // Per-signal values beat generic ones, verbatim.
-    set(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-            "https://traces.example/custom",
-        ),
-        ("OTEL_EXPORTER_OTLP_HEADERS", "k=generic,a=1"),
-        ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "k=traces"),
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
-        ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2000"),
-        ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
-        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
-        ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
-    ]);
-    let c = build();
-    assert_eq!(c.endpoint, "https://traces.example/custom");
-    assert_eq!(
-        c.headers.get("k").map(|v| v.as_bytes()),
-        Some(&b"traces"[..])
-    );
-    assert_eq!(c.headers.get("a").map(|v| v.as_bytes()), Some(&b"1"[..]));
-    assert_eq!(c.timeout, Duration::from_millis(2000));
-    assert_eq!(c.compression, Compression::Gzip);
-    assert_eq!(c.protocol, Protocol::HttpJson);
-
-    // Programmatic beats both.
-    let c = OtlpHttpExporter::builder()
-        .with_endpoint("http://code:1/x")
-        .with_header("k", "code")
-        .with_timeout(Duration::from_secs(3))
-        .with_compression(Compression::None)
-        .with_protocol(Protocol::HttpProtobuf)
+async fn a_disabled_batch_exporter_counts_spans_as_disabled_and_shuts_down_ok() {
+    let exporter = OtlpHttpExporter::builder()
+        .with_env_vars([("OTEL_SDK_DISABLED", "true")])
         .build()
-        .expect("build")
-        .config()
-        .clone();
-    assert_eq!(c.endpoint, "http://code:1/x");
-    assert_eq!(c.headers.get("k").map(|v| v.as_bytes()), Some(&b"code"[..]));
+        .expect("build");
+    let batch = tracewire_otlp::BatchExporter::builder(exporter)
+        .with_env_vars(Vec::<(String, String)>::new())
+        .build()
+        .expect("batch");
+    assert!(batch.is_disabled());
+    let outcome = batch.submit([span(), span()]).expect("submit");
+    assert_eq!((outcome.accepted, outcome.disabled), (0, 2));
+    let report = batch
+        .shutdown(std::time::Duration::from_secs(5))
+        .await
+        .expect("a disabled exporter shuts down cleanly");
+    assert_eq!((report.submitted, report.disabled, report.sent), (2, 2, 0));
+    assert!(report.is_consistent());
+}
+
+#[tokio::test]
+async fn batch_settings_come_from_injected_bsp_variables_over_code() {
+    let rx = Receiver::start().await;
+    let exporter = OtlpHttpExporter::builder()
+        .with_env_vars(Vec::<(String, String)>::new())
+        .with_endpoint(rx.endpoint())
+        .build()
+        .expect("build");
+    let batch = tracewire_otlp::BatchExporter::builder(exporter)
+        .max_queue_spans(1000)
+        .with_env_vars([
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "2"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "later"),
+        ])
+        .build()
+        .expect("batch");
+    let warnings: Vec<String> = batch.warnings().iter().map(|w| w.to_string()).collect();
     assert_eq!(
-        (c.protocol, c.compression, c.timeout),
-        (
-            Protocol::HttpProtobuf,
-            Compression::None,
-            Duration::from_secs(3)
-        )
+        warnings,
+        ["OTEL_BSP_SCHEDULE_DELAY=\"later\": not a whole number of milliseconds; using 5000 ms (the default)"]
     );
-
-    // A malformed headers variable is ignored whole; reserved headers from env are ignored.
-    set(&[
-        ("OTEL_EXPORTER_OTLP_HEADERS", "good=1,broken"),
-        (
-            "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-            "content-type=text/plain,x=%20y",
-        ),
-    ]);
-    let c = build();
-    assert!(c.headers.get("good").is_none());
-    assert!(c.headers.get("content-type").is_none());
-    assert_eq!(c.headers.get("x").map(|v| v.as_bytes()), Some(&b"y"[..]));
-
-    // grpc is refused; a bad endpoint is an error.
-    set(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]);
-    assert!(matches!(
-        OtlpHttpExporter::builder().build(),
-        Err(tracewire_otlp::export::BuildError::UnsupportedProtocol(_))
-    ));
-    set(&[]);
-    assert!(matches!(
-        OtlpHttpExporter::builder()
-            .with_endpoint("unix:///tmp/x")
-            .build(),
-        Err(tracewire_otlp::export::BuildError::InvalidEndpoint { .. })
-    ));
-    set(&[]);
+    // The variable's queue of 2 beats the code's 1000: the third span is dropped.
+    let outcome = batch.submit([span(), span(), span()]).expect("submit");
+    assert_eq!((outcome.accepted, outcome.dropped), (2, 1));
+    let report = batch
+        .shutdown(std::time::Duration::from_secs(10))
+        .await
+        .expect("drained");
+    assert_eq!(report.sent, 2);
 }

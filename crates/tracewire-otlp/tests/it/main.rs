@@ -7,4 +7,6 @@ mod export_env;
 mod export_http;
 mod export_retry;
 mod export_sdk;
+#[cfg(feature = "init")]
+mod init_env;
 mod resource_env;

@@ -1,5 +1,7 @@
-//! Global set-up (spec §8 items 24–26). These tests touch the OpenTelemetry globals and
-//! the environment, so they live in their own binary and run one at a time.
+//! Global set-up (feature `otlp`). These tests touch the OpenTelemetry globals, so they
+//! run one at a time (`serial`); none reads or changes this process's environment: the
+//! `OTEL_*` variables are injected, and the implicit-init test, which must read the
+//! process environment, runs in a child process.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +16,10 @@ use opentelemetry::{global, KeyValue};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use prost::Message as _;
-use tracewire_ws::{init_tracer, init_tracer_with_provider, shutdown_tracer, InitError, Options};
+use tracewire_test_support::child::{is_child, lines_with, run_test_in_child};
+use tracewire_ws::{
+    init_tracer_with_provider, shutdown_tracer, InitError, Options, OtlpConfig, TracerInit,
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -22,16 +27,12 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn clear_env() {
-    for k in [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_SERVICE_NAME",
-        "OTEL_RESOURCE_ATTRIBUTES",
-    ] {
-        std::env::remove_var(k);
-    }
+/// `init_tracer` with no variable at all (the process environment is not read), sending
+/// to `endpoint`.
+fn init_at(endpoint: &str) -> TracerInit {
+    TracerInit::new()
+        .config(OtlpConfig::new().with_env_vars(Vec::<(String, String)>::new()))
+        .endpoint(endpoint)
 }
 
 /// A mock OTLP/HTTP collector on its own thread and runtime (so it answers while a test
@@ -132,15 +133,14 @@ fn global_is_noop() -> bool {
 }
 
 #[test]
-fn item25_init_lifecycle_once_shutdown_reinit() {
+fn init_lifecycle_once_shutdown_reinit() {
     let _s = serial();
-    clear_env();
     let spans = crate::common::Spans::new();
     let cx = spans.root("op");
     let guard = init_tracer_with_provider(spans.provider.clone()).expect("first init");
     assert!(!global_is_noop());
     assert_eq!(
-        init_tracer(Some("http://127.0.0.1:9/"), []).err(),
+        init_at("http://127.0.0.1:9/").install().err(),
         Some(InitError::AlreadyInitialized)
     );
     assert_eq!(
@@ -171,21 +171,21 @@ fn item25_init_lifecycle_once_shutdown_reinit() {
 }
 
 #[test]
-fn item25_resource_honours_env_and_explicit_attributes_win() {
+fn resource_honours_injected_env_and_code_attributes_win() {
     let _s = serial();
-    clear_env();
     let collector = Collector::start(true);
-    std::env::set_var("OTEL_SERVICE_NAME", "svc-from-env");
-    std::env::set_var(
-        "OTEL_RESOURCE_ATTRIBUTES",
-        "deployment.environment=env,team=blue",
-    );
-    let guard = init_tracer(
-        Some(&collector.url()),
-        [KeyValue::new("deployment.environment", "explicit")],
-    )
-    .expect("init");
-    clear_env();
+    let guard = TracerInit::new()
+        .config(OtlpConfig::new().with_env_vars([
+            ("OTEL_SERVICE_NAME", "svc-from-env"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=env,team=blue",
+            ),
+        ]))
+        .endpoint(format!("{}/v1/traces", collector.url()))
+        .attributes([KeyValue::new("deployment.environment", "explicit")])
+        .install()
+        .expect("init");
     global::tracer("t").start("resource-probe").end();
     guard.shutdown().expect("flush");
     assert_eq!(collector.span_names(), ["resource-probe"]);
@@ -201,7 +201,9 @@ fn item25_resource_honours_env_and_explicit_attributes_win() {
 
     // Without OTEL_SERVICE_NAME no service name is invented.
     let collector = Collector::start(true);
-    let guard = init_tracer(Some(&collector.url()), []).expect("init");
+    let guard = init_at(&format!("{}/v1/traces", collector.url()))
+        .install()
+        .expect("init");
     global::tracer("t").start("unnamed").end();
     guard.shutdown().expect("flush");
     let name = collector.resource_attr("service.name").unwrap_or_default();
@@ -209,10 +211,13 @@ fn item25_resource_honours_env_and_explicit_attributes_win() {
 }
 
 #[test]
-fn item24_grpc_without_feature_or_runtime() {
+fn grpc_without_feature_or_runtime_is_an_error() {
     let _s = serial();
-    clear_env();
-    let err = match init_tracer(Some("127.0.0.1:4317"), []) {
+    let err = match TracerInit::new()
+        .config(OtlpConfig::new().with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]))
+        .endpoint("http://127.0.0.1:4317")
+        .install()
+    {
         Err(e) => e,
         Ok(_) => panic!("gRPC must fail here"),
     };
@@ -225,22 +230,15 @@ fn item24_grpc_without_feature_or_runtime() {
         );
         assert!(err.to_string().contains("`grpc` feature"), "{err}");
     }
-    // The env endpoint is used when no argument is given.
-    let collector = Collector::start(true);
-    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url());
-    let guard = init_tracer(None, []).expect("init from env");
-    clear_env();
-    global::tracer("t").start("from-env").end();
-    guard.shutdown().expect("flush");
-    assert_eq!(collector.span_names(), ["from-env"]);
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn item26_guard_drop_exports_on_current_thread_runtime() {
+async fn guard_drop_exports_on_current_thread_runtime() {
     let _s = serial();
-    clear_env();
     let collector = Collector::start(true);
-    let guard = init_tracer(Some(&collector.url()), []).expect("init");
+    let guard = init_at(&format!("{}/v1/traces", collector.url()))
+        .install()
+        .expect("init");
     global::tracer("t").start("on-drop").end();
     let started = Instant::now();
     drop(guard.with_shutdown_timeout(Duration::from_secs(5)));
@@ -253,7 +251,9 @@ async fn item26_guard_drop_exports_on_current_thread_runtime() {
 
     // A collector that never answers: the drop still returns (generous bound).
     let silent = Collector::start(false);
-    let guard = init_tracer(Some(&silent.url()), []).expect("init");
+    let guard = init_at(&format!("{}/v1/traces", silent.url()))
+        .install()
+        .expect("init");
     global::tracer("t").start("lost").end();
     let started = Instant::now();
     let res = guard
@@ -267,35 +267,53 @@ async fn item26_guard_drop_exports_on_current_thread_runtime() {
     assert!(res.is_err(), "a failed flush is reported: {res:?}");
 }
 
+/// Runs only in the child started by `implicit_init_only_when_opted_in`: the implicit
+/// `init_tracer()` reads the process environment, which the child has to itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::await_holding_lock)] // the lock serialises tests of this binary on purpose
-async fn item26_implicit_init_only_when_opted_in() {
-    let _s = serial();
-    clear_env();
-    let collector = Collector::start(true);
-    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url());
+async fn child_implicit_init() {
+    if !is_child() {
+        return;
+    }
     // Default options: no init, no globals.
     let (c, s) = crate::common::traced_pair(Options::default(), Options::default()).await;
     drop((c, s));
-    assert!(global_is_noop(), "default options set no global");
+    println!("TW default options set a global: {}", !global_is_noop());
     // Opted in: the first connection installs the provider.
     let (mut c, mut s) =
         crate::common::traced_pair(Options::default().implicit_init(true), Options::default())
             .await;
-    clear_env();
-    assert!(!global_is_noop(), "implicit init installed a provider");
+    println!("TW implicit init installed: {}", !global_is_noop());
     c.send(
         &opentelemetry::Context::new(),
         tracewire_ws::Message::text("x"),
     )
     .await
-    .unwrap();
-    crate::common::recv(&mut s).await.unwrap();
-    tokio::task::spawn_blocking(shutdown_tracer)
+    .expect("send");
+    crate::common::recv(&mut s).await.expect("recv");
+    let shut = tokio::task::spawn_blocking(shutdown_tracer)
         .await
-        .unwrap()
-        .expect("shutdown");
-    assert!(global_is_noop());
+        .expect("join");
+    println!("TW shutdown ok: {}", shut.is_ok());
+    println!("TW noop after shutdown: {}", global_is_noop());
+}
+
+#[test]
+fn implicit_init_only_when_opted_in() {
+    let collector = Collector::start(true);
+    let out = run_test_in_child(
+        "global_init::child_implicit_init",
+        &[("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), collector.url())],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for (line, want) in [
+        ("TW default options set a global: ", "false"),
+        ("TW implicit init installed: ", "true"),
+        ("TW shutdown ok: ", "true"),
+        ("TW noop after shutdown: ", "true"),
+    ] {
+        assert_eq!(lines_with(&stdout, line), [want], "{stdout}");
+    }
     let names = collector.span_names();
     assert!(names.contains(&"websocket.send".to_owned()), "{names:?}");
 }
@@ -304,7 +322,6 @@ async fn item26_implicit_init_only_when_opted_in() {
 #[allow(clippy::await_holding_lock)] // the lock serialises tests of this binary on purpose
 async fn global_propagator_is_read_per_message() {
     let _s = serial();
-    clear_env();
     let spans = crate::common::Spans::new();
     let opts = || spans.options().global_propagator();
     let (mut c, mut raw) = crate::common::traced_client_raw_server(opts()).await;

@@ -3,6 +3,7 @@
 mod common;
 
 mod capacity;
+#[cfg(feature = "otlp")]
 mod global_init;
 mod negotiation;
 mod spans;
