@@ -1,4 +1,4 @@
-//! Envelope encode/decode (spec §7): {Seed, OtelWs} × {JSON, text, binary} × {64 B, 1 KiB,
+//! Envelope encode/decode (`docs/benchmarks.md#websocket-performance-targets`): {Seed, OtelWs} × {JSON, text, binary} × {64 B, 1 KiB,
 //! 64 KiB}; ns/op and MB/s from criterion, allocations/op from a counting allocator
 //! (printed before the criterion runs).
 

@@ -1,4 +1,4 @@
-//! Client and echo server over 127.0.0.1 (spec §7): raw tokio-tungstenite vs traced (no-op
+//! Client and echo server over 127.0.0.1 (`docs/benchmarks.md#websocket-performance-targets`): raw tokio-tungstenite vs traced (no-op
 //! provider; SDK provider with a no-op exporter and always-on sampling, behind the SDK's
 //! simple processor — `traced-sdk-*` — and its batch processor — `traced-sdk-batch-*`),
 //! Seed and OtelWs, at 64 B, 1 KiB and 64 KiB. `raw-with-sdk-spans` is the floor for the
@@ -96,7 +96,7 @@ enum Variant {
     Noop(Format),
     Sdk(Format),
     SdkBatch(Format),
-    /// Raw plus the spec's SDK spans, no envelope (see `span_floor`).
+    /// Raw plus the SDK spans tracewire-ws records, no envelope (see `span_floor`).
     SpanFloor,
 }
 

@@ -1,4 +1,5 @@
-//! Constructors: `connect`, `client`, `accept`, `accept_with`, `wrap`.
+//! Constructors: `connect`, `client`, `accept`, `accept_with`, `wrap`. How each one settles
+//! the envelope is in `docs/wire-formats.md#subprotocol-negotiation`.
 
 use std::sync::{Arc, Mutex};
 

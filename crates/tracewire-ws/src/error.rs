@@ -1,4 +1,4 @@
-//! Errors of the traced WebSocket (spec §6).
+//! Errors of the traced WebSocket (`docs/websocket.md#errors`).
 
 use tungstenite::error::CapacityError;
 use tungstenite::Message;

@@ -1,4 +1,4 @@
-//! The HTTP upgrade: trace headers on the request (spec §5, handshake propagation),
+//! The HTTP upgrade: trace headers on the request (`docs/wire-formats.md#handshake-propagation`),
 //! subprotocol headers, and the peer address for `server.*` attributes.
 
 use http::header::{HeaderName, HeaderValue, HOST, SEC_WEBSOCKET_PROTOCOL};

@@ -1,4 +1,5 @@
-//! The `otel-ws` subprotocol negotiation (spec §5), as pure functions of the offer, the
+//! The `otel-ws` subprotocol negotiation (`docs/wire-formats.md#subprotocol-negotiation`),
+//! as pure functions of the offer, the
 //! reply and the configured application protocols.
 
 /// The subprotocol token announcing the envelope; composite form `otel-ws+<app>`.
@@ -79,7 +80,8 @@ pub(crate) struct ServerChoice {
     pub(crate) outcome: Outcome,
 }
 
-/// Server selection (spec §5 steps 1–3). `active` is negotiation on and enabled.
+/// Server selection: the three steps of `docs/wire-formats.md#subprotocol-negotiation`
+/// (a confirmed `otel-ws+X`, then a bare `otel-ws`, then ordinary selection).
 pub(crate) fn server_select(
     mode: Negotiation,
     enabled: bool,

@@ -1,4 +1,4 @@
-//! Per-connection configuration. Nothing here reads the environment or
+//! Per-connection configuration (`docs/websocket.md#options`). Nothing here reads the environment or
 //! writes the OpenTelemetry globals.
 
 use std::fmt;
@@ -12,7 +12,7 @@ use crate::envelope::{Format, DEFAULT_MAX_ENVELOPE_SIZE};
 use crate::negotiation::Negotiation;
 use crate::tracer::ProvideTracer;
 
-/// How a receive span relates to the sender's span.
+/// How a receive span relates to the sender's span ([docs/websocket.md#receive-span](https://github.com/tracewire/tracewire/blob/main/docs/websocket.md#receive-span)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum SpanPolicy {
@@ -170,7 +170,8 @@ impl Options {
         self
     }
 
-    /// Subprotocol negotiation mode (default `Off`).
+    /// Subprotocol negotiation mode (default `Off`; see
+    /// [docs/wire-formats.md#subprotocol-negotiation](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#subprotocol-negotiation)).
     pub fn negotiation(mut self, negotiation: Negotiation) -> Self {
         self.negotiation = negotiation;
         self
@@ -239,7 +240,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_match_the_spec() {
+    fn defaults_match_the_documented_options_table() {
         let o = Options::default();
         assert!(o.tracer_provider.is_none());
         assert!(matches!(o.propagator, PropagatorChoice::Default));

@@ -7,7 +7,7 @@ use tungstenite::Message;
 
 use crate::envelope::EnvelopeKind;
 
-/// A received message, unwrapped, with its trace context (spec §4.1).
+/// A received message, unwrapped, with its trace context ([docs/websocket.md#receive-span](https://github.com/tracewire/tracewire/blob/main/docs/websocket.md#receive-span)).
 #[derive(Debug, Clone)]
 pub struct Received {
     context: Context,

@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::received::Received;
 use crate::state::ConnState;
 
-/// A WebSocket whose data frames carry trace context (spec §4.1).
+/// A WebSocket whose data frames carry trace context ([docs/websocket.md#send-span](https://github.com/tracewire/tracewire/blob/main/docs/websocket.md#send-span) and
+/// [docs/websocket.md#receive-span](https://github.com/tracewire/tracewire/blob/main/docs/websocket.md#receive-span)).
 ///
 /// `send` wraps data frames in the envelope inside a `websocket.send` span; `recv`
 /// unwraps them and returns a [`Received`] whose context continues the sender's trace.

@@ -1,5 +1,6 @@
 //! Per-connection state shared by a socket and its split halves: tracer, propagator,
-//! envelope decision and the span logic of spec §3.
+//! envelope decision and the span logic of `docs/websocket.md` (send span, receive span,
+//! control frames and close).
 
 use std::borrow::Cow;
 use std::sync::atomic::AtomicBool;

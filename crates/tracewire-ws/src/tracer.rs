@@ -64,7 +64,8 @@ pub(crate) fn resolve(
 /// spans skip the tracer. The caller then gets `base` with a non-recording span of its own
 /// span context: what the no-op span would have carried, except that a new root with a link
 /// (`SpanPolicy::Link`) carries the remote span context rather than the no-op root's invalid
-/// one, as spec §3 asks of the no-op provider.
+/// one: under the no-op provider the received context carries the sender's span context
+/// (`docs/websocket.md#tracer`).
 ///
 /// Only a span whose parent is sampled (or absent) counts as that evidence: a tracer may
 /// pass an unsampled parent through and still record sampled traces. The tracer is fixed

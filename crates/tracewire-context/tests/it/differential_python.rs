@@ -4,11 +4,12 @@
 //! `scripts/install-python-peers.sh`).
 //!
 //! A corpus of valid and invalid `traceparent`, `tracestate`, `baggage` and
-//! `X-Amzn-Trace-Id` headers — every "known gap of the peers" of spec §9 included — is
-//! run through both sides; each case is compared on what was extracted and what the
-//! extracted context injects back. Every disagreement must appear in [`JUSTIFIED`] with
-//! the spec clause that makes our result the right one; an unlisted disagreement fails
-//! the test, and so does a listed case that no longer disagrees (a stale entry).
+//! `X-Amzn-Trace-Id` headers — every item of `docs/conformance.md#known-gaps-of-other-implementations`
+//! included — is run through both sides; each case is compared on what was extracted and
+//! what the extracted context injects back. Every disagreement must appear in
+//! [`JUSTIFIED`] with the rule (`docs/wire-formats.md`, which cites the W3C and AWS texts)
+//! that makes our result the right one; an unlisted disagreement fails the test, and so
+//! does a listed case that no longer disagrees (a stale entry).
 //!
 //! The test installs the peers itself (into `target/python-peers`) and is skipped,
 //! with a printed reason, only when `python3` is absent.
@@ -25,38 +26,39 @@ use rand::{Rng as _, SeedableRng as _};
 use serde_json::{json, Value};
 use tracewire_context::{TraceContext, XRaySampled};
 
-/// Case id → why our result is the right one (spec clause). Keep sorted by id.
+/// Case id → why our result is the right one (the rule, under its heading in
+/// `docs/wire-formats.md`: traceparent, tracestate, baggage or X-Ray). Keep sorted by id.
 const JUSTIFIED: &[(&str, &str)] = &[
-    ("bg_65_members", "§4: at most 64 members are propagated (Python keeps 180)"),
-    ("bg_duplicate_keys", "§4: baggage is an ordered list of members; both valid members are kept in order (Python keeps the last value under the first position)"),
-    ("bg_plus_is_literal", "§4: values are percent-decoded only; '+' is a literal octet (Python's unquote_plus turns it into a space)"),
-    ("bg_properties", "§4: `key = value *(; property)`: properties are not part of the value (Python returns them inside the value and re-encodes ';' and '=')"),
-    ("bg_simple", "§4: output percent-encodes a space as %20 (Python writes '+', which a W3C reader decodes as a literal '+')"),
-    ("bg_space_injected", "§4: output percent-encodes a space as %20 (Python writes '+', which a W3C reader decodes as a literal '+')"),
-    ("bg_two_headers", "§4: several baggage headers are combined in order (Python reads only the first)"),
-    ("tp_flags_ff", "§1/§2: unknown flag bits are kept on parse and zeroed on output (Python re-emits ff)"),
-    ("tp_flags_random_and_unknown", "§1/§2: unknown flag bits are zeroed on output, sampled and random kept (Python re-emits 07)"),
-    ("tp_future_version_long", "§2: a higher version needs at least 55 characters and ignores what follows `-` after the flags, with no upper bound (Python rejects over 512)"),
-    ("tp_two_headers_different", "§2: two traceparent headers are invalid (Python takes the first)"),
-    ("tp_two_headers_same", "§2: two traceparent headers are invalid (Python takes the first)"),
-    ("ts_dup_keys", "§3: duplicate keys keep the first entry and drop later ones (Python drops the whole header)"),
-    ("ts_key_l2_digit_first", "§3: Level 2 key grammar allows a digit first (Python implements Level 1)"),
-    ("ts_key_l2_two_at", "§3: Level 2 key grammar: '@' is an ordinary key character (Python implements Level 1's single tenant@system)"),
-    ("ts_key_l2_long_tenant", "§3: Level 2 key grammar: a key is 1-256 chars of the grammar, whatever its '@' (Python limits the system part to 14 chars)"),
-    ("ts_over_512_chars", "§3: output over 512 characters drops whole entries, long (>128) ones first (Python emits everything)"),
-    ("ts_over_8192_chars", "§3: a tracestate of at most 32 valid members is accepted whatever its length and truncated on output (Python drops headers over 8192 chars)"),
-    ("xr_custom_fields", "§5: Self, Lineage and custom fields are preserved in order on injection (Python drops them)"),
-    ("xr_duplicate_root", "§5 with §1 (errors say precisely what was wrong): a second Root makes the trace id ambiguous, so the header is rejected (Python takes the last)"),
-    ("xr_keys_lowercase", "§5: keys are matched case-insensitively on read (Python ignores 'root'/'parent'/'sampled' and loses the trace)"),
-    ("xr_parent_plus_sign", "§5: Parent is exactly 16 hex digits (Python's int() accepts a '+' sign)"),
-    ("xr_root_only", "§5: a Root without Parent is valid and keeps the trace id (Python loses the trace)"),
-    ("xr_root_only_requested", "§5: a Root without Parent is valid and keeps the trace id; Sampled=? is 'decision requested' (Python rejects both)"),
-    ("xr_root_plus_sign", "§5: the Root parts are exactly 8 and 24 hex digits (Python's int() accepts a '+' sign)"),
-    ("xr_root_space_inside", "§5: the Root parts are exactly 8 and 24 hex digits (Python's int() strips inner spaces)"),
-    ("xr_root_underscore", "§5: the Root parts are exactly 8 and 24 hex digits (Python's int() accepts '_' digit separators)"),
-    ("xr_sampled_requested", "§5: Sampled=? is valid ('decision requested') (Python rejects the header)"),
-    ("xr_trailing_semicolon", "§5: fields are separated by ';' with optional spaces; an empty field carries nothing (Python rejects the header)"),
-    ("xr_value_with_equals", "§5: any custom Key=Value field is kept; the value is everything after the first '=' (Python rejects the header)"),
+    ("bg_65_members", "baggage: at most 64 members are propagated (Python keeps 180)"),
+    ("bg_duplicate_keys", "baggage: baggage is an ordered list of members; both valid members are kept in order (Python keeps the last value under the first position)"),
+    ("bg_plus_is_literal", "baggage: values are percent-decoded only; '+' is a literal octet (Python's unquote_plus turns it into a space)"),
+    ("bg_properties", "baggage: `key = value *(; property)`: properties are not part of the value (Python returns them inside the value and re-encodes ';' and '=')"),
+    ("bg_simple", "baggage: output percent-encodes a space as %20 (Python writes '+', which a W3C reader decodes as a literal '+')"),
+    ("bg_space_injected", "baggage: output percent-encodes a space as %20 (Python writes '+', which a W3C reader decodes as a literal '+')"),
+    ("bg_two_headers", "baggage: several baggage headers are combined in order (Python reads only the first)"),
+    ("tp_flags_ff", "traceparent: unknown flag bits are kept on parse and zeroed on output (Python re-emits ff)"),
+    ("tp_flags_random_and_unknown", "traceparent: unknown flag bits are zeroed on output, sampled and random kept (Python re-emits 07)"),
+    ("tp_future_version_long", "traceparent: a higher version needs at least 55 characters and ignores what follows `-` after the flags, with no upper bound (Python rejects over 512)"),
+    ("tp_two_headers_different", "traceparent: two traceparent headers are invalid (Python takes the first)"),
+    ("tp_two_headers_same", "traceparent: two traceparent headers are invalid (Python takes the first)"),
+    ("ts_dup_keys", "tracestate: duplicate keys keep the first entry and drop later ones (Python drops the whole header)"),
+    ("ts_key_l2_digit_first", "tracestate: Level 2 key grammar allows a digit first (Python implements Level 1)"),
+    ("ts_key_l2_two_at", "tracestate: Level 2 key grammar: '@' is an ordinary key character (Python implements Level 1's single tenant@system)"),
+    ("ts_key_l2_long_tenant", "tracestate: Level 2 key grammar: a key is 1-256 chars of the grammar, whatever its '@' (Python limits the system part to 14 chars)"),
+    ("ts_over_512_chars", "tracestate: output over 512 characters drops whole entries, long (>128) ones first (Python emits everything)"),
+    ("ts_over_8192_chars", "tracestate: a tracestate of at most 32 valid members is accepted whatever its length and truncated on output (Python drops headers over 8192 chars)"),
+    ("xr_custom_fields", "X-Ray: Self, Lineage and custom fields are preserved in order on injection (Python drops them)"),
+    ("xr_duplicate_root", "X-Ray: a second Root makes the trace id ambiguous, so the header is rejected (Python takes the last)"),
+    ("xr_keys_lowercase", "X-Ray: keys are matched case-insensitively on read (Python ignores 'root'/'parent'/'sampled' and loses the trace)"),
+    ("xr_parent_plus_sign", "X-Ray: Parent is exactly 16 hex digits (Python's int() accepts a '+' sign)"),
+    ("xr_root_only", "X-Ray: a Root without Parent is valid and keeps the trace id (Python loses the trace)"),
+    ("xr_root_only_requested", "X-Ray: a Root without Parent is valid and keeps the trace id; Sampled=? is 'decision requested' (Python rejects both)"),
+    ("xr_root_plus_sign", "X-Ray: the Root parts are exactly 8 and 24 hex digits (Python's int() accepts a '+' sign)"),
+    ("xr_root_space_inside", "X-Ray: the Root parts are exactly 8 and 24 hex digits (Python's int() strips inner spaces)"),
+    ("xr_root_underscore", "X-Ray: the Root parts are exactly 8 and 24 hex digits (Python's int() accepts '_' digit separators)"),
+    ("xr_sampled_requested", "X-Ray: Sampled=? is valid ('decision requested') (Python rejects the header)"),
+    ("xr_trailing_semicolon", "X-Ray: fields are separated by ';' with optional spaces; an empty field carries nothing (Python rejects the header)"),
+    ("xr_value_with_equals", "X-Ray: any custom Key=Value field is kept; the value is everything after the first '=' (Python rejects the header)"),
 ];
 
 /// Which propagator a case is about.
@@ -126,7 +128,8 @@ fn traceparent_cases(rng: &mut StdRng) -> Vec<Case> {
         ("tp_sampled_random", format!("00-{t}-{p}-03")),
         ("tp_flags_ff", format!("00-{t}-{p}-ff")),
         ("tp_flags_random_and_unknown", format!("00-{t}-{p}-07")),
-        // Spec §9: what opentelemetry_sdk (Rust) accepts.
+        // Known gaps of other implementations (docs/conformance.md): what
+        // opentelemetry_sdk (Rust) accepts.
         ("tp_version_1_digit", format!("0-{t}-{p}-01")),
         ("tp_version_3_digits", format!("000-{t}-{p}-01")),
         ("tp_trace_id_31_hex", format!("00-{}-{p}-01", &t[1..])),
@@ -137,7 +140,7 @@ fn traceparent_cases(rng: &mut StdRng) -> Vec<Case> {
         ("tp_flags_3_digits", format!("00-{t}-{p}-001")),
         ("tp_plus_signed_hex", format!("00-+{}-{p}-01", &t[1..])),
         ("tp_tiny_fields", "00-1-2-01".to_owned()),
-        // Spec §2.
+        // The traceparent rules (docs/wire-formats.md#w3c-traceparent).
         (
             "tp_uppercase_trace_id",
             format!("00-{}-{p}-01", t.to_uppercase()),
@@ -270,12 +273,13 @@ fn tracestate_cases(rng: &mut StdRng) -> Vec<Case> {
         .collect::<Vec<_>>()
         .join(",");
     let named: Vec<(&str, String)> = vec![
-        // Spec §9: what opentelemetry_sdk (Rust) gets wrong.
+        // Known gaps of other implementations (docs/conformance.md): what
+        // opentelemetry_sdk (Rust) gets wrong.
         ("ts_empty_value", "foo=,bar=3".to_owned()),
         ("ts_control_char", "foo=a\u{1}b,bar=3".to_owned()),
         ("ts_33_members", members(33)),
         ("ts_32_members", members(32)),
-        // Spec §3.
+        // The tracestate rules (docs/wire-formats.md#w3c-tracestate).
         ("ts_dup_keys", "a=1,b=2,a=3".to_owned()),
         ("ts_key_uppercase", "Foo=1".to_owned()),
         ("ts_key_l2_digit_first", "1a=b".to_owned()),
@@ -444,7 +448,8 @@ fn xray_cases(rng: &mut StdRng) -> Vec<Case> {
         ("xr_order_parent_first", format!("Parent=53995c3f42cd8ad8;Sampled=1;Root={ROOT}")),
         ("xr_spaces", format!("Root={ROOT} ; Parent=53995c3f42cd8ad8 ; Sampled=1")),
         ("xr_uppercase_hex", format!("Root={};Parent=53995C3F42CD8AD8;Sampled=1", ROOT.to_uppercase())),
-        // Spec §9: what opentelemetry-aws (Rust) gets wrong.
+        // Known gaps of other implementations (docs/conformance.md): what
+        // opentelemetry-aws (Rust) gets wrong.
         ("xr_root_only", format!("Root={ROOT}")),
         ("xr_root_only_requested", format!("Root={ROOT};Sampled=?")),
         ("xr_version_2", "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
@@ -453,7 +458,7 @@ fn xray_cases(rng: &mut StdRng) -> Vec<Case> {
         ("xr_short_unique", "Root=1-5759e988-d862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
         ("xr_short_parent", format!("Root={ROOT};Parent=3995c3f42cd8ad8;Sampled=1")),
         ("xr_long_parent", format!("Root={ROOT};Parent=053995c3f42cd8ad8;Sampled=1")),
-        // Spec §5.
+        // The X-Ray rules (docs/wire-formats.md#aws-x-ray).
         ("xr_parent_non_hex", format!("Root={ROOT};Parent=53995c3f42cd8adz;Sampled=1")),
         ("xr_parent_plus_sign", format!("Root={ROOT};Parent=+3995c3f42cd8ad8;Sampled=1")),
         ("xr_root_plus_sign", "Root=1-+759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".to_owned()),
@@ -762,9 +767,10 @@ fn differential_against_opentelemetry_python_propagators() {
     );
 }
 
-/// The corpus covers every "known gap of the peers" of spec §9 (by case id).
+/// The corpus covers every item of `docs/conformance.md#known-gaps-of-other-implementations`
+/// (by case id).
 #[test]
-fn corpus_covers_the_known_gaps_of_spec_section_9() {
+fn corpus_covers_the_known_gaps_of_other_implementations() {
     let ids: Vec<String> = corpus().into_iter().map(|c| c.id).collect();
     for gap in [
         "tp_version_1_digit",

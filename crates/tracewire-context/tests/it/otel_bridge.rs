@@ -1,6 +1,8 @@
-//! The OpenTelemetry bridge seen from outside (spec §7 `otel`, §9): the strict
-//! propagators through `opentelemetry_http`'s real `HeaderMap` carriers, and the
-//! `TraceContext` ↔ `SpanContext` conversions.
+//! The OpenTelemetry bridge seen from outside (feature `otel`): the strict propagators
+//! (which reject what the SDK's accept, see
+//! `docs/conformance.md#known-gaps-of-other-implementations`) through
+//! `opentelemetry_http`'s real `HeaderMap` carriers, and the `TraceContext` ↔
+//! `SpanContext` conversions.
 #![cfg(all(feature = "otel", feature = "http"))]
 
 use http::{HeaderMap, HeaderValue};
@@ -25,7 +27,7 @@ fn extract_w3c(pairs: &[(&'static str, &str)]) -> opentelemetry::Context {
 }
 
 #[test]
-fn w3c_propagator_rejects_every_sdk_leniency_of_spec_section_9() {
+fn w3c_propagator_rejects_every_sdk_leniency() {
     let t = "0af7651916cd43dd8448eb211c80319c";
     let p = "b7ad6b7169203331";
     for bad in [
@@ -121,7 +123,7 @@ fn composite_propagator_round_trips_through_header_maps() {
 }
 
 /// Level 2 tracestate keys (several `@`, a long part after `@`) are valid here
-/// (spec §3) but refused by `opentelemetry::trace::TraceState`: the `SpanContext` gets
+/// (Level 2 key grammar, `docs/wire-formats.md#w3c-tracestate`) but refused by `opentelemetry::trace::TraceState`: the `SpanContext` gets
 /// every entry OpenTelemetry can hold, never an empty tracestate because of them.
 #[test]
 fn to_span_context_keeps_every_entry_opentelemetry_can_hold() {

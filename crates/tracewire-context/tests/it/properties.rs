@@ -662,7 +662,8 @@ proptest! {
     }
 }
 
-/// Spec §4: "beyond that drop whole members from the end". A member that does not fit
+/// Baggage limits (`docs/wire-formats.md#w3c-baggage`): members beyond 64 or 8192 bytes
+/// are dropped from the end, never from the middle. A member that does not fit
 /// in 8192 bytes ends the list: a smaller member after it must not be admitted.
 #[test]
 fn baggage_parse_over_byte_limit_drops_from_the_end() {

@@ -1,4 +1,4 @@
-//! `RequestBuilderExt` (spec §7 `reqwest`): a real reqwest client sends to a real hyper
+//! `RequestBuilderExt` (feature `reqwest`): a real reqwest client sends to a real hyper
 //! server on 127.0.0.1 that echoes the headers it received.
 #![cfg(feature = "reqwest")]
 

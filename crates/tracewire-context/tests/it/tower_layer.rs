@@ -1,4 +1,4 @@
-//! `TraceContextLayer` (spec §7 `tower`) in front of a real hyper server on 127.0.0.1,
+//! `TraceContextLayer` (feature `tower`) in front of a real hyper server on 127.0.0.1,
 //! driven by a real reqwest client.
 //!
 //! The handler reports, as JSON, what it saw: the `TraceContext` request extension and
@@ -237,7 +237,7 @@ async fn layer_wraps_an_in_process_service() {
     assert_eq!(&body[..], PARENT_ID.as_bytes());
 }
 
-/// The whole path of spec §7: the layer extracts, the handler calls a downstream
+/// The whole path through the bridges: the layer extracts, the handler calls a downstream
 /// service with `current_trace_context()`, and the downstream receives the same trace
 /// (the remote span as parent, no local span in between), the full strict tracestate
 /// (Level 2 keys included, which OpenTelemetry's own `TraceState` cannot hold) and the

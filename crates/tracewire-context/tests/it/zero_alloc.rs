@@ -1,4 +1,5 @@
-//! Spec §8: parsing and formatting a `traceparent` allocate nothing on the heap.
+//! Parsing and formatting a `traceparent` allocate nothing on the heap
+//! (`docs/benchmarks.md#context-performance-targets`).
 //!
 //! A counting global allocator (`stats_alloc`, so no `unsafe` here) wraps the system
 //! allocator. The tests of this file take one lock while they measure, so no other test
@@ -155,7 +156,7 @@ fn traceparent_parse_and_format_do_not_allocate() {
     assert!(buf.as_str().ends_with("-03"), "got {}", buf.as_str());
 }
 
-/// Spec §8's workload (traceparent + 2-member tracestate through `http::HeaderMap`):
+/// The workload of `docs/benchmarks.md#context-performance-targets` (traceparent + 2-member tracestate through `http::HeaderMap`):
 /// extract allocates nothing, inject only its two header values, and both fewer than
 /// `opentelemetry_sdk`'s `TraceContextPropagator`.
 #[cfg(all(feature = "http", feature = "otel"))]

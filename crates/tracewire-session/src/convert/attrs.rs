@@ -1,5 +1,6 @@
-//! Span attributes and statuses per event family (spec §3.4), in PromptKit and/or GenAI
-//! semantic-convention naming, plus content capture (§3.5).
+//! Span attributes and statuses per event family, in PromptKit and/or GenAI
+//! semantic-convention naming, plus content capture (`docs/sessions.md#spans-and-attributes`,
+//! `docs/sessions.md#status`, `docs/sessions.md#content-capture`).
 
 use serde_json::Value as Json;
 

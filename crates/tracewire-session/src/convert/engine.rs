@@ -1,4 +1,5 @@
-//! The conversion state machine: sorting, pairing, hierarchy and finishing (§3.1–3.6).
+//! The conversion state machine: sorting, pairing, hierarchy and finishing
+//! (`docs/sessions.md#ordering-and-pairing` through `docs/sessions.md#root-span`).
 
 use std::collections::{HashMap, VecDeque};
 

@@ -1,5 +1,5 @@
 //! JSON text exactly as Go's `encoding/json` writes it, so content attributes match
-//! PromptKit byte for byte (spec §3.5).
+//! PromptKit byte for byte (`docs/sessions.md#content-capture`).
 
 use serde_json::{Number, Value};
 

@@ -1,4 +1,4 @@
-//! Deterministic ids (spec §3.2): SHA-256 of the session id and of PromptKit's key
+//! Deterministic ids (`docs/sessions.md#span-ids`): SHA-256 of the session id and of PromptKit's key
 //! strings, with `key#n` disambiguation so span ids stay unique within a trace.
 
 use std::collections::{HashMap, HashSet};

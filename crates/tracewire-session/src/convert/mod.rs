@@ -1,4 +1,5 @@
-//! The converter (spec §3–4): session events → spans.
+//! The converter: session events → spans. Every rule is stated in
+//! [docs/sessions.md](https://github.com/tracewire/tracewire/blob/main/docs/sessions.md).
 //!
 //! Conversion is infallible and deterministic: events are sorted by `(timestamp, seq)`,
 //! starts and completions are paired FIFO per key (early completions are buffered),
@@ -91,8 +92,8 @@ where
     }
 }
 
-/// Options of the [`Converter`]; the defaults reproduce PromptKit except for the fixes
-/// the spec lists (root status from children, capture off).
+/// Options of the [`Converter`]; the defaults reproduce PromptKit except where PromptKit
+/// loses or leaks data: the root status comes from the children, and content capture is off.
 #[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct ConvertOptions {
@@ -231,7 +232,8 @@ impl Converter {
         engine::run(&self.options, session_id, events, placement)
     }
 
-    /// Converts one session under a caller's trace context (spec §4). An invalid context
+    /// Converts one session under a caller's trace context
+    /// ([docs/sessions.md#parent-linking](https://github.com/tracewire/tracewire/blob/main/docs/sessions.md#parent-linking)). An invalid context
     /// falls back to the session's own trace, reported in [`Conversion::parent`] and
     /// logged once.
     pub fn convert_session_with_parent(

@@ -1,4 +1,5 @@
-//! Parent linking (spec §4): placing a converted session under a caller's trace.
+//! Parent linking (`docs/sessions.md#parent-linking`): placing a converted session under a
+//! caller's trace.
 
 use tracewire_context::{header, Rejection, SpanId, TraceContext, TraceId, XRaySampled};
 
@@ -48,7 +49,8 @@ impl Placement {
         }
     }
 
-    /// Applies the first matching row of the §4 table.
+    /// Applies the first matching row of the table in `docs/sessions.md#parent-linking`:
+    /// a valid traceparent, else a valid X-Ray header, else a reported fallback.
     pub(crate) fn from_context(session_trace: TraceId, cx: &TraceContext) -> Self {
         let rejection_of = |name: &str| cx.rejections().iter().find(|r| r.header == name).cloned();
         if let Some(tp) = cx.traceparent {

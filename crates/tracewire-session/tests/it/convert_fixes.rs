@@ -1,4 +1,6 @@
-//! Spec §10 behaviours 10, 11, 13–16: where we fix PromptKit's converter.
+//! Where the converter fixes PromptKit's (`docs/sessions.md`): unique ids for repeated
+//! keys, run-scoped hierarchy, order independence, incomplete and orphan spans, root and
+//! tool status, content capture, GenAI naming, validations and evals.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ fn convert(events: &[SessionEvent]) -> Conversion {
 }
 
 #[test]
-fn b10_provider_tool_provider_loop_has_distinct_ids() {
+fn provider_tool_provider_loop_has_distinct_ids() {
     let out = convert(&[
         ev(
             1,
@@ -79,7 +81,7 @@ fn b10_provider_tool_provider_loop_has_distinct_ids() {
 }
 
 #[test]
-fn b11_children_sit_under_their_own_runs_pipeline() {
+fn children_sit_under_their_own_runs_pipeline() {
     let out = convert(&[
         ev(1, "pipeline.started", 0, "run-a", json!({})),
         ev(2, "pipeline.started", 1, "run-b", json!({})),
@@ -129,7 +131,7 @@ fn b11_children_sit_under_their_own_runs_pipeline() {
 }
 
 #[test]
-fn b13_completion_before_start_ends_after_start() {
+fn completion_before_start_ends_after_start() {
     let out = convert(&[
         ev(
             2,
@@ -154,7 +156,7 @@ fn b13_completion_before_start_ends_after_start() {
 }
 
 #[test]
-fn b13_unmatched_start_is_incomplete_until_root_end_with_events_kept() {
+fn unmatched_start_is_incomplete_until_root_end_with_events_kept() {
     let out = convert(&[
         ev(
             1,
@@ -182,7 +184,7 @@ fn b13_unmatched_start_is_incomplete_until_root_end_with_events_kept() {
 }
 
 #[test]
-fn b13_orphan_completion_is_emitted_or_dropped() {
+fn orphan_completion_is_emitted_or_dropped() {
     let events = [
         ev(1, "pipeline.started", 0, "run-1", json!({})),
         ev(
@@ -210,7 +212,7 @@ fn b13_orphan_completion_is_emitted_or_dropped() {
 }
 
 #[test]
-fn b13_orphan_start_is_clamped_to_root_start() {
+fn orphan_start_is_clamped_to_root_start() {
     let out = convert(&[
         ev(1, "pipeline.started", 100, "run-1", json!({})),
         ev(
@@ -227,7 +229,7 @@ fn b13_orphan_start_is_clamped_to_root_start() {
 }
 
 #[test]
-fn b14_root_status_from_children_and_always_ok() {
+fn root_status_from_children_and_always_ok() {
     let events = [
         ev(
             1,
@@ -269,7 +271,7 @@ fn b14_root_status_from_children_and_always_ok() {
 }
 
 #[test]
-fn b14_tool_status_strings() {
+fn tool_status_failed_or_error_makes_the_tool_span_error() {
     let status_of = |status: &str| {
         let out = convert(&[
             ev(
@@ -355,7 +357,7 @@ fn otlp_text(out: &Conversion) -> String {
 }
 
 #[test]
-fn b15_secrets_absent_by_default_present_with_capture() {
+fn secrets_absent_by_default_present_with_capture() {
     for naming in [Naming::PromptKit, Naming::GenAi, Naming::Both] {
         let off = convert_with(
             ConvertOptions::default().with_naming(naming),
@@ -400,7 +402,7 @@ impl Redactor for MaskTokens {
 }
 
 #[test]
-fn b15_redactor_masks_and_none_drops_only_that_attribute() {
+fn redactor_masks_and_none_drops_only_that_attribute() {
     let options = ConvertOptions::default()
         .with_capture_content(true)
         .with_redactor(Arc::new(MaskTokens));
@@ -417,7 +419,7 @@ fn b15_redactor_masks_and_none_drops_only_that_attribute() {
 }
 
 #[test]
-fn b16_genai_naming() {
+fn genai_naming_sets_request_model_finish_reasons_and_tool_type() {
     let options = ConvertOptions::default()
         .with_naming(Naming::GenAi)
         .with_capture_content(true);
@@ -500,7 +502,7 @@ fn b16_genai_naming() {
 }
 
 #[test]
-fn b16_failed_validation_is_ok_with_score_zero_and_violations() {
+fn failed_validation_is_ok_with_score_zero_and_violations() {
     let out = convert(&[
         ev(
             1,
@@ -548,7 +550,7 @@ fn b16_failed_validation_is_ok_with_score_zero_and_violations() {
 }
 
 #[test]
-fn b16_eval_error_and_null_score() {
+fn eval_error_is_an_error_status_and_a_null_score_is_left_out() {
     let out = convert(&[
         ev(
             1,

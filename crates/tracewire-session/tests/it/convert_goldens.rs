@@ -1,4 +1,4 @@
-//! Spec §10 behaviours 7 and 12: byte-exact OTLP goldens for older (`run_id`) and newer
+//! Byte-exact OTLP goldens (`docs/wire-formats.md#otlp`) for older (`run_id`) and newer
 //! (`execution_id`) PromptKit recordings, and order independence.
 //!
 //! Regenerate the goldens after an intended change with
@@ -63,17 +63,17 @@ fn check_golden(name: &str) {
 }
 
 #[test]
-fn b7_older_run_id_recording_matches_goldens() {
+fn older_run_id_recording_matches_goldens() {
     check_golden("pk_run_id.jsonl");
 }
 
 #[test]
-fn b7_newer_execution_id_recording_matches_goldens() {
+fn newer_execution_id_recording_matches_goldens() {
     check_golden("pk_execution_id.jsonl");
 }
 
 #[test]
-fn b7_golden_json_has_string_nanos_and_int_values() {
+fn golden_json_has_string_nanos_and_int_values() {
     let json = std::fs::read_to_string(fixture_path("pk_run_id.otlp.json")).unwrap();
     assert!(json.contains(r#""traceId":"84097828fc31a8c8d29210df48901a85""#));
     assert!(json.contains(r#""spanId":"beea37abe42685c0""#));
@@ -102,7 +102,7 @@ proptest! {
 
     /// Input order never matters (sorted by timestamp and seq).
     #[test]
-    fn b12_permuted_lines_give_identical_output(
+    fn permuted_lines_give_identical_output(
         lines in Just(fixture_lines("pk_run_id.jsonl")).prop_shuffle(),
         sample in Just(std::fs::read_to_string(sample_path()).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()).prop_shuffle(),
     ) {

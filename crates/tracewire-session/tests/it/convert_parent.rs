@@ -1,4 +1,4 @@
-//! Spec §10 behaviour 17: parent linking (§4) with tracewire-context's TraceContext.
+//! Parent linking (`docs/sessions.md#parent-linking`) with tracewire-context's TraceContext.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -70,7 +70,7 @@ fn convert(cx: &TraceContext) -> (Conversion, usize) {
 }
 
 #[test]
-fn b17_w3c_vector() {
+fn w3c_parent_sets_trace_root_parent_flags_and_tracestate() {
     let cx = context(&[
         (
             header::TRACEPARENT,
@@ -92,14 +92,14 @@ fn b17_w3c_vector() {
         Some("b7ad6b7169203331")
     );
     assert_eq!(root.flags, 0x01 | HAS_IS_REMOTE | IS_REMOTE);
-    // Span ids still follow §3.2; children are not remote.
+    // Span ids are still the session's (docs/sessions.md#span-ids); children are not remote.
     assert_eq!(root.span_id, key_span_id("session-1:root"));
     assert_eq!(out.spans[1].span_id, key_span_id("run-1:pipeline"));
     assert_eq!(out.spans[1].flags, 0x01 | HAS_IS_REMOTE);
 }
 
 #[test]
-fn b17_w3c_keeps_only_sampled_and_random_bits() {
+fn w3c_parent_keeps_only_sampled_and_random_bits() {
     let cx = context(&[(
         header::TRACEPARENT,
         "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-ff",
@@ -115,7 +115,7 @@ fn b17_w3c_keeps_only_sampled_and_random_bits() {
 }
 
 #[test]
-fn b17_xray_vector() {
+fn xray_parent_sets_trace_and_root_parent() {
     let cx = context(&[(
         header::X_AMZN_TRACE_ID,
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
@@ -144,7 +144,7 @@ fn b17_xray_vector() {
 }
 
 #[test]
-fn b17_root_only_xray_keeps_its_trace_id_without_parent() {
+fn root_only_xray_keeps_its_trace_id_without_parent() {
     let cx = context(&[(
         header::X_AMZN_TRACE_ID,
         "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
@@ -161,7 +161,7 @@ fn b17_root_only_xray_keeps_its_trace_id_without_parent() {
 }
 
 #[test]
-fn b17_invalid_traceparent_with_xray_reports_the_rejection() {
+fn invalid_traceparent_beside_valid_xray_reports_the_rejection() {
     let cx = context(&[
         (
             header::TRACEPARENT,
@@ -183,7 +183,7 @@ fn b17_invalid_traceparent_with_xray_reports_the_rejection() {
 }
 
 #[test]
-fn b17_invalid_traceparent_falls_back_with_exactly_one_warning() {
+fn invalid_traceparent_falls_back_with_exactly_one_warning() {
     let cx = context(&[(header::TRACEPARENT, "00-not-a-valid-traceparent-01")]);
     let (out, warnings) = convert(&cx);
     match &out.parent {
@@ -197,7 +197,7 @@ fn b17_invalid_traceparent_falls_back_with_exactly_one_warning() {
 }
 
 #[test]
-fn b17_empty_context_is_no_parent() {
+fn empty_context_is_no_parent() {
     let (out, warnings) = convert(&TraceContext::new());
     assert_eq!(out.parent, ParentOutcome::NoParent);
     assert_eq!(warnings, 0);

@@ -1,4 +1,5 @@
-//! Spec §10 behaviours 1–6: PromptKit compatibility of the converter.
+//! PromptKit compatibility of the converter (`docs/sessions.md`): id vectors, the root,
+//! provider, tool, middleware and workflow spans, and messages as span events.
 
 use crate::convert_support::*;
 use serde_json::json;
@@ -14,7 +15,7 @@ fn convert(
 }
 
 #[test]
-fn b1_id_vectors_as_unit_values() {
+fn promptkit_id_vectors_as_unit_values() {
     assert_eq!(
         session_trace_id("session-1").to_string(),
         "84097828fc31a8c8d29210df48901a85"
@@ -33,7 +34,7 @@ fn b1_id_vectors_as_unit_values() {
 }
 
 #[test]
-fn b1_id_vectors_through_converted_fixture() {
+fn promptkit_id_vectors_through_converted_fixture() {
     let out = convert(&fixture("pk_run_id.jsonl"));
     let spans = &out.spans;
     for s in spans {
@@ -60,14 +61,14 @@ fn b1_id_vectors_through_converted_fixture() {
 }
 
 #[test]
-fn b2_empty_input_gives_no_spans_and_zero_stats() {
+fn empty_input_gives_no_spans_and_zero_stats() {
     let out = convert(&[]);
     assert!(out.spans.is_empty());
     assert_eq!(out.stats, ConvertStats::default());
 }
 
 #[test]
-fn b2_root_is_session_server_with_session_id() {
+fn root_is_session_server_with_session_id() {
     let out = convert(&[ev(1, "pipeline.started", 0, "run-1", json!({}))]);
     let root = &out.spans[0];
     assert_eq!(root.name, "session");
@@ -77,7 +78,7 @@ fn b2_root_is_session_server_with_session_id() {
 }
 
 #[test]
-fn b3_provider_start_and_complete() {
+fn provider_start_and_complete_give_a_client_span_with_usage_and_cost() {
     let out = convert(&[
         ev(
             1,
@@ -111,7 +112,7 @@ fn b3_provider_start_and_complete() {
 }
 
 #[test]
-fn b3_provider_failure_messages() {
+fn provider_failure_is_error_with_its_message_or_unknown_error() {
     let failed = |error: serde_json::Value| {
         let out = convert(&[
             ev(
@@ -144,7 +145,7 @@ fn b3_provider_failure_messages() {
 }
 
 #[test]
-fn b4_tool_call_id_and_go_encoded_args() {
+fn tool_span_has_call_id_and_go_encoded_args() {
     let events = [
         ev(
             1,
@@ -184,7 +185,7 @@ fn b4_tool_call_id_and_go_encoded_args() {
 }
 
 #[test]
-fn b5_middleware_and_workflow_spans() {
+fn middleware_and_workflow_spans_have_their_attributes_and_status() {
     let out = convert(&[
         ev(
             1,
@@ -234,7 +235,7 @@ fn b5_middleware_and_workflow_spans() {
 }
 
 #[test]
-fn b6_messages_become_provider_events_in_order_else_root() {
+fn messages_become_provider_events_in_order_else_root_events() {
     let out = convert(&[
         ev(
             1,

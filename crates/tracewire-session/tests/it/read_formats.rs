@@ -1,4 +1,4 @@
-//! Spec §10 behaviours 8 and 9: the JSONL reader and lossless round trips.
+//! The JSONL reader and lossless round trips (`docs/wire-formats.md#recorded-sessions`).
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -18,7 +18,7 @@ fn read(
 }
 
 #[test]
-fn b8_run_id_and_execution_id_both_work() {
+fn run_id_and_execution_id_both_work() {
     let events: Vec<_> = read(
         &format!("{PK_STARTED}\n{PK_FAILED_NEW}\n"),
         ReadOptions::default(),
@@ -34,7 +34,7 @@ fn b8_run_id_and_execution_id_both_work() {
 }
 
 #[test]
-fn b8_data_type_is_ignored_for_dispatch() {
+fn data_type_is_ignored_for_dispatch() {
     let line = PK_STARTED.replace("*events.ProviderCallStartedData", "*events.SomethingElse");
     let events: Vec<_> = read(&line, ReadOptions::default())
         .into_iter()
@@ -46,7 +46,7 @@ fn b8_data_type_is_ignored_for_dispatch() {
 }
 
 #[test]
-fn b8_unknown_types_are_events_not_errors() {
+fn unknown_types_are_events_not_errors() {
     let line = PK_STARTED.replace("provider.call.started", "media.uploaded");
     let items = read(
         &format!("{line}\n{line}\n"),
@@ -60,7 +60,7 @@ fn b8_unknown_types_are_events_not_errors() {
 }
 
 #[test]
-fn b8_malformed_lines_are_counted_with_line_numbers() {
+fn malformed_lines_are_counted_with_line_numbers() {
     let input = format!(
         "\u{feff}{PK_STARTED}\n\nnot json\n[1,2]\n{{\"event\":{{\"timestamp\":\"2026-01-01T00:00:00Z\"}}}}\n{}\n{{\"v\":2,\"type\":\"x\"}}\n{{\"foo\":1}}\n{NATIVE_STARTED}\n",
         PK_STARTED.replace("2026-02-22T10:15:30.123456789Z", "yesterday"),
@@ -178,7 +178,7 @@ fn envelope_keys_are_decoded_strictly_in_both_formats() {
 }
 
 #[test]
-fn b8_malformed_lines_are_errors_only_under_strict() {
+fn malformed_lines_are_errors_only_under_strict() {
     let input = format!("{PK_STARTED}\nnot json\n{PK_STARTED}\n");
     let lenient = read(&input, ReadOptions::default());
     assert_eq!(lenient.len(), 2);
@@ -193,7 +193,7 @@ fn b8_malformed_lines_are_errors_only_under_strict() {
 }
 
 #[test]
-fn b8_only_first_ten_malformed_lines_are_kept() {
+fn only_first_ten_malformed_lines_are_kept() {
     let input = "x\n".repeat(25);
     let mut reader = read_jsonl(input.as_bytes(), ReadOptions::default());
     assert_eq!(reader.by_ref().count(), 0);
@@ -202,7 +202,7 @@ fn b8_only_first_ten_malformed_lines_are_kept() {
 }
 
 #[test]
-fn b8_overlong_line_is_malformed_and_the_next_line_still_reads() {
+fn overlong_line_is_malformed_and_the_next_line_still_reads() {
     let long = format!("{{\"pad\":\"{}\"}}", "a".repeat(600));
     let input = format!("{long}\n{PK_STARTED}\n");
     let mut reader = read_jsonl(
@@ -218,7 +218,7 @@ fn b8_overlong_line_is_malformed_and_the_next_line_still_reads() {
 }
 
 #[test]
-fn b9_native_round_trip_is_byte_identical() {
+fn native_round_trip_is_byte_identical() {
     let event = read(NATIVE_STARTED, ReadOptions::default())
         .pop()
         .unwrap()
@@ -234,7 +234,7 @@ fn b9_native_round_trip_is_byte_identical() {
 }
 
 #[test]
-fn b9_promptkit_native_promptkit_is_value_equal() {
+fn promptkit_native_promptkit_is_value_equal() {
     let extra = r#"{"seq":5,"parent_id":"p-7","event":{"type":"tool.call.completed","timestamp":"2026-08-21T09:00:02.500+02:00","execution_id":"exec-7","sequence":9,"session_id":"s-42","data_type":"*events.ToolCallEventData","data":{"ToolName":"search","CallID":"call-9","Duration":250000000,"Status":"success","Unknown":{"x":[1,2]},"extra":"literal"}}}"#;
     for line in [PK_STARTED, PK_FAILED_NEW, extra] {
         let event = read(line, ReadOptions::default()).pop().unwrap().unwrap();

@@ -1,5 +1,5 @@
-//! The span floor of the loopback bench: raw tokio-tungstenite plus the SDK spans the spec
-//! asks for — one `websocket.send` PRODUCER span per data frame sent, one
+//! The span floor of the loopback bench: raw tokio-tungstenite plus the SDK spans
+//! tracewire-ws records (`docs/websocket.md#send-span`) — one `websocket.send` PRODUCER span per data frame sent, one
 //! `websocket.receive` CONSUMER span per data frame received, with the same attributes as
 //! tracewire-ws sets — but no envelope and no propagation. No instrumentation that
 //! creates those spans through the SDK can run faster than this.

@@ -1,4 +1,5 @@
-//! Reading envelopes: detection (spec §2.5) and unwrapping of the Seed, OtelWs and legacy
+//! Reading envelopes: detection (`docs/wire-formats.md#detecting-the-envelope-on-receive`)
+//! and unwrapping of the Seed, OtelWs and legacy
 //! flat forms, borrowing from the received buffer wherever possible.
 
 use std::fmt;
@@ -70,7 +71,8 @@ impl<'a> Decoded<'a> {
     }
 }
 
-/// Detects and unwraps an envelope in a received message (spec §2.5).
+/// Detects and unwraps an envelope in a received message (the rules:
+/// [docs/wire-formats.md#detecting-the-envelope-on-receive](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#detecting-the-envelope-on-receive)).
 ///
 /// Anything that is not an envelope — control frames, non-JSON, arrays, scalars, objects
 /// with other keys — comes back unchanged as [`EnvelopeKind::None`]. Errors affect only

@@ -10,10 +10,11 @@ use super::validate::first_string_special;
 use super::Format;
 use crate::error::Error;
 
-/// Standard base64 with padding (RFC 4648 §4), as Go's `encoding/json` writes `[]byte`.
+/// Standard base64 with padding (RFC 4648, section 4: <https://www.rfc-editor.org/rfc/rfc4648#section-4>), as Go's `encoding/json` writes `[]byte`.
 pub(crate) const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// Wraps a data frame in an envelope of `format`, with the trace `fields` (spec §2.4).
+/// Wraps a data frame in an envelope of `format`, with the trace `fields` (which format
+/// each payload gets: [docs/wire-formats.md#choosing-the-format-on-send](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#choosing-the-format-on-send)).
 ///
 /// The opcode is kept (Text stays Text, Binary stays Binary). Ping, Pong, Close and raw
 /// frames are returned unchanged. Fails with [`Error::EnvelopeTooLarge`] when the

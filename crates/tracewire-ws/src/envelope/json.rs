@@ -25,7 +25,7 @@ pub(crate) fn first_non_ws(bytes: &[u8]) -> Option<u8> {
 
 /// `true` when `text` is exactly one JSON value that is an object, array, number, `true`,
 /// `false` or `null`, without surrounding whitespace and nested at most 126 deep
-/// (spec §2.2): such text is embedded verbatim as OtelWs `data`.
+/// (`docs/wire-formats.md#otelws-envelope`): such text is embedded verbatim as OtelWs `data`.
 pub(crate) fn is_embeddable(text: &str) -> bool {
     let bytes = text.as_bytes();
     let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else {

@@ -1,9 +1,10 @@
-//! The envelope codec (spec §2): trace fields and the application's payload in one JSON
+//! The envelope codec: trace fields and the application's payload in one JSON
 //! body, in the Seed (`{"headers":…,"payload":"<base64>"}`), OtelWs
 //! (`{"header":…,"data":…}`) and legacy flat forms.
 //!
 //! The codec is pure (no I/O, no OpenTelemetry); [`crate::TracedWebSocket`] drives it. It
 //! is public for benchmarks, fuzzing and for callers that move messages by other means.
+//! The formats, byte by byte: [docs/wire-formats.md#websocket-envelopes](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#websocket-envelopes).
 
 mod decode;
 mod encode;
@@ -15,7 +16,7 @@ pub use decode::{decode, Decoded};
 pub use encode::encode;
 pub use fields::{FieldView, Fields};
 
-/// The envelope format a writer uses (spec §2.4).
+/// The envelope format a writer uses ([docs/wire-formats.md#choosing-the-format-on-send](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#choosing-the-format-on-send)).
 ///
 /// Every reader detects all formats whatever its own `Format`; between two copies of this
 /// crate every payload round-trips exactly, with its opcode, in every format.
@@ -37,7 +38,7 @@ pub enum Format {
     Auto,
 }
 
-/// Which envelope a received message carried (spec §2.5).
+/// Which envelope a received message carried ([docs/wire-formats.md#detecting-the-envelope-on-receive](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#detecting-the-envelope-on-receive)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EnvelopeKind {
@@ -63,7 +64,7 @@ impl EnvelopeKind {
     }
 }
 
-/// Why a received envelope could not be unwrapped (spec §2.5).
+/// Why a received envelope could not be unwrapped ([docs/wire-formats.md#detecting-the-envelope-on-receive](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#detecting-the-envelope-on-receive)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum Malformed {

@@ -1,4 +1,4 @@
-//! Oversize peer messages (spec §8 item 18).
+//! Oversize peer messages: `MessageTooLong` and Close 1009 (`docs/websocket.md#errors`).
 
 use crate::common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -12,7 +12,7 @@ fn small() -> WebSocketConfig {
 }
 
 #[tokio::test]
-async fn item18_message_too_long_sends_close_1009() {
+async fn oversize_peer_message_gives_message_too_long_and_close_1009() {
     let (mut raw, mut s) =
         raw_client_traced_server(Options::default().websocket_config(small())).await;
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
@@ -30,7 +30,7 @@ async fn item18_message_too_long_sends_close_1009() {
 }
 
 #[tokio::test]
-async fn item18_without_close_on_capacity_no_close_is_sent() {
+async fn oversize_peer_message_without_close_on_capacity_sends_no_close() {
     let opts = Options::default()
         .websocket_config(small())
         .close_on_capacity(false);
@@ -49,7 +49,7 @@ async fn item18_without_close_on_capacity_no_close_is_sent() {
 }
 
 #[tokio::test]
-async fn item18_split_stream_makes_the_sink_send_close_1009() {
+async fn oversize_message_on_split_stream_makes_the_sink_send_close_1009() {
     let (mut raw, s) = raw_client_traced_server(Options::default().websocket_config(small())).await;
     let (mut sink, mut stream) = s.split();
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();

@@ -1,4 +1,5 @@
-//! Subprotocol negotiation and handshake propagation over loopback (spec §8 items 21–23),
+//! Subprotocol negotiation and handshake propagation over loopback
+//! (`docs/wire-formats.md#websocket-handshake`: every row of its table),
 //! with raw tokio-tungstenite peers standing in for plain, Go-style and JS-style ends.
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 
@@ -135,7 +136,7 @@ async fn check_enveloped_pair(
 }
 
 #[tokio::test]
-async fn item21_ours_to_ours_composite() {
+async fn composite_offer_to_our_server_enables_the_envelope() {
     let (url, server) = traced_server(strict(&["json"])).await;
     let (mut c, resp) = connect(url.as_str(), strict(&["json"])).await.unwrap();
     let mut s = server.await.unwrap();
@@ -151,7 +152,7 @@ async fn item21_ours_to_ours_composite() {
 }
 
 #[tokio::test]
-async fn item21_ours_to_gorilla_style_server() {
+async fn composite_offer_to_gorilla_style_server_enables_the_envelope() {
     let count = Arc::new(AtomicUsize::new(0));
     let (url, server) =
         raw_server(|o| o.iter().find(|t| *t == "otel-ws+json").cloned(), count).await;
@@ -168,7 +169,7 @@ async fn item21_ours_to_gorilla_style_server() {
 }
 
 #[tokio::test]
-async fn item21_ours_to_plain_server_supporting_json() {
+async fn plain_server_choosing_the_app_protocol_gives_pass_through() {
     let count = Arc::new(AtomicUsize::new(0));
     let (url, server) = raw_server(|o| o.iter().find(|t| *t == "json").cloned(), count).await;
     let (mut c, resp) = connect(url.as_str(), strict(&["json"])).await.unwrap();
@@ -193,7 +194,7 @@ async fn item21_ours_to_plain_server_supporting_json() {
 }
 
 #[tokio::test]
-async fn item21_bare_otel_ws_with_ours_and_js_style_client() {
+async fn bare_otel_ws_offer_is_confirmed_with_the_envelope() {
     let (url, server) = traced_server(strict(&[])).await;
     let (mut c, resp) = connect(url.as_str(), strict(&[])).await.unwrap();
     let mut s = server.await.unwrap();
@@ -211,7 +212,7 @@ async fn item21_bare_otel_ws_with_ours_and_js_style_client() {
 }
 
 #[tokio::test]
-async fn item21_plain_server_selecting_nothing_retries_once() {
+async fn plain_server_selecting_nothing_makes_the_client_retry_once_without_the_header() {
     let count = Arc::new(AtomicUsize::new(0));
     let (url, server) = raw_server_n(|_| None, count.clone(), 2).await;
     let (mut c, resp) = connect(url.as_str(), strict(&[])).await.unwrap();
@@ -244,7 +245,7 @@ async fn item21_plain_server_selecting_nothing_retries_once() {
 }
 
 #[tokio::test]
-async fn item21_gorilla_dial_offer_strict_and_compat() {
+async fn gorilla_offer_is_pass_through_under_strict_and_enveloped_under_gorilla_compat() {
     // Strict: the app protocol wins, pass-through on both sides.
     let (url, server) = traced_server(strict(&["json"])).await;
     let (mut raw, reply) = manual_client(&url, "otel-ws, json", &[]).await;
@@ -274,7 +275,7 @@ async fn item21_gorilla_dial_offer_strict_and_compat() {
 }
 
 #[tokio::test]
-async fn item21_plain_json_offer_is_pass_through() {
+async fn plain_app_offer_is_pass_through() {
     let (url, server) = traced_server(strict(&["json"])).await;
     let (mut raw, reply) = manual_client(&url, "json", &[]).await;
     let mut s = server.await.unwrap();
@@ -292,7 +293,7 @@ async fn item21_plain_json_offer_is_pass_through() {
 }
 
 #[tokio::test]
-async fn item22_disabled_server_never_confirms_and_wrap_is_pass_through() {
+async fn disabled_server_never_confirms_otel_ws_and_wrap_without_token_is_pass_through() {
     let (url, server) = traced_server(strict(&["json"]).enabled(false)).await;
     let (_raw, reply) = manual_client(&url, "otel-ws+json, otel-ws, json", &[]).await;
     let s = server.await.unwrap();
@@ -325,7 +326,7 @@ async fn item22_disabled_server_never_confirms_and_wrap_is_pass_through() {
 }
 
 #[tokio::test]
-async fn item23_handshake_propagation() {
+async fn upgrade_request_carries_the_current_context_to_the_servers_connection_context() {
     let spans = Spans::new();
     let root = spans.root("client-op");
     let trace = root.span().span_context().trace_id();
@@ -419,7 +420,7 @@ async fn item23_handshake_propagation() {
 }
 
 #[tokio::test]
-async fn item05_explicit_format_wins_after_negotiation() {
+async fn explicit_format_wins_over_the_negotiated_default() {
     let count = Arc::new(AtomicUsize::new(0));
     let (url, server) = raw_server(|o| o.iter().find(|t| *t == "otel-ws").cloned(), count).await;
     let opts = strict(&[]).format(tracewire_ws::Format::Seed);

@@ -1,4 +1,4 @@
-//! Spans and propagation over real loopback WebSockets (spec §8 items 13–17, 19, 20).
+//! Spans and propagation over real loopback WebSockets (`docs/websocket.md`).
 #![allow(clippy::result_large_err)] // tungstenite's handshake callback signature
 
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ fn wire_parent_id(wire: &str) -> String {
 }
 
 #[tokio::test]
-async fn item13_trace_continuity_over_an_echo() {
+async fn echo_round_trip_keeps_one_trace_with_each_receive_under_the_peers_send() {
     let spans = Spans::new();
     let (mut c, mut s) = traced_pair(spans.options(), spans.options()).await;
     let root = spans.root("client-op");
@@ -56,7 +56,7 @@ async fn item13_trace_continuity_over_an_echo() {
 }
 
 #[tokio::test]
-async fn item13_wire_traceparent_names_the_send_span() {
+async fn wire_traceparent_names_the_send_span() {
     let spans = Spans::new();
     for format in [tracewire_ws::Format::Seed, tracewire_ws::Format::OtelWs] {
         spans.exporter.reset();
@@ -74,7 +74,7 @@ async fn item13_wire_traceparent_names_the_send_span() {
 }
 
 #[tokio::test]
-async fn item14_span_shapes() {
+async fn send_and_receive_spans_have_their_names_kinds_scope_and_attributes() {
     let spans = Spans::new();
     let (mut c, mut s) = traced_pair(spans.options(), spans.options()).await;
     let port = match c.get_ref().get_ref().peer_addr() {
@@ -146,7 +146,7 @@ async fn item14_span_shapes() {
 }
 
 #[tokio::test]
-async fn item15_span_policy_parent_link_both() {
+async fn span_policy_parent_link_and_parent_and_link() {
     for policy in [
         SpanPolicy::Parent,
         SpanPolicy::Link,
@@ -180,7 +180,7 @@ async fn item15_span_policy_parent_link_both() {
 }
 
 #[tokio::test]
-async fn item16_no_provider_injects_caller_context() {
+async fn without_provider_the_callers_context_is_injected_and_no_span_recorded() {
     let caller = Spans::new();
     let root = caller
         .root("op")
@@ -207,7 +207,7 @@ async fn item16_no_provider_injects_caller_context() {
 }
 
 #[tokio::test]
-async fn item16_a_no_provider_echo_server_keeps_continuing_each_callers_trace() {
+async fn echo_server_without_provider_continues_each_callers_trace() {
     // The server's tracer is the global no-op: after its first span, later messages take
     // the no-op shortcut, which must still carry each received context into the reply.
     let spans = Spans::new();
@@ -238,7 +238,7 @@ async fn item16_a_no_provider_echo_server_keeps_continuing_each_callers_trace() 
 }
 
 #[tokio::test]
-async fn item17_control_frames_and_close_codes() {
+async fn control_frames_pass_untraced_and_only_abnormal_close_records_an_error_span() {
     let spans = Spans::new();
     let (mut c, mut raw) = traced_client_raw_server(spans.options()).await;
     c.send(&Context::new(), Message::Ping(b"p1".to_vec().into()))
@@ -385,14 +385,14 @@ async fn split_both_ways(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item19_split_halves_ten_thousand_each_way() {
+async fn split_halves_carry_ten_thousand_messages_each_way_in_order() {
     let spans = Spans::new();
     let (c, s) = traced_pair(spans.options(), spans.options()).await;
     split_both_ways(c, s, &spans).await;
 }
 
 #[tokio::test]
-async fn item19_reunite_rejects_halves_of_different_sockets() {
+async fn reunite_rejects_halves_of_different_sockets() {
     let (c1, _s1) = traced_pair(Options::default(), Options::default()).await;
     let (c2, _s2) = traced_pair(Options::default(), Options::default()).await;
     let (sink1, _stream1) = c1.split();
@@ -401,7 +401,7 @@ async fn item19_reunite_rejects_halves_of_different_sockets() {
 }
 
 #[tokio::test]
-async fn item20_globals_untouched_and_disabled_is_raw() {
+async fn per_connection_options_leave_globals_untouched_and_disabled_is_raw() {
     let spans = Spans::new();
     let custom = tracewire_context::otel::CompositePropagator::w3c_with_baggage();
     let (mut c, mut s) = traced_pair(spans.options().propagator(custom), spans.options()).await;

@@ -1,4 +1,4 @@
-//! Peer golden vectors (spec §8 item 12): decode what the Go/JS peers write, and encode
+//! Peer golden vectors (`docs/wire-formats.md#interoperability`): decode what the Go/JS peers write, and encode
 //! byte-for-byte what they write for the same ids. Vectors: `tests/vectors/peers.json`.
 
 use std::collections::HashMap;
@@ -40,7 +40,7 @@ fn s<'a>(v: &'a Value, k: &str) -> &'a str {
 }
 
 #[tokio::test]
-async fn item12_peer_vectors_decode() {
+async fn peer_vectors_decode_to_their_payload_opcode_and_ids() {
     let all = vectors();
     let (mut raw, mut server) = raw_client_traced_server(Options::default()).await;
     let list = all["decode"].as_array().unwrap();
@@ -70,7 +70,7 @@ async fn item12_peer_vectors_decode() {
 }
 
 #[tokio::test]
-async fn item12_encoding_matches_peers_byte_for_byte() {
+async fn encoding_matches_peers_byte_for_byte() {
     let all = vectors();
     for v in all["encode"].as_array().unwrap() {
         let name = s(v, "name");

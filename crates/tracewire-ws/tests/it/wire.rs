@@ -1,4 +1,4 @@
-//! Wire formats over real loopback WebSockets (spec §8 items 1–9 and 11).
+//! Wire formats over real loopback WebSockets (`docs/wire-formats.md#websocket-envelopes`).
 
 use crate::common::*;
 use futures_util::SinkExt;
@@ -48,7 +48,7 @@ async fn round_trip_all(format: Option<Format>, messages: &[Message]) {
 }
 
 #[tokio::test]
-async fn item01_seed_round_trip_is_byte_identical() {
+async fn seed_round_trip_is_byte_identical() {
     let msgs = [
         Message::text("hello"),
         Message::text(r#"{"a":[1,2]}"#),
@@ -61,7 +61,7 @@ async fn item01_seed_round_trip_is_byte_identical() {
 }
 
 #[tokio::test]
-async fn item01_seed_wire_is_exact_with_sorted_headers() {
+async fn seed_wire_is_exact_with_sorted_headers() {
     let (mut c, mut raw) = traced_client_raw_server(Options::default()).await;
     let cx = tp_context().with_baggage(vec![KeyValue::new("user.id", "42")]);
     c.send(&cx, Message::text("hello")).await.unwrap();
@@ -81,7 +81,7 @@ async fn item01_seed_wire_is_exact_with_sorted_headers() {
 }
 
 #[tokio::test]
-async fn item02_otel_ws_verbatim_json() {
+async fn otel_ws_embeds_json_verbatim() {
     let deep126 = format!("{}{}", "[".repeat(126), "]".repeat(126));
     let deep127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
     let (mut c, mut raw) =
@@ -135,7 +135,7 @@ async fn item02_otel_ws_verbatim_json() {
 }
 
 #[tokio::test]
-async fn item03_otel_ws_text_travels_as_string() {
+async fn otel_ws_text_travels_as_a_json_string() {
     let texts = [
         "hello",
         "\"hello\"",
@@ -161,7 +161,7 @@ async fn item03_otel_ws_text_travels_as_string() {
 }
 
 #[tokio::test]
-async fn item04_otel_ws_binary_utf8_and_seed_fallback() {
+async fn otel_ws_binary_goes_as_otel_ws_when_utf8_else_as_seed() {
     let (mut c, mut raw) =
         traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
     c.send(&tp_context(), Message::binary(&b"[1,2]"[..]))
@@ -194,7 +194,7 @@ async fn item04_otel_ws_binary_utf8_and_seed_fallback() {
 }
 
 #[tokio::test]
-async fn item05_auto_sends_text_as_otel_ws_binary_as_seed() {
+async fn auto_sends_text_as_otel_ws_and_binary_as_seed() {
     let (mut c, mut raw) = traced_client_raw_server(Options::default().format(Format::Auto)).await;
     c.send(&tp_context(), Message::text("[1]")).await.unwrap();
     assert_eq!(
@@ -220,7 +220,7 @@ async fn item05_auto_sends_text_as_otel_ws_binary_as_seed() {
 }
 
 #[tokio::test]
-async fn item06_passthrough_keeps_bytes_and_opcode() {
+async fn passthrough_keeps_bytes_and_opcode() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let mut inputs: Vec<Message> = [
         "not json",
@@ -246,7 +246,7 @@ async fn item06_passthrough_keeps_bytes_and_opcode() {
 }
 
 #[tokio::test]
-async fn item07_legacy_flat_is_unwrapped() {
+async fn legacy_flat_form_is_unwrapped() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let cases = [
         (
@@ -272,7 +272,7 @@ async fn item07_legacy_flat_is_unwrapped() {
 }
 
 #[tokio::test]
-async fn item08_invalid_trace_fields_give_payload_without_context() {
+async fn invalid_trace_fields_give_payload_without_context() {
     let bad = [
         "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
         "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
@@ -320,7 +320,7 @@ async fn item08_invalid_trace_fields_give_payload_without_context() {
 }
 
 #[tokio::test]
-async fn item09_malformed_envelopes_then_stream_continues() {
+async fn malformed_envelopes_are_errors_and_the_stream_continues() {
     let (mut raw, mut s) = raw_client_traced_server(Options::default()).await;
     let cases = [
         (
@@ -384,7 +384,7 @@ async fn item09_malformed_envelopes_then_stream_continues() {
 }
 
 #[tokio::test]
-async fn item11_envelope_limits_on_send_and_receive() {
+async fn envelope_limits_on_send_and_receive() {
     let spans = Spans::new();
     let (mut c, mut raw) = traced_client_raw_server(spans.options().max_envelope_size(128)).await;
     let err = c
