@@ -59,12 +59,12 @@ pub use paths::BindError;
 pub use assemble::{Assembler, AssemblyStats, Limits, Output};
 pub use lines::{LineEvent, LineSplitter};
 pub use model::{
-    CompletedSpan, SpanEnd, SpanEvent, SpanId, SpanKind, SpanNode, SpanStart, Status, StatusCode,
-    Timestamp, Trace, TraceId,
+    CompletedSpan, IngestEvent, SpanEnd, SpanId, SpanNode, SpanStart, Status, StatusCode,
+    Timestamp, Trace, WireKind, WireTraceId,
 };
 pub use render::{format_duration, render_tree, RenderOptions};
 pub use stats::{SortKey, SpanStats};
-pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, Rejection};
+pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, LineRejection};
 
 #[cfg(feature = "emitter")]
 pub mod emitter;

@@ -12,6 +12,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracewire_context::ParseError;
+pub use tracewire_context::{SpanId, TraceId};
+
+/// The span id of a synthetic root: all zeros, which is invalid on the wire, so it never
+/// collides with a real span.
+pub const SYNTHETIC_SPAN_ID: SpanId = SpanId::INVALID;
+
 /// Why an identifier could not be parsed from hex.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -27,40 +34,76 @@ pub enum IdError {
     Zero,
 }
 
-/// Parses 1..=32 hex digits (any case) into a number; the caller checks the length.
-fn parse_hex_u128(s: &str) -> Result<u128, IdError> {
-    let mut v: u128 = 0;
-    for b in s.bytes() {
-        let d = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            b'A'..=b'F' => b - b'A' + 10,
-            _ => return Err(IdError::NotHex),
-        };
-        v = (v << 4) | u128::from(d);
+/// Decodes hex of either case with `tracewire-context`'s decoder, which takes lowercase
+/// only (as W3C requires). Lowercase text, what apps send, goes straight through; text
+/// with capitals (which go-trace's collector accepts, so ours does too) is lowercased on
+/// the stack and decoded again. `expected` names the allowed lengths in the error.
+fn decode_any_case<T>(
+    s: &str,
+    expected: &'static str,
+    decode: impl Fn(&str) -> Result<T, ParseError>,
+) -> Result<T, IdError> {
+    let error = match decode(s) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    match error {
+        ParseError::UppercaseHex { .. } => {
+            let mut buf = [0u8; 32];
+            let lower = buf
+                .get_mut(..s.len())
+                .ok_or(IdError::Length(s.len(), expected))?;
+            lower.copy_from_slice(s.as_bytes());
+            lower.make_ascii_lowercase();
+            // Lowercasing ASCII letters keeps the text UTF-8.
+            let lower = std::str::from_utf8(lower).map_err(|_| IdError::NotHex)?;
+            decode(lower).map_err(|e| id_error(e, expected))
+        }
+        e => Err(id_error(e, expected)),
     }
-    Ok(v)
 }
 
-/// A trace id, keeping the width it arrived with so 16-hex (go-trace) ids are echoed as 16 hex.
+fn id_error(e: ParseError, expected: &'static str) -> IdError {
+    match e {
+        ParseError::WrongLength { found, .. } => IdError::Length(found, expected),
+        ParseError::ZeroId { .. } => IdError::Zero,
+        _ => IdError::NotHex,
+    }
+}
+
+/// Parses a span id: exactly 16 hex digits of either case; all-zero ids are rejected.
+pub fn parse_span_id(s: &str) -> Result<SpanId, IdError> {
+    let id = decode_any_case(s, "16", SpanId::from_hex)?;
+    if id.is_valid() {
+        Ok(id)
+    } else {
+        Err(IdError::Zero)
+    }
+}
+
+/// A trace id as it arrived on the wire, keeping its width so 16-hex (go-trace) ids are
+/// echoed as 16 hex. A 128-bit id is `tracewire-context`'s [`TraceId`]; only go-trace's
+/// short ids need a type of their own.
 ///
-/// Ordering and hashing distinguish the widths: `Short(1)` and `W3c(1)` are different traces,
-/// because on the wire they are different strings.
+/// Ordering and hashing distinguish the widths: `Short(1)` and a `W3c` id of value 1 are
+/// different traces, because on the wire they are different strings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TraceId {
+pub enum WireTraceId {
     /// A 64-bit id, written as 16 lowercase hex digits (what go-trace generates).
     Short(u64),
     /// A 128-bit W3C id, written as 32 lowercase hex digits.
-    W3c(u128),
+    W3c(TraceId),
 }
 
-impl TraceId {
+impl WireTraceId {
     /// Parses 16 or 32 hex digits (any case); all-zero ids are rejected.
     pub fn parse_hex(s: &str) -> Result<Self, IdError> {
+        const EXPECTED: &str = "16 or 32";
         let id = match s.len() {
-            16 => TraceId::Short(parse_hex_u128(s)? as u64),
-            32 => TraceId::W3c(parse_hex_u128(s)?),
-            n => return Err(IdError::Length(n, "16 or 32")),
+            // Sixteen digits are eight bytes, the size of a span id: its decoder reads them.
+            16 => WireTraceId::Short(decode_any_case(s, EXPECTED, SpanId::from_hex)?.to_u64()),
+            32 => WireTraceId::W3c(decode_any_case(s, EXPECTED, TraceId::from_hex)?),
+            n => return Err(IdError::Length(n, EXPECTED)),
         };
         if id.to_u128() == 0 {
             return Err(IdError::Zero);
@@ -68,64 +111,40 @@ impl TraceId {
         Ok(id)
     }
 
+    /// A 128-bit id from its number.
+    pub const fn w3c(v: u128) -> Self {
+        WireTraceId::W3c(TraceId::from_u128(v))
+    }
+
     /// The id as a 128-bit number; a short id is zero-extended (what OTLP forwarding sends).
     pub fn to_u128(self) -> u128 {
         match self {
-            TraceId::Short(v) => u128::from(v),
-            TraceId::W3c(v) => v,
+            WireTraceId::Short(v) => u128::from(v),
+            WireTraceId::W3c(id) => id.to_u128(),
         }
+    }
+
+    /// The id at 128 bits (a short id zero-extended), as OTLP and W3C carry it.
+    pub fn to_trace_id(self) -> TraceId {
+        TraceId::from_u128(self.to_u128())
     }
 
     /// True when the id is 64-bit (go-trace width).
     pub fn is_short(self) -> bool {
-        matches!(self, TraceId::Short(_))
+        matches!(self, WireTraceId::Short(_))
     }
 }
 
-impl fmt::Display for TraceId {
+impl fmt::Display for WireTraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TraceId::Short(v) => write!(f, "{v:016x}"),
-            TraceId::W3c(v) => write!(f, "{v:032x}"),
+            WireTraceId::Short(v) => f.write_str(SpanId::from_u64(*v).to_hex().as_str()),
+            WireTraceId::W3c(id) => f.write_str(id.to_hex().as_str()),
         }
     }
 }
 
-impl FromStr for TraceId {
-    type Err = IdError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::parse_hex(s)
-    }
-}
-
-/// A 64-bit span id; written as 16 lowercase hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SpanId(pub u64);
-
-impl SpanId {
-    /// The id of a synthetic root (all zeros): invalid on the wire, so it never collides.
-    pub const SYNTHETIC: SpanId = SpanId(0);
-
-    /// Parses exactly 16 hex digits (any case); all-zero ids are rejected.
-    pub fn parse_hex(s: &str) -> Result<Self, IdError> {
-        if s.len() != 16 {
-            return Err(IdError::Length(s.len(), "16"));
-        }
-        let v = parse_hex_u128(s)? as u64;
-        if v == 0 {
-            return Err(IdError::Zero);
-        }
-        Ok(SpanId(v))
-    }
-}
-
-impl fmt::Display for SpanId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl FromStr for SpanId {
+impl FromStr for WireTraceId {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse_hex(s)
@@ -134,7 +153,7 @@ impl FromStr for SpanId {
 
 /// What a span represents. Ints 0..=2 are go-trace's, 3..=7 are the OpenTelemetry kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub enum SpanKind {
+pub enum WireKind {
     /// `0`: an in-process function (go-trace's default).
     #[default]
     Function,
@@ -156,69 +175,69 @@ pub enum SpanKind {
     Other(u8),
 }
 
-impl SpanKind {
+impl WireKind {
     /// Maps the wire int; 8..=255 become `Other`.
     pub fn from_u8(n: u8) -> Self {
         match n {
-            0 => SpanKind::Function,
-            1 => SpanKind::Http,
-            2 => SpanKind::Sql,
-            3 => SpanKind::Internal,
-            4 => SpanKind::Server,
-            5 => SpanKind::Client,
-            6 => SpanKind::Producer,
-            7 => SpanKind::Consumer,
-            n => SpanKind::Other(n),
+            0 => WireKind::Function,
+            1 => WireKind::Http,
+            2 => WireKind::Sql,
+            3 => WireKind::Internal,
+            4 => WireKind::Server,
+            5 => WireKind::Client,
+            6 => WireKind::Producer,
+            7 => WireKind::Consumer,
+            n => WireKind::Other(n),
         }
     }
 
     /// The wire int.
     pub fn as_u8(self) -> u8 {
         match self {
-            SpanKind::Function => 0,
-            SpanKind::Http => 1,
-            SpanKind::Sql => 2,
-            SpanKind::Internal => 3,
-            SpanKind::Server => 4,
-            SpanKind::Client => 5,
-            SpanKind::Producer => 6,
-            SpanKind::Consumer => 7,
-            SpanKind::Other(n) => n,
+            WireKind::Function => 0,
+            WireKind::Http => 1,
+            WireKind::Sql => 2,
+            WireKind::Internal => 3,
+            WireKind::Server => 4,
+            WireKind::Client => 5,
+            WireKind::Producer => 6,
+            WireKind::Consumer => 7,
+            WireKind::Other(n) => n,
         }
     }
 
     /// The lowercase name (`function` … `consumer`), or `unknown` for `Other`.
     pub fn name(self) -> &'static str {
         match self {
-            SpanKind::Function => "function",
-            SpanKind::Http => "http",
-            SpanKind::Sql => "sql",
-            SpanKind::Internal => "internal",
-            SpanKind::Server => "server",
-            SpanKind::Client => "client",
-            SpanKind::Producer => "producer",
-            SpanKind::Consumer => "consumer",
-            SpanKind::Other(_) => "unknown",
+            WireKind::Function => "function",
+            WireKind::Http => "http",
+            WireKind::Sql => "sql",
+            WireKind::Internal => "internal",
+            WireKind::Server => "server",
+            WireKind::Client => "client",
+            WireKind::Producer => "producer",
+            WireKind::Consumer => "consumer",
+            WireKind::Other(_) => "unknown",
         }
     }
 
     /// Parses one of the eight names (exact lowercase); `unknown` is not accepted.
     pub fn from_name(s: &str) -> Option<Self> {
         Some(match s {
-            "function" => SpanKind::Function,
-            "http" => SpanKind::Http,
-            "sql" => SpanKind::Sql,
-            "internal" => SpanKind::Internal,
-            "server" => SpanKind::Server,
-            "client" => SpanKind::Client,
-            "producer" => SpanKind::Producer,
-            "consumer" => SpanKind::Consumer,
+            "function" => WireKind::Function,
+            "http" => WireKind::Http,
+            "sql" => WireKind::Sql,
+            "internal" => WireKind::Internal,
+            "server" => WireKind::Server,
+            "client" => WireKind::Client,
+            "producer" => WireKind::Producer,
+            "consumer" => WireKind::Consumer,
             _ => return None,
         })
     }
 }
 
-impl fmt::Display for SpanKind {
+impl fmt::Display for WireKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
@@ -453,68 +472,17 @@ impl FromStr for Timestamp {
     }
 }
 
-/// The outcome class of a span (OpenTelemetry's three codes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum StatusCode {
-    /// No status was reported (the default, and all go-trace spans).
-    #[default]
-    Unset,
-    /// The operation succeeded.
-    Ok,
-    /// The operation failed.
-    Error,
-}
-
-impl StatusCode {
-    /// The wire name: `unset`, `ok` or `error`.
-    pub fn name(self) -> &'static str {
-        match self {
-            StatusCode::Unset => "unset",
-            StatusCode::Ok => "ok",
-            StatusCode::Error => "error",
-        }
-    }
-
-    /// Parses a wire name (exact lowercase).
-    pub fn from_name(s: &str) -> Option<Self> {
-        match s {
-            "unset" => Some(StatusCode::Unset),
-            "ok" => Some(StatusCode::Ok),
-            "error" => Some(StatusCode::Error),
-            _ => None,
-        }
-    }
-}
-
-/// A span's status: a code and an optional message (used for errors).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct Status {
-    /// The outcome class.
-    pub code: StatusCode,
-    /// A human-readable reason, usually only for errors.
-    pub message: Option<String>,
-}
-
-impl Status {
-    /// An error status with a message.
-    pub fn error(message: impl Into<String>) -> Self {
-        Status {
-            code: StatusCode::Error,
-            message: Some(message.into()),
-        }
-    }
-
-    /// True when the code is unset (omitted on the wire).
-    pub fn is_unset(&self) -> bool {
-        self.code == StatusCode::Unset
-    }
-}
+/// A span's outcome. The collector's statuses mean exactly OTLP's, so they are OTLP's
+/// types: an unset code (every go-trace span), `Ok`, or `Error` with a message (an empty
+/// message means none). The ingest and view lines write the code as `unset`, `ok` or
+/// `error` (see [`crate::wire`]).
+pub use tracewire_otlp::span::{Status, StatusCode};
 
 /// The start half of a span as sent by an app (`type` 0 / `"span_start"`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanStart {
     /// The trace this span belongs to.
-    pub trace_id: TraceId,
+    pub trace_id: WireTraceId,
     /// The span's own id.
     pub span_id: SpanId,
     /// The parent span; `None` marks a root.
@@ -522,7 +490,7 @@ pub struct SpanStart {
     /// The operation name.
     pub name: String,
     /// What the span represents.
-    pub kind: SpanKind,
+    pub kind: WireKind,
     /// Wall-clock start time.
     pub time: Timestamp,
     /// Attributes known at start (merged under the end's).
@@ -533,7 +501,7 @@ pub struct SpanStart {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpanEnd {
     /// The trace this span belongs to.
-    pub trace_id: TraceId,
+    pub trace_id: WireTraceId,
     /// The span's own id.
     pub span_id: SpanId,
     /// A non-empty name replaces the start's (go-trace sends `""`).
@@ -550,38 +518,35 @@ pub struct SpanEnd {
 
 /// One decoded ingest line: a span start or a span end.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SpanEvent {
+pub enum IngestEvent {
     /// A span started.
     Start(SpanStart),
     /// A span ended.
     End(SpanEnd),
 }
 
-/// The name the issue uses for a decoded ingest event.
-pub type IngestEvent = SpanEvent;
-
-impl SpanEvent {
+impl IngestEvent {
     /// The event's trace id.
-    pub fn trace_id(&self) -> TraceId {
+    pub fn trace_id(&self) -> WireTraceId {
         match self {
-            SpanEvent::Start(s) => s.trace_id,
-            SpanEvent::End(e) => e.trace_id,
+            IngestEvent::Start(s) => s.trace_id,
+            IngestEvent::End(e) => e.trace_id,
         }
     }
 
     /// The event's span id.
     pub fn span_id(&self) -> SpanId {
         match self {
-            SpanEvent::Start(s) => s.span_id,
-            SpanEvent::End(e) => e.span_id,
+            IngestEvent::Start(s) => s.span_id,
+            IngestEvent::End(e) => e.span_id,
         }
     }
 
     /// The event's wall-clock time.
     pub fn time(&self) -> Timestamp {
         match self {
-            SpanEvent::Start(s) => s.time,
-            SpanEvent::End(e) => e.time,
+            IngestEvent::Start(s) => s.time,
+            IngestEvent::End(e) => e.time,
         }
     }
 }
@@ -590,15 +555,15 @@ impl SpanEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompletedSpan {
     /// The trace this span belongs to.
-    pub trace_id: TraceId,
-    /// The span's own id ([`SpanId::SYNTHETIC`] only for synthetic roots).
+    pub trace_id: WireTraceId,
+    /// The span's own id ([`SYNTHETIC_SPAN_ID`] only for synthetic roots).
     pub span_id: SpanId,
     /// The parent span; `None` marks a root.
     pub parent_id: Option<SpanId>,
     /// The operation name.
     pub name: String,
     /// What the span represents.
-    pub kind: SpanKind,
+    pub kind: WireKind,
     /// Start time.
     pub start: Timestamp,
     /// End time (never before `start`).
@@ -623,7 +588,7 @@ impl CompletedSpan {
         if self.attrs.get("error").is_some_and(|e| !e.is_empty()) {
             return true;
         }
-        self.kind == SpanKind::Http
+        self.kind == WireKind::Http
             && self
                 .attrs
                 .get("status")
@@ -633,10 +598,8 @@ impl CompletedSpan {
 
     /// The message shown for an error span: the status message, else the `error` attr.
     pub fn error_message(&self) -> Option<&str> {
-        if let Some(m) = self.status.message.as_deref().filter(|m| !m.is_empty()) {
-            if self.status.code == StatusCode::Error {
-                return Some(m);
-            }
+        if self.status.code == StatusCode::Error && !self.status.message.is_empty() {
+            return Some(&self.status.message);
         }
         self.attrs
             .get("error")
@@ -646,7 +609,7 @@ impl CompletedSpan {
 
     /// True for the all-zero id of a synthetic root.
     pub fn is_synthetic(&self) -> bool {
-        self.span_id == SpanId::SYNTHETIC
+        self.span_id == SYNTHETIC_SPAN_ID
     }
 }
 
@@ -752,7 +715,7 @@ impl Drop for SpanNode {
 #[derive(Debug, Clone)]
 pub struct Trace {
     /// The trace id (at its received width).
-    pub trace_id: TraceId,
+    pub trace_id: WireTraceId,
     /// 1 for the first emission, +1 for each re-emission; consumers keep the latest per id.
     pub revision: u32,
     /// True when the root is synthetic (missing root, orphans or several parentless spans).
@@ -774,11 +737,11 @@ mod tests {
 
     #[test]
     fn trace_id_keeps_width_and_lowercases() {
-        let short = TraceId::parse_hex("3A7BD3E2360A3D29").unwrap();
+        let short = WireTraceId::parse_hex("3A7BD3E2360A3D29").unwrap();
         assert_eq!(short.to_string(), "3a7bd3e2360a3d29");
-        let long = TraceId::parse_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let long = WireTraceId::parse_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
         assert_eq!(long.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
-        let small = TraceId::parse_hex("00000000000000000000000000000001").unwrap();
+        let small = WireTraceId::parse_hex("00000000000000000000000000000001").unwrap();
         assert_eq!(small.to_string(), "00000000000000000000000000000001");
         for bad in [
             "",
@@ -787,7 +750,7 @@ mod tests {
             "3a7bd3e2360a3d29a",
             "3a7bd3e2360a3d2g",
         ] {
-            assert!(TraceId::parse_hex(bad).is_err(), "{bad}");
+            assert!(WireTraceId::parse_hex(bad).is_err(), "{bad}");
         }
     }
 
@@ -828,20 +791,20 @@ mod tests {
     #[test]
     fn kind_ints_and_names_round_trip() {
         for n in 0..=255u8 {
-            assert_eq!(SpanKind::from_u8(n).as_u8(), n);
+            assert_eq!(WireKind::from_u8(n).as_u8(), n);
         }
-        assert_eq!(SpanKind::from_name("sql"), Some(SpanKind::Sql));
-        assert_eq!(SpanKind::Other(9).name(), "unknown");
+        assert_eq!(WireKind::from_name("sql"), Some(WireKind::Sql));
+        assert_eq!(WireKind::Other(9).name(), "unknown");
     }
 
     #[test]
     fn deep_chains_clone_and_drop_without_recursion() {
         let span = CompletedSpan {
-            trace_id: TraceId::Short(1),
-            span_id: SpanId(1),
+            trace_id: WireTraceId::Short(1),
+            span_id: SpanId::from_u64(1),
             parent_id: None,
             name: "n".into(),
-            kind: SpanKind::Function,
+            kind: WireKind::Function,
             start: Timestamp(0),
             end: Timestamp(0),
             duration: Duration::ZERO,
@@ -860,18 +823,18 @@ mod tests {
         let mut wide = SpanNode::new(span.clone());
         for i in 0..3u64 {
             let mut child = SpanNode::new(CompletedSpan {
-                span_id: SpanId(10 + i),
+                span_id: SpanId::from_u64(10 + i),
                 ..span.clone()
             });
             child.children.push(SpanNode::new(CompletedSpan {
-                span_id: SpanId(20 + i),
+                span_id: SpanId::from_u64(20 + i),
                 ..span.clone()
             }));
             wide.children.push(child);
         }
         let ids = |n: &SpanNode| {
             n.iter()
-                .map(|(d, n)| (d, n.span.span_id.0))
+                .map(|(d, n)| (d, n.span.span_id.to_u64()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids(&wide.clone()), ids(&wide));

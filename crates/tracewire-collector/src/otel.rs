@@ -29,7 +29,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 use crate::emitter::Emitter;
 use crate::model::{
-    SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, StatusCode, Timestamp, TraceId,
+    IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, WireKind, WireTraceId,
 };
 
 /// How long `force_flush` waits.
@@ -65,13 +65,13 @@ fn timestamp(t: SystemTime) -> Timestamp {
     Timestamp::from_unix_nanos(ns)
 }
 
-fn kind(k: &OtelKind) -> SpanKind {
+fn kind(k: &OtelKind) -> WireKind {
     match k {
-        OtelKind::Client => SpanKind::Client,
-        OtelKind::Server => SpanKind::Server,
-        OtelKind::Producer => SpanKind::Producer,
-        OtelKind::Consumer => SpanKind::Consumer,
-        OtelKind::Internal => SpanKind::Internal,
+        OtelKind::Client => WireKind::Client,
+        OtelKind::Server => WireKind::Server,
+        OtelKind::Producer => WireKind::Producer,
+        OtelKind::Consumer => WireKind::Consumer,
+        OtelKind::Internal => WireKind::Internal,
     }
 }
 
@@ -101,26 +101,20 @@ pub(crate) fn value_text(v: &Value) -> String {
 fn status(s: &OtelStatus) -> Status {
     match s {
         OtelStatus::Unset => Status::default(),
-        OtelStatus::Ok => Status {
-            code: StatusCode::Ok,
-            message: None,
-        },
-        OtelStatus::Error { description } => Status {
-            code: StatusCode::Error,
-            message: (!description.is_empty()).then(|| description.to_string()),
-        },
+        OtelStatus::Ok => Status::ok(),
+        OtelStatus::Error { description } => Status::error(description.to_string()),
     }
 }
 
 /// The start and end events of one finished SDK span; `None` for an invalid context.
-pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option<[SpanEvent; 2]> {
+pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option<[IngestEvent; 2]> {
     let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
     let span_id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
     if trace_id == 0 || span_id == 0 {
         return None;
     }
     let parent_id = (span.parent_span_id != OtelSpanId::INVALID)
-        .then(|| SpanId(u64::from_be_bytes(span.parent_span_id.to_bytes())));
+        .then(|| SpanId::from_bytes(span.parent_span_id.to_bytes()));
     let mut attrs: BTreeMap<String, String> = span
         .attributes
         .iter()
@@ -138,10 +132,10 @@ pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option
         .duration_since(span.start_time)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0);
-    let trace_id = TraceId::W3c(trace_id);
-    let span_id = SpanId(span_id);
+    let trace_id = WireTraceId::w3c(trace_id);
+    let span_id = SpanId::from_u64(span_id);
     Some([
-        SpanEvent::Start(SpanStart {
+        IngestEvent::Start(SpanStart {
             trace_id,
             span_id,
             parent_id,
@@ -150,7 +144,7 @@ pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option
             time: start,
             attrs: BTreeMap::new(),
         }),
-        SpanEvent::End(SpanEnd {
+        IngestEvent::End(SpanEnd {
             trace_id,
             span_id,
             name: String::new(),

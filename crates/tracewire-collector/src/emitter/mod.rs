@@ -9,11 +9,11 @@
 //! ```no_run
 //! use std::time::{Duration, Instant};
 //! use tracewire_collector::emitter::Emitter;
-//! use tracewire_collector::model::SpanKind;
+//! use tracewire_collector::model::WireKind;
 //!
 //! let emitter = Emitter::builder().socket_path("/tmp/tracewire-demo.sock").build();
-//! let root = emitter.enter("GET /users", SpanKind::Http, None);
-//! let child = emitter.enter("SQL Query", SpanKind::Sql, Some(&root.context()));
+//! let root = emitter.enter("GET /users", WireKind::Http, None);
+//! let child = emitter.enter("SQL Query", WireKind::Sql, Some(&root.ids()));
 //! child.end([("query", "SELECT 1")], None);
 //! root.end([("status", "200")], None);
 //! emitter.shutdown(Instant::now() + Duration::from_secs(1)).ok();
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use span::{ActiveSpan, SpanContext};
+pub use span::{ActiveSpan, SpanIds};
 
 use crate::model::IngestEvent;
 use queue::Shared;
@@ -41,7 +41,7 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// What to drop when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum Overflow {
+pub enum DropPolicy {
     /// Drop the oldest queued line, keeping the newest data (default).
     #[default]
     DropOldest,
@@ -117,7 +117,7 @@ pub enum FlushError {
 pub struct EmitterBuilder {
     socket_path: Option<PathBuf>,
     queue_capacity: Option<usize>,
-    overflow: Overflow,
+    drop_policy: DropPolicy,
     backoff: Backoff,
     write_timeout: Option<Duration>,
     id_width: IdWidth,
@@ -137,9 +137,9 @@ impl EmitterBuilder {
         self
     }
 
-    /// What to drop when the queue is full (default [`Overflow::DropOldest`]).
-    pub fn overflow(mut self, overflow: Overflow) -> Self {
-        self.overflow = overflow;
+    /// What to drop when the queue is full (default [`DropPolicy::DropOldest`]).
+    pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
+        self.drop_policy = policy;
         self
     }
 
@@ -167,7 +167,7 @@ impl EmitterBuilder {
         Emitter::start(
             path,
             self.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
-            self.overflow,
+            self.drop_policy,
             self.backoff,
             self.write_timeout.unwrap_or(Duration::from_secs(1)),
             self.id_width,
@@ -200,7 +200,7 @@ impl Emitter {
     fn start(
         path: Option<PathBuf>,
         capacity: usize,
-        overflow: Overflow,
+        drop_policy: DropPolicy,
         backoff: Backoff,
         write_timeout: Duration,
         id_width: IdWidth,
@@ -213,7 +213,7 @@ impl Emitter {
                 id_width,
             };
         };
-        let shared = Arc::new(Shared::new(capacity, overflow, MAX_LINE_BYTES));
+        let shared = Arc::new(Shared::new(capacity, drop_policy, MAX_LINE_BYTES));
         let config = writer::WriterConfig {
             path: path.clone(),
             backoff,
