@@ -3,6 +3,8 @@
 //!
 //! - [`span`]: [`Span`], [`Attributes`](span::Attributes), [`Value`](span::Value),
 //!   shaped like the OTLP `Span` message with typed ids from `tracewire-context`;
+//! - [`backoff`]: [`Backoff`], the one delay sequence (initial, multiplier, cap, jitter)
+//!   behind every retry loop of the workspace, sans-IO;
 //! - [`resource`]: who produced the spans ([`Resource`], [`Scope`](resource::Scope));
 //! - [`proto`]: the mapping to and from `opentelemetry-proto` (the only module whose API
 //!   names `opentelemetry-proto` types);
@@ -43,6 +45,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
 #[cfg(feature = "export")]
 pub mod batch;
 #[cfg(feature = "export")]
@@ -54,6 +57,7 @@ pub mod resource;
 pub mod sdk;
 pub mod span;
 
+pub use backoff::{Backoff, BackoffState};
 #[cfg(feature = "export")]
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
 #[cfg(feature = "export")]

@@ -60,24 +60,14 @@ pub enum IdWidth {
     Short,
 }
 
-/// Reconnect backoff: starts at `initial`, doubles per failure up to `max`, each delay
-/// scaled by a random factor in [0.5, 1.0] (jitter) so restarted collectors are not stampeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// First delay after a failed connect.
-    pub initial: Duration,
-    /// Cap of the delay.
-    pub max: Duration,
-}
+/// The workspace's one backoff (from `tracewire-otlp`), here the delays between
+/// reconnect attempts.
+pub use tracewire_otlp::backoff::Backoff;
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(50),
-            max: Duration::from_secs(5),
-        }
-    }
-}
+/// The default reconnect backoff: 50 ms doubling to 5 s, each delay scaled by a random
+/// factor in (0.5, 1.0] (jitter 0.5) so restarted collectors are not stampeded.
+pub const DEFAULT_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(50), Duration::from_secs(5)).with_jitter(0.5);
 
 /// Counters of an emitter, so nothing is lost silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,7 +103,7 @@ pub enum FlushError {
 }
 
 /// Builder of an [`Emitter`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EmitterBuilder {
     socket_path: Option<PathBuf>,
     queue_capacity: Option<usize>,
@@ -121,6 +111,19 @@ pub struct EmitterBuilder {
     backoff: Backoff,
     write_timeout: Option<Duration>,
     id_width: IdWidth,
+}
+
+impl Default for EmitterBuilder {
+    fn default() -> Self {
+        Self {
+            socket_path: None,
+            queue_capacity: None,
+            drop_policy: DropPolicy::default(),
+            backoff: DEFAULT_BACKOFF,
+            write_timeout: None,
+            id_width: IdWidth::default(),
+        }
+    }
 }
 
 impl EmitterBuilder {
@@ -143,7 +146,7 @@ impl EmitterBuilder {
         self
     }
 
-    /// Reconnect backoff (default 50 ms → 5 s).
+    /// Reconnect backoff (default [`DEFAULT_BACKOFF`]: 50 ms doubling to 5 s, jitter 0.5).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self

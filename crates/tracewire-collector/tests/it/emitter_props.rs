@@ -31,10 +31,7 @@ fn emitter(dir: &std::path::Path, cap: usize, drop_policy: DropPolicy) -> Emitte
         .socket_path(dir.join("nobody.sock"))
         .queue_capacity(cap)
         .drop_policy(drop_policy)
-        .backoff(Backoff {
-            initial: Duration::from_secs(5),
-            max: Duration::from_secs(5),
-        })
+        .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
         .build()
 }
 

@@ -16,10 +16,7 @@ use tracewire_collector::model::{
 use tracewire_collector::wire::decode_ingest_line;
 
 fn fast_backoff() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(40),
-    }
+    Backoff::new(Duration::from_millis(5), Duration::from_millis(40)).with_jitter(0.5)
 }
 
 fn start_event(i: u64) -> IngestEvent {
