@@ -12,8 +12,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 use tracewire_context::ParseError;
 pub use tracewire_context::{SpanId, TraceId};
+use tracewire_otlp::rfc3339::{rfc3339_nano, Rfc3339Buf};
 
 /// The span id of a synthetic root: all zeros, which is invalid on the wire, so it never
 /// collides with a real span.
@@ -262,64 +265,6 @@ pub enum TimeError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Timestamp(pub i64);
 
-const NANOS_PER_SEC: i64 = 1_000_000_000;
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-fn days_in_month(y: i64, m: u32) -> u32 {
-    match m {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        _ => 28,
-    }
-}
-
-/// Reads `n` ASCII digits at `at`.
-fn digits(b: &[u8], at: usize, n: usize) -> Result<u32, TimeError> {
-    let part = b.get(at..at + n).ok_or(TimeError::Syntax)?;
-    let mut v = 0u32;
-    for &c in part {
-        if !c.is_ascii_digit() {
-            return Err(TimeError::Syntax);
-        }
-        v = v * 10 + u32::from(c - b'0');
-    }
-    Ok(v)
-}
-
-fn expect(b: &[u8], at: usize, c: u8) -> Result<(), TimeError> {
-    if b.get(at) == Some(&c) {
-        Ok(())
-    } else {
-        Err(TimeError::Syntax)
-    }
-}
-
 impl Timestamp {
     /// The Unix epoch.
     pub const EPOCH: Timestamp = Timestamp(0);
@@ -356,112 +301,54 @@ impl Timestamp {
 
     /// Strict RFC 3339 parse: `YYYY-MM-DDTHH:MM:SS[.F]` then `Z` or `±HH:MM`, `F` of 1–9
     /// digits, `T` and `Z` in either case. No leap seconds, no other forms.
+    ///
+    /// The `time` crate parses; three checks first narrow its RFC 3339 (which allows any
+    /// separator, any number of fraction digits and a leap second at the end of a month)
+    /// to the strict form above, which go-trace's collector also accepts.
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimeError> {
         let b = s.as_bytes();
-        let year = digits(b, 0, 4)?;
-        expect(b, 4, b'-')?;
-        let month = digits(b, 5, 2)?;
-        expect(b, 7, b'-')?;
-        let day = digits(b, 8, 2)?;
         if !matches!(b.get(10), Some(b'T' | b't')) {
             return Err(TimeError::Syntax);
         }
-        let hour = digits(b, 11, 2)?;
-        expect(b, 13, b':')?;
-        let minute = digits(b, 14, 2)?;
-        expect(b, 16, b':')?;
-        let second = digits(b, 17, 2)?;
-        let mut at = 19;
-        let mut nanos: i64 = 0;
-        if b.get(at) == Some(&b'.') {
-            at += 1;
-            let start = at;
-            while at < b.len() && b[at].is_ascii_digit() {
-                at += 1;
-            }
-            let n = at - start;
-            if n == 0 || n > 9 {
-                return Err(TimeError::Syntax);
-            }
-            let frac = digits(b, start, n)?;
-            nanos = i64::from(frac) * 10i64.pow((9 - n) as u32);
-        }
-        let offset_secs: i64 = match b.get(at) {
-            Some(b'Z' | b'z') if b.len() == at + 1 => 0,
-            Some(&sign @ (b'+' | b'-')) if b.len() == at + 6 => {
-                let oh = digits(b, at + 1, 2)?;
-                expect(b, at + 3, b':')?;
-                let om = digits(b, at + 4, 2)?;
-                if oh > 23 || om > 59 {
-                    return Err(TimeError::Field);
-                }
-                let secs = i64::from(oh * 3600 + om * 60);
-                if sign == b'+' {
-                    secs
-                } else {
-                    -secs
-                }
-            }
-            _ => return Err(TimeError::Syntax),
-        };
-        let year = i64::from(year);
-        if !(1..=12).contains(&month)
-            || day == 0
-            || day > days_in_month(year, month)
-            || hour > 23
-            || minute > 59
-            || second > 59
-        {
+        if b.get(17..19) == Some(b"60") {
             return Err(TimeError::Field);
         }
-        let days = days_from_civil(year, month, day);
-        let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
-        let total = i128::from(secs) * i128::from(NANOS_PER_SEC) + i128::from(nanos);
-        i64::try_from(total)
+        if b.get(19) == Some(&b'.') {
+            let digits = b.iter().skip(20).take_while(|c| c.is_ascii_digit()).count();
+            if digits > 9 {
+                return Err(TimeError::Syntax);
+            }
+        }
+        let parsed = OffsetDateTime::parse(s, &Rfc3339).map_err(|e| match e {
+            time::error::Parse::TryFromParsed(_) => TimeError::Field,
+            _ => TimeError::Syntax,
+        })?;
+        i64::try_from(parsed.unix_timestamp_nanos())
             .map(Timestamp)
             .map_err(|_| TimeError::Range)
     }
 
-    /// Appends Go's RFC3339Nano form in UTC (`Z`, trailing fraction zeros removed, no
-    /// fraction when it is zero) to `out`.
+    /// Go's RFC3339Nano text in UTC (`Z`, trailing fraction zeros removed, no fraction
+    /// when it is zero), on the stack: the workspace's one formatter,
+    /// [`tracewire_otlp::rfc3339::rfc3339_nano`].
+    pub fn rfc3339_nano(self) -> Rfc3339Buf {
+        rfc3339_nano(i128::from(self.0))
+    }
+
+    /// Appends Go's RFC3339Nano form in UTC to `out` (see [`Timestamp::rfc3339_nano`]).
     pub fn write_rfc3339_nano(self, out: &mut String) {
-        use fmt::Write as _;
-        let secs = self.0.div_euclid(NANOS_PER_SEC);
-        let nanos = self.0.rem_euclid(NANOS_PER_SEC);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        // Writing to a String cannot fail.
-        let _ = write!(
-            out,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        );
-        if nanos != 0 {
-            let mut frac = nanos;
-            let mut width = 9;
-            while frac % 10 == 0 {
-                frac /= 10;
-                width -= 1;
-            }
-            let _ = write!(out, ".{frac:0width$}");
-        }
-        out.push('Z');
+        out.push_str(self.rfc3339_nano().as_str());
     }
 
     /// Go's RFC3339Nano form in UTC, e.g. `2025-06-01T01:00:00.123456789Z`.
     pub fn to_rfc3339_nano(self) -> String {
-        let mut s = String::with_capacity(30);
-        self.write_rfc3339_nano(&mut s);
-        s
+        self.rfc3339_nano().as_str().to_owned()
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339_nano())
+        f.write_str(self.rfc3339_nano().as_str())
     }
 }
 
@@ -775,6 +662,8 @@ mod tests {
             "2025-06-01T10:00:00.1234567891Z",
             "2025-06-01T10:00:00.Z",
             "2025-06-01T10:00:60Z",
+            "2016-12-31T23:59:60Z",
+            "2025-06-01x10:00:00Z",
             "2025-02-29T10:00:00Z",
             "2025-06-01 10:00:00Z",
             "2025-06-01T10:00:00+0900",

@@ -5,6 +5,7 @@
 //!   shaped like the OTLP `Span` message with typed ids from `tracewire-context`;
 //! - [`backoff`]: [`Backoff`], the one delay sequence (initial, multiplier, cap, jitter)
 //!   behind every retry loop of the workspace, sans-IO;
+//! - [`rfc3339`]: the one RFC3339Nano formatter of the workspace (Go's text of a time);
 //! - [`resource`]: who produced the spans ([`Resource`], [`Scope`](resource::Scope));
 //! - [`proto`]: the mapping to and from `opentelemetry-proto` (the only module whose API
 //!   names `opentelemetry-proto` types);
@@ -53,6 +54,7 @@ pub mod export;
 #[cfg(feature = "proto")]
 pub mod proto;
 pub mod resource;
+pub mod rfc3339;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod span;

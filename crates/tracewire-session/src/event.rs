@@ -94,30 +94,12 @@ impl fmt::Display for RecordedTime {
     }
 }
 
-/// Formats Unix nanoseconds the way Go's `time.RFC3339Nano` does in UTC: trailing
-/// fraction zeros trimmed, no fraction at all for whole seconds.
+/// Formats Unix nanoseconds the way Go's `time.RFC3339Nano` does in UTC, through the
+/// workspace's one formatter ([`tracewire_otlp::rfc3339::rfc3339_nano`]).
 pub(crate) fn format_rfc3339_nano(unix_nanos: u64) -> String {
-    let secs = (unix_nanos / 1_000_000_000) as i64;
-    let frac = unix_nanos % 1_000_000_000;
-    let Ok(dt) = OffsetDateTime::from_unix_timestamp(secs) else {
-        return String::from("1970-01-01T00:00:00Z");
-    };
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    tracewire_otlp::rfc3339::rfc3339_nano(i128::from(unix_nanos))
+        .as_str()
+        .to_owned()
 }
 
 /// One recorded session event, independent of the format it came from.

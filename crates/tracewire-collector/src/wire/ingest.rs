@@ -458,9 +458,7 @@ pub fn encode_ingest_line(event: &IngestEvent, out: &mut Vec<u8>) {
     json::write_key(out, false, "kind");
     json::write_u64(out, u64::from(kind));
     json::write_key(out, false, "time");
-    let mut t = String::with_capacity(30);
-    time.write_rfc3339_nano(&mut t);
-    json::write_str(out, &t);
+    json::write_str(out, time.rfc3339_nano().as_str());
     if !attrs.is_empty() {
         json::write_key(out, false, "attrs");
         json::write_attrs(out, attrs);

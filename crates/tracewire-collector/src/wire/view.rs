@@ -36,14 +36,10 @@ pub fn encode_view_line(span: &CompletedSpan, out: &mut Vec<u8>) {
     json::write_str(out, &span.name);
     json::write_key(out, false, "kind");
     json::write_u64(out, u64::from(span.kind.as_u8()));
-    let mut t = String::with_capacity(64);
     out.extend_from_slice(b",\"start_time\":\"");
-    span.start.write_rfc3339_nano(&mut t);
-    out.extend_from_slice(t.as_bytes());
+    out.extend_from_slice(span.start.rfc3339_nano().as_str().as_bytes());
     out.extend_from_slice(b"\",\"end_time\":\"");
-    t.clear();
-    span.end.write_rfc3339_nano(&mut t);
-    out.extend_from_slice(t.as_bytes());
+    out.extend_from_slice(span.end.rfc3339_nano().as_str().as_bytes());
     out.push(b'"');
     if !span.attrs.is_empty() {
         json::write_key(out, false, "attrs");
