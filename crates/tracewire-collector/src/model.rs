@@ -41,29 +41,38 @@ pub enum IdError {
 /// only (as W3C requires). Lowercase text, what apps send, goes straight through; text
 /// with capitals (which go-trace's collector accepts, so ours does too) is lowercased on
 /// the stack and decoded again. `expected` names the allowed lengths in the error.
+#[inline]
 fn decode_any_case<T>(
     s: &str,
     expected: &'static str,
     decode: impl Fn(&str) -> Result<T, ParseError>,
 ) -> Result<T, IdError> {
-    let error = match decode(s) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
-    };
-    match error {
-        ParseError::UppercaseHex { .. } => {
-            let mut buf = [0u8; 32];
-            let lower = buf
-                .get_mut(..s.len())
-                .ok_or(IdError::Length(s.len(), expected))?;
-            lower.copy_from_slice(s.as_bytes());
-            lower.make_ascii_lowercase();
-            // Lowercasing ASCII letters keeps the text UTF-8.
-            let lower = std::str::from_utf8(lower).map_err(|_| IdError::NotHex)?;
-            decode(lower).map_err(|e| id_error(e, expected))
-        }
-        e => Err(id_error(e, expected)),
+    match decode(s) {
+        Ok(v) => Ok(v),
+        Err(e) => retry_lowercase(s, expected, e, decode),
     }
+}
+
+/// The rare path of [`decode_any_case`]: capitals, or not an id at all.
+#[cold]
+fn retry_lowercase<T>(
+    s: &str,
+    expected: &'static str,
+    error: ParseError,
+    decode: impl Fn(&str) -> Result<T, ParseError>,
+) -> Result<T, IdError> {
+    let ParseError::UppercaseHex { .. } = error else {
+        return Err(id_error(error, expected));
+    };
+    let mut buf = [0u8; 32];
+    let lower = buf
+        .get_mut(..s.len())
+        .ok_or(IdError::Length(s.len(), expected))?;
+    lower.copy_from_slice(s.as_bytes());
+    lower.make_ascii_lowercase();
+    // Lowercasing ASCII letters keeps the text UTF-8.
+    let lower = std::str::from_utf8(lower).map_err(|_| IdError::NotHex)?;
+    decode(lower).map_err(|e| id_error(e, expected))
 }
 
 fn id_error(e: ParseError, expected: &'static str) -> IdError {
@@ -154,7 +163,9 @@ impl FromStr for WireTraceId {
     }
 }
 
-/// What a span represents. Ints 0..=2 are go-trace's, 3..=7 are the OpenTelemetry kinds.
+/// What a span represents, numbered as on the go-trace wire: ints 0..=2 are go-trace's,
+/// 3..=7 the OpenTelemetry kinds. Not OTLP's `SpanKind`, which numbers them differently
+/// and has no function, http or sql.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub enum WireKind {
     /// `0`: an in-process function (go-trace's default).
@@ -403,7 +414,8 @@ pub struct SpanEnd {
     pub status: Status,
 }
 
-/// One decoded ingest line: a span start or a span end.
+/// One decoded ingest line: a span start or a span end (the halves apps send; a timed
+/// event inside a span is OTLP's `SpanEvent`, another thing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestEvent {
     /// A span started.
@@ -639,6 +651,55 @@ mod tests {
         ] {
             assert!(WireTraceId::parse_hex(bad).is_err(), "{bad}");
         }
+    }
+
+    proptest::proptest! {
+        /// Any mix of cases parses to the id of the lowercase text, and prints lowercase.
+        #[test]
+        fn ids_parse_case_insensitively(hex in "[0-9a-fA-F]{16}|[0-9a-fA-F]{32}") {
+            let lower = hex.to_ascii_lowercase();
+            let got = WireTraceId::parse_hex(&hex);
+            proptest::prop_assert_eq!(got, WireTraceId::parse_hex(&lower));
+            if let Ok(id) = got {
+                proptest::prop_assert_eq!(id.to_string(), lower.clone());
+            }
+            if hex.len() == 16 {
+                let span = parse_span_id(&hex);
+                proptest::prop_assert_eq!(span, parse_span_id(&lower));
+                proptest::prop_assert_eq!(span.map(|s| s.to_string()).ok(), got.ok().map(|t| t.to_string()));
+            }
+        }
+    }
+
+    #[test]
+    fn ids_accept_any_case_and_classify_errors() {
+        let lower = parse_span_id("00f067aa0ba902b7").unwrap();
+        assert_eq!(parse_span_id("00F067AA0BA902B7"), Ok(lower));
+        assert_eq!(
+            parse_span_id("00f067AA0ba902b7").unwrap().to_string(),
+            "00f067aa0ba902b7"
+        );
+        let mixed = WireTraceId::parse_hex("4BF92f3577b34da6A3CE929D0E0E4736").unwrap();
+        assert_eq!(
+            mixed,
+            WireTraceId::w3c(0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736)
+        );
+        assert_eq!(parse_span_id("0000000000000000"), Err(IdError::Zero));
+        assert_eq!(parse_span_id("00F067AA0BA902G7"), Err(IdError::NotHex));
+        assert_eq!(parse_span_id("g0F067AA0BA902B7"), Err(IdError::NotHex));
+        assert_eq!(
+            parse_span_id("00f067aa0ba902b"),
+            Err(IdError::Length(15, "16"))
+        );
+        assert_eq!(
+            WireTraceId::parse_hex(&"A".repeat(40)),
+            Err(IdError::Length(40, "16 or 32"))
+        );
+        assert_eq!(parse_span_id("é0f067aa0ba902b"), Err(IdError::NotHex));
+        assert_eq!(
+            WireTraceId::parse_hex("00000000000000000000000000000000"),
+            Err(IdError::Zero)
+        );
     }
 
     #[test]

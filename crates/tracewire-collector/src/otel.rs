@@ -22,10 +22,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelKind, Status as OtelStatus};
-use opentelemetry::{Array, Key, Value};
+use opentelemetry::{Key, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::resource::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tracewire_otlp::sdk::from_otel_value;
 
 use crate::emitter::Emitter;
 use crate::model::{
@@ -75,27 +76,10 @@ fn kind(k: &OtelKind) -> WireKind {
     }
 }
 
-/// An attribute value as a string; arrays as JSON text.
+/// An attribute value as text: the workspace's one text form, `tracewire_otlp::Value`'s
+/// `Display` (scalars as themselves, arrays as JSON).
 pub(crate) fn value_text(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::I64(i) => i.to_string(),
-        Value::F64(f) => f.to_string(),
-        Value::String(s) => s.as_str().to_owned(),
-        Value::Array(a) => {
-            let json = match a {
-                Array::Bool(v) => serde_json::to_string(v),
-                Array::I64(v) => serde_json::to_string(v),
-                Array::F64(v) => serde_json::to_string(v),
-                Array::String(v) => {
-                    serde_json::to_string(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-                }
-                other => Ok(other.to_string()),
-            };
-            json.unwrap_or_else(|_| a.to_string())
-        }
-        other => other.to_string(),
-    }
+    from_otel_value(v).to_string()
 }
 
 fn status(s: &OtelStatus) -> Status {

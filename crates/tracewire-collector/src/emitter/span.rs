@@ -8,7 +8,8 @@ use crate::model::{
     IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, TraceId, WireKind, WireTraceId,
 };
 
-/// The identity of a span, used as the parent of its children.
+/// The ids of an emitted span (its trace and its own), passed as the parent of its
+/// children. Plain ids, not an OpenTelemetry `SpanContext`: no flags and no state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SpanIds {
     /// The trace the span belongs to.

@@ -14,8 +14,8 @@ use crate::model::{
     parse_span_id, IngestEvent, SpanEnd, SpanStart, Status, Timestamp, WireKind, WireTraceId,
 };
 
-/// Why an ingest line was rejected. Each variant is one counter of spec §2; when several
-/// apply, the decoder reports the first in declaration order.
+/// Why an ingest (or view) line was rejected. Each variant is one counter of
+/// [`IngestCounts`]; when several apply, the decoder reports the first in declaration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum LineRejection {
@@ -333,8 +333,9 @@ fn parse_kind(v: Option<Scalar<'_>>) -> Result<WireKind, LineRejection> {
 
 /// Decodes one ingest line (without its `\n` / `\r\n`; a trailing `\r` is tolerated).
 ///
-/// Returns the first [`LineRejection`] that applies in the §2 order. Never panics. Blank lines
-/// should be filtered with [`is_blank`] first; passed here they are `Malformed`.
+/// Returns the first [`LineRejection`] that applies, in its declaration order. Never
+/// panics. Blank lines should be filtered with [`is_blank`] first; passed here they are
+/// `Malformed`.
 pub fn decode_ingest_line(line: &[u8]) -> Result<IngestEvent, LineRejection> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // Validate UTF-8 once for the whole line (invalid bytes anywhere make it malformed),

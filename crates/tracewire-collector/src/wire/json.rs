@@ -134,6 +134,10 @@ impl<'de> de::Deserialize<'de> for Scalar<'de> {
 
 /// An attribute value: strings kept, numbers and bools as JSON text, `null` dropped
 /// (`None`); arrays and objects are an error (the line is malformed).
+///
+/// Not `tracewire_otlp::Value`'s text form on purpose: this keeps the number as the app
+/// wrote it on the wire (a `u64` above `i64::MAX`, `1.0` rather than `1`), where a typed
+/// value would round-trip through `i64` or `f64` first.
 struct AttrValue;
 
 impl<'de> DeserializeSeed<'de> for AttrValue {
