@@ -173,3 +173,30 @@ impl SpanExporter for TracewireSpanExporter {
             .map(|v| value_text(&v));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::{Array, StringValue};
+
+    #[test]
+    fn attribute_text_is_the_otlp_value_text() {
+        assert_eq!(value_text(&Value::from("GET")), "GET");
+        assert_eq!(value_text(&Value::I64(-3)), "-3");
+        assert_eq!(value_text(&Value::F64(1.5)), "1.5");
+        assert_eq!(value_text(&Value::F64(f64::NAN)), "NaN");
+        assert_eq!(value_text(&Value::F64(f64::NEG_INFINITY)), "-Infinity");
+        assert_eq!(value_text(&Value::Bool(true)), "true");
+        assert_eq!(value_text(&Value::Array(Array::I64(vec![1, 2]))), "[1,2]");
+        assert_eq!(
+            value_text(&Value::Array(Array::F64(vec![0.5, f64::INFINITY]))),
+            "[0.5,\"Infinity\"]"
+        );
+        assert_eq!(
+            value_text(&Value::Array(Array::String(vec![StringValue::from(
+                "a\"b"
+            )]))),
+            "[\"a\\\"b\"]"
+        );
+    }
+}
