@@ -5,7 +5,9 @@
 //! subscribers, a journal and OTLP — bounding memory and counting every loss.
 //!
 //! The core is sans-IO and always available, whatever the features:
-//! - [`model`]: ids, kinds, RFC 3339 timestamps, events, completed spans and trees;
+//! - [`model`]: ids (`tracewire-context`'s, plus [`WireTraceId`] for go-trace's short trace
+//!   ids), go-trace kinds ([`WireKind`]), RFC 3339 timestamps, ingest events
+//!   ([`IngestEvent`]), completed spans and trees; statuses are `tracewire-otlp`'s;
 //! - [`lines`]: a line splitter for byte streams (CRLF, blank lines, over-long lines);
 //! - [`wire`]: the ingest and view line codecs, byte-compatible with go-trace;
 //! - [`assemble`]: the [`Assembler`] state machine (pairing, grace, revisions, bounds);

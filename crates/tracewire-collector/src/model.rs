@@ -1,5 +1,8 @@
-//! The data model shared by every part of the collector (spec §4): identifiers, kinds,
+//! The data model shared by every part of the collector: identifiers, go-trace kinds,
 //! timestamps, statuses, ingest events, completed spans and assembled trees.
+//!
+//! Ids are `tracewire-context`'s [`TraceId`] and [`SpanId`]; [`WireTraceId`] only adds
+//! go-trace's 64-bit trace ids. Statuses are `tracewire-otlp`'s [`Status`].
 //!
 //! Everything here is plain data with no I/O, so the decoder, the [`Assembler`], the
 //! renderer, the server and the emitter all speak the same types.
@@ -315,7 +318,9 @@ impl Timestamp {
     ///
     /// The `time` crate parses; three checks first narrow its RFC 3339 (which allows any
     /// separator, any number of fraction digits and a leap second at the end of a month)
-    /// to the strict form above, which go-trace's collector also accepts.
+    /// to the strict form above, which go-trace's collector also accepts. It costs no more
+    /// than the hand-written parser it replaced (527 against 536 instructions per ingest
+    /// event; see `docs/benchmarks.md`).
     pub fn parse_rfc3339(s: &str) -> Result<Self, TimeError> {
         let b = s.as_bytes();
         if !matches!(b.get(10), Some(b'T' | b't')) {
