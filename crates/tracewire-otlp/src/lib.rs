@@ -1,7 +1,7 @@
 //! The OTLP span model of tracewire, its mapping to `opentelemetry-proto` and the
 //! OpenTelemetry SDK, and a batching OTLP/HTTP exporter that never drops spans silently.
 //!
-//! - [`span`]: [`Span`], [`Attributes`](span::Attributes), [`Value`](span::Value),
+//! - [`span`]: [`Span`], [`Attributes`], [`Value`],
 //!   shaped like the OTLP `Span` message with typed ids from `tracewire-context`;
 //! - [`backoff`]: [`Backoff`], the one delay sequence (initial, multiplier, cap, jitter)
 //!   behind every retry loop of the workspace, sans-IO;

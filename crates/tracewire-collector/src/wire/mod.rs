@@ -20,5 +20,6 @@ mod json;
 mod view;
 
 pub use ingest::{decode_ingest_line, encode_ingest_line, is_blank, IngestCounts, LineRejection};
+#[cfg(feature = "server")]
 pub(crate) use view::count_view_line;
 pub use view::{decode_view_line, encode_view_line, view_line};

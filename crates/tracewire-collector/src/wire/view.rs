@@ -9,9 +9,8 @@ use std::time::Duration;
 use serde::de::{DeserializeSeed, Deserializer};
 use serde::Deserialize;
 
-use super::ingest::{IngestCounts, LineRejection};
+use super::ingest::LineRejection;
 use super::json::{self, Attrs, StatusSeed};
-use crate::lines::LineEvent;
 use crate::model::{
     parse_span_id, CompletedSpan, Status, StatusCode, Timestamp, WireKind, WireTraceId,
 };
@@ -105,10 +104,12 @@ struct RawView<'a> {
 /// One event of a view-line stream, counted into `counts` (blank, rejected, or a good
 /// line and span end): the decoded span, if the line was one. The journal replay and the
 /// view client read view lines alike through this.
+#[cfg(feature = "server")]
 pub(crate) fn count_view_line(
-    ev: LineEvent<'_>,
-    counts: &mut IngestCounts,
+    ev: crate::lines::LineEvent<'_>,
+    counts: &mut super::ingest::IngestCounts,
 ) -> Option<CompletedSpan> {
+    use crate::lines::LineEvent;
     match ev {
         LineEvent::Blank => counts.blank += 1,
         LineEvent::Oversize { .. } => counts.record_rejection(LineRejection::Oversize),
