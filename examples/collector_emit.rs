@@ -19,7 +19,7 @@ use tracewire_collector::emitter::Emitter;
 use tracewire_collector::otel::TracewireSpanExporter;
 use tracewire_collector::render::{render_tree, RenderOptions};
 use tracewire_collector::server::Collector;
-use tracewire_collector::{Limits, SpanKind, Status as SpanStatus};
+use tracewire_collector::{Limits, Status as SpanStatus, WireKind};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,10 +61,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. A raw Emitter app: go-trace style spans with a failing child.
     let emitter = Emitter::builder().socket_path(&socket).build();
-    let root = emitter.enter("POST /orders", SpanKind::Http, None);
-    let auth = emitter.enter("AuthCheck", SpanKind::Function, Some(&root.context()));
+    let root = emitter.enter("POST /orders", WireKind::Http, None);
+    let auth = emitter.enter("AuthCheck", WireKind::Function, Some(&root.ids()));
     auth.end([("user", "42")], None);
-    let sql = emitter.enter("SQL Query", SpanKind::Sql, Some(&root.context()));
+    let sql = emitter.enter("SQL Query", WireKind::Sql, Some(&root.ids()));
     sql.end(
         [("query", "INSERT INTO orders")],
         Some(SpanStatus::error("deadlock detected")),

@@ -189,7 +189,8 @@ async fn wait_for_tree(
     trace_id: [u8; 16],
     expected: usize,
 ) -> Option<tracewire_collector::Trace> {
-    let id = tracewire_collector::TraceId::W3c(u128::from_be_bytes(trace_id));
+    let id =
+        tracewire_collector::WireTraceId::W3c(tracewire_context::TraceId::from_bytes(trace_id));
     for _ in 0..100 {
         if let Some(trace) = collector.trace(&id) {
             if trace.root.node_count() >= expected {

@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(parsed) = parse_export_request(format, data, gzip) {
                 for span in &parsed.spans {
                     assert!(span.end >= span.start);
-                    assert!(span.span_id.0 != 0);
+                    assert!(span.span_id.is_valid());
                     assert_eq!(span.trace_id.to_string().len(), 32);
                 }
                 assert_eq!(parsed.first_error.is_some(), parsed.rejected > 0);

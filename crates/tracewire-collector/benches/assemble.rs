@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tracewire_collector::assemble::{Assembler, Limits};
 use tracewire_collector::lines::{LineEvent, LineSplitter};
 use tracewire_collector::model::{
-    SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, Timestamp, TraceId,
+    IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, WireKind, WireTraceId,
 };
 use tracewire_collector::wire::{decode_ingest_line, encode_ingest_line};
 
@@ -30,19 +30,19 @@ fn lines() -> Vec<Vec<u8>> {
     let base = 1_748_739_600_000_000_000i64;
     let mut out = Vec::new();
     for t in 0..TRACES {
-        let trace_id = TraceId::Short(0x1000_0000_0000_0000 | (t + 1));
-        let root = SpanId(0x2000_0000_0000_0000 | (t << 8));
+        let trace_id = WireTraceId::Short(0x1000_0000_0000_0000 | (t + 1));
+        let root = SpanId::from_u64(0x2000_0000_0000_0000 | (t << 8));
         let mut events = Vec::new();
         let mut ends = Vec::new();
         for s in 0..SPANS_PER_TRACE {
-            let span_id = SpanId(root.0 | s);
+            let span_id = SpanId::from_u64(root.to_u64() | s);
             let kind = if s == 0 {
-                SpanKind::Http
+                WireKind::Http
             } else {
-                SpanKind::Sql
+                WireKind::Sql
             };
             let start = Timestamp(base + (t * 1_000 + s) as i64 * 1_000);
-            events.push(SpanEvent::Start(SpanStart {
+            events.push(IngestEvent::Start(SpanStart {
                 trace_id,
                 span_id,
                 parent_id: (s > 0).then_some(root),
@@ -64,7 +64,7 @@ fn lines() -> Vec<Vec<u8>> {
                 ]
                 .as_slice()
             };
-            ends.push(SpanEvent::End(SpanEnd {
+            ends.push(IngestEvent::End(SpanEnd {
                 trace_id,
                 span_id,
                 name: String::new(),
@@ -88,7 +88,7 @@ fn lines() -> Vec<Vec<u8>> {
     out
 }
 
-fn assemble_all(events: impl Iterator<Item = SpanEvent>, t0: Instant) -> u64 {
+fn assemble_all(events: impl Iterator<Item = IngestEvent>, t0: Instant) -> u64 {
     let mut asm = Assembler::new(Limits::default());
     let mut now = t0;
     let mut outputs = 0u64;
@@ -109,7 +109,7 @@ fn bench(c: &mut Criterion) {
     let lines = lines();
     let events = lines.len() as u64;
     let stream: Vec<u8> = lines.concat();
-    let decoded: Vec<SpanEvent> = lines
+    let decoded: Vec<IngestEvent> = lines
         .iter()
         .map(|l| decode_ingest_line(&l[..l.len() - 1]).expect("bench lines are valid"))
         .collect();

@@ -5,7 +5,9 @@
 //! subscribers, a journal and OTLP — bounding memory and counting every loss.
 //!
 //! The core is sans-IO and always available, whatever the features:
-//! - [`model`]: ids, kinds, RFC 3339 timestamps, events, completed spans and trees;
+//! - [`model`]: ids (`tracewire-context`'s, plus [`WireTraceId`] for go-trace's short trace
+//!   ids), go-trace kinds ([`WireKind`]), RFC 3339 timestamps, ingest events
+//!   ([`IngestEvent`]), completed spans and trees; statuses are `tracewire-otlp`'s;
 //! - [`lines`]: a line splitter for byte streams (CRLF, blank lines, over-long lines);
 //! - [`wire`]: the ingest and view line codecs, byte-compatible with go-trace;
 //! - [`assemble`]: the [`Assembler`] state machine (pairing, grace, revisions, bounds);
@@ -66,12 +68,12 @@ pub use paths::BindError;
 pub use assemble::{Assembler, AssemblyStats, Limits, Output};
 pub use lines::{LineEvent, LineSplitter};
 pub use model::{
-    CompletedSpan, SpanEnd, SpanEvent, SpanId, SpanKind, SpanNode, SpanStart, Status, StatusCode,
-    Timestamp, Trace, TraceId,
+    CompletedSpan, IngestEvent, SpanEnd, SpanId, SpanNode, SpanStart, Status, StatusCode,
+    Timestamp, Trace, WireKind, WireTraceId,
 };
 pub use render::{format_duration, render_tree, RenderOptions};
 pub use stats::{SortKey, SpanStats};
-pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, Rejection};
+pub use wire::{decode_ingest_line, encode_ingest_line, IngestCounts, LineRejection};
 
 #[cfg(feature = "emitter")]
 pub mod emitter;

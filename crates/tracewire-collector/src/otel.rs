@@ -22,14 +22,15 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::trace::{SpanId as OtelSpanId, SpanKind as OtelKind, Status as OtelStatus};
-use opentelemetry::{Array, Key, Value};
+use opentelemetry::{Key, Value};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::resource::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tracewire_otlp::sdk::from_otel_value;
 
 use crate::emitter::Emitter;
 use crate::model::{
-    SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, StatusCode, Timestamp, TraceId,
+    IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, WireKind, WireTraceId,
 };
 
 /// How long `force_flush` waits.
@@ -65,62 +66,39 @@ fn timestamp(t: SystemTime) -> Timestamp {
     Timestamp::from_unix_nanos(ns)
 }
 
-fn kind(k: &OtelKind) -> SpanKind {
+fn kind(k: &OtelKind) -> WireKind {
     match k {
-        OtelKind::Client => SpanKind::Client,
-        OtelKind::Server => SpanKind::Server,
-        OtelKind::Producer => SpanKind::Producer,
-        OtelKind::Consumer => SpanKind::Consumer,
-        OtelKind::Internal => SpanKind::Internal,
+        OtelKind::Client => WireKind::Client,
+        OtelKind::Server => WireKind::Server,
+        OtelKind::Producer => WireKind::Producer,
+        OtelKind::Consumer => WireKind::Consumer,
+        OtelKind::Internal => WireKind::Internal,
     }
 }
 
-/// An attribute value as a string; arrays as JSON text.
+/// An attribute value as text: the workspace's one text form, `tracewire_otlp::Value`'s
+/// `Display` (scalars as themselves, arrays as JSON).
 pub(crate) fn value_text(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::I64(i) => i.to_string(),
-        Value::F64(f) => f.to_string(),
-        Value::String(s) => s.as_str().to_owned(),
-        Value::Array(a) => {
-            let json = match a {
-                Array::Bool(v) => serde_json::to_string(v),
-                Array::I64(v) => serde_json::to_string(v),
-                Array::F64(v) => serde_json::to_string(v),
-                Array::String(v) => {
-                    serde_json::to_string(&v.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-                }
-                other => Ok(other.to_string()),
-            };
-            json.unwrap_or_else(|_| a.to_string())
-        }
-        other => other.to_string(),
-    }
+    from_otel_value(v).to_string()
 }
 
 fn status(s: &OtelStatus) -> Status {
     match s {
         OtelStatus::Unset => Status::default(),
-        OtelStatus::Ok => Status {
-            code: StatusCode::Ok,
-            message: None,
-        },
-        OtelStatus::Error { description } => Status {
-            code: StatusCode::Error,
-            message: (!description.is_empty()).then(|| description.to_string()),
-        },
+        OtelStatus::Ok => Status::ok(),
+        OtelStatus::Error { description } => Status::error(description.to_string()),
     }
 }
 
 /// The start and end events of one finished SDK span; `None` for an invalid context.
-pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option<[SpanEvent; 2]> {
+pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option<[IngestEvent; 2]> {
     let trace_id = u128::from_be_bytes(span.span_context.trace_id().to_bytes());
     let span_id = u64::from_be_bytes(span.span_context.span_id().to_bytes());
     if trace_id == 0 || span_id == 0 {
         return None;
     }
     let parent_id = (span.parent_span_id != OtelSpanId::INVALID)
-        .then(|| SpanId(u64::from_be_bytes(span.parent_span_id.to_bytes())));
+        .then(|| SpanId::from_bytes(span.parent_span_id.to_bytes()));
     let mut attrs: BTreeMap<String, String> = span
         .attributes
         .iter()
@@ -138,10 +116,10 @@ pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option
         .duration_since(span.start_time)
         .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
         .unwrap_or(0);
-    let trace_id = TraceId::W3c(trace_id);
-    let span_id = SpanId(span_id);
+    let trace_id = WireTraceId::w3c(trace_id);
+    let span_id = SpanId::from_u64(span_id);
     Some([
-        SpanEvent::Start(SpanStart {
+        IngestEvent::Start(SpanStart {
             trace_id,
             span_id,
             parent_id,
@@ -150,7 +128,7 @@ pub(crate) fn span_events(span: &SpanData, service_name: Option<&str>) -> Option
             time: start,
             attrs: BTreeMap::new(),
         }),
-        SpanEvent::End(SpanEnd {
+        IngestEvent::End(SpanEnd {
             trace_id,
             span_id,
             name: String::new(),
@@ -193,5 +171,32 @@ impl SpanExporter for TracewireSpanExporter {
         self.service_name = resource
             .get(&Key::from_static_str("service.name"))
             .map(|v| value_text(&v));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::{Array, StringValue};
+
+    #[test]
+    fn attribute_text_is_the_otlp_value_text() {
+        assert_eq!(value_text(&Value::from("GET")), "GET");
+        assert_eq!(value_text(&Value::I64(-3)), "-3");
+        assert_eq!(value_text(&Value::F64(1.5)), "1.5");
+        assert_eq!(value_text(&Value::F64(f64::NAN)), "NaN");
+        assert_eq!(value_text(&Value::F64(f64::NEG_INFINITY)), "-Infinity");
+        assert_eq!(value_text(&Value::Bool(true)), "true");
+        assert_eq!(value_text(&Value::Array(Array::I64(vec![1, 2]))), "[1,2]");
+        assert_eq!(
+            value_text(&Value::Array(Array::F64(vec![0.5, f64::INFINITY]))),
+            "[0.5,\"Infinity\"]"
+        );
+        assert_eq!(
+            value_text(&Value::Array(Array::String(vec![StringValue::from(
+                "a\"b"
+            )]))),
+            "[\"a\\\"b\"]"
+        );
     }
 }

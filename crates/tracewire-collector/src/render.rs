@@ -13,7 +13,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::model::{SpanKind, SpanNode, Trace};
+use crate::model::{SpanNode, Trace, WireKind};
 
 /// How to render: only colour for now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,11 +41,11 @@ impl RenderOptions {
 const RESET: &str = "\x1b[0m";
 const RED: &str = "\x1b[31m";
 
-fn kind_color(kind: SpanKind) -> Option<&'static str> {
+fn kind_color(kind: WireKind) -> Option<&'static str> {
     match kind {
-        SpanKind::Http => Some("\x1b[36m"),
-        SpanKind::Sql => Some("\x1b[33m"),
-        SpanKind::Function => Some("\x1b[35m"),
+        WireKind::Http => Some("\x1b[36m"),
+        WireKind::Sql => Some("\x1b[33m"),
+        WireKind::Function => Some("\x1b[35m"),
         _ => None,
     }
 }

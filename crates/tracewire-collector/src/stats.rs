@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::model::{CompletedSpan, SpanKind};
+use crate::model::{CompletedSpan, WireKind};
 use crate::render::format_duration;
 
 /// Nearest-rank percentile of an ascending slice: the element at 1-based index
@@ -102,7 +102,7 @@ struct Group {
 /// Accumulates spans and produces the statistics table.
 #[derive(Debug, Default)]
 pub struct SpanStats {
-    groups: HashMap<(String, SpanKind), Group>,
+    groups: HashMap<(String, WireKind), Group>,
 }
 
 impl SpanStats {

@@ -186,6 +186,7 @@ macro_rules! id_type {
 
             /// Parses exactly the right number of lowercase hex digits; an all-zero value
             /// parses to [`Self::INVALID`] (check [`Self::is_valid`]).
+            #[inline]
             pub fn from_hex(s: &str) -> Result<Self, ParseError> {
                 decode_lower_hex::<$len>(s.as_bytes(), $field).map(Self)
             }

@@ -5,6 +5,9 @@
 //!   shaped like the OTLP `Span` message with typed ids from `tracewire-context`;
 //! - [`config`]: the one OTLP configuration: `OTEL_*` variables, code and defaults
 //!   resolved into the effective settings, with a warning for every ignored value;
+//! - [`backoff`]: [`Backoff`], the one delay sequence (initial, multiplier, cap, jitter)
+//!   behind every retry loop of the workspace, sans-IO;
+//! - [`rfc3339`]: the one RFC3339Nano formatter of the workspace (Go's text of a time);
 //! - [`resource`]: who produced the spans ([`Resource`], [`Scope`](resource::Scope));
 //! - [`proto`]: the mapping to and from `opentelemetry-proto` (the only module whose API
 //!   names `opentelemetry-proto` types);
@@ -47,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoff;
 #[cfg(feature = "export")]
 pub mod batch;
 pub mod config;
@@ -57,10 +61,12 @@ pub mod init;
 #[cfg(feature = "proto")]
 pub mod proto;
 pub mod resource;
+pub mod rfc3339;
 #[cfg(feature = "sdk")]
 pub mod sdk;
 pub mod span;
 
+pub use backoff::{Backoff, BackoffState};
 #[cfg(feature = "export")]
 pub use batch::{BatchExporter, ExportEvent, FlushReport, Overflow, ShutdownError};
 pub use config::{OtlpConfig, ResolvedConfig};

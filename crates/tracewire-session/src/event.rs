@@ -33,7 +33,7 @@ pub enum SourceFormat {
 /// `unix_nanos` is `None` when the time is missing, Go's zero time or before 1970: the
 /// converter then infers it from neighbouring lines.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Timestamp {
+pub struct RecordedTime {
     text: Option<String>,
     unix_nanos: Option<u64>,
 }
@@ -41,18 +41,18 @@ pub struct Timestamp {
 /// Why a timestamp text could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid RFC 3339 timestamp {text:?}: {reason}")]
-pub struct TimestampError {
+pub struct RecordedTimeError {
     /// The offending text (truncated to 64 characters).
     pub text: String,
     /// The parser's explanation.
     pub reason: String,
 }
 
-impl Timestamp {
+impl RecordedTime {
     /// Parses RFC 3339 text (any offset, 0–9 fraction digits). A zero Go time or a
-    /// pre-1970 time parses, but counts as missing ([`Timestamp::unix_nanos`] is `None`).
-    pub fn parse(text: &str) -> Result<Self, TimestampError> {
-        let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| TimestampError {
+    /// pre-1970 time parses, but counts as missing ([`RecordedTime::unix_nanos`] is `None`).
+    pub fn parse(text: &str) -> Result<Self, RecordedTimeError> {
+        let parsed = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| RecordedTimeError {
             text: text.chars().take(64).collect(),
             reason: e.to_string(),
         })?;
@@ -88,36 +88,18 @@ impl Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
+impl fmt::Display for RecordedTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.text.as_deref().unwrap_or(""))
     }
 }
 
-/// Formats Unix nanoseconds the way Go's `time.RFC3339Nano` does in UTC: trailing
-/// fraction zeros trimmed, no fraction at all for whole seconds.
+/// Formats Unix nanoseconds the way Go's `time.RFC3339Nano` does in UTC, through the
+/// workspace's one formatter ([`tracewire_otlp::rfc3339::rfc3339_nano`]).
 pub(crate) fn format_rfc3339_nano(unix_nanos: u64) -> String {
-    let secs = (unix_nanos / 1_000_000_000) as i64;
-    let frac = unix_nanos % 1_000_000_000;
-    let Ok(dt) = OffsetDateTime::from_unix_timestamp(secs) else {
-        return String::from("1970-01-01T00:00:00Z");
-    };
-    let mut out = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        dt.year(),
-        u8::from(dt.month()),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    );
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    tracewire_otlp::rfc3339::rfc3339_nano(i128::from(unix_nanos))
+        .as_str()
+        .to_owned()
 }
 
 /// One recorded session event, independent of the format it came from.
@@ -138,7 +120,7 @@ pub struct SessionEvent {
     /// The event type, e.g. `provider.call.started`: the only dispatch key.
     pub event_type: String,
     /// When the event happened.
-    pub timestamp: Timestamp,
+    pub timestamp: RecordedTime,
     /// Run id of older recordings.
     pub run_id: Option<String>,
     /// Run id of newer recordings (replaces `run_id`).
@@ -159,7 +141,7 @@ pub struct SessionEvent {
 
 impl SessionEvent {
     /// A new event built in code: everything but the type and time is absent.
-    pub fn new(event_type: impl Into<String>, timestamp: Timestamp) -> Self {
+    pub fn new(event_type: impl Into<String>, timestamp: RecordedTime) -> Self {
         Self {
             format: SourceFormat::Code,
             line: 0,
@@ -336,25 +318,25 @@ mod tests {
 
     #[test]
     fn zero_go_time_and_pre_1970_count_as_missing() {
-        let zero = Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+        let zero = RecordedTime::parse("0001-01-01T00:00:00Z").unwrap();
         assert_eq!(zero.unix_nanos(), None);
         assert_eq!(zero.text(), Some("0001-01-01T00:00:00Z"));
-        let old = Timestamp::parse("1969-12-31T23:59:59Z").unwrap();
+        let old = RecordedTime::parse("1969-12-31T23:59:59Z").unwrap();
         assert_eq!(old.unix_nanos(), None);
-        assert!(Timestamp::parse("yesterday").is_err());
+        assert!(RecordedTime::parse("yesterday").is_err());
     }
 
     #[test]
     fn offsets_and_fraction_lengths_parse() {
-        let a = Timestamp::parse("2026-08-21T09:00:02.5+02:00").unwrap();
-        let b = Timestamp::parse("2026-08-21T07:00:02.500000000Z").unwrap();
+        let a = RecordedTime::parse("2026-08-21T09:00:02.5+02:00").unwrap();
+        let b = RecordedTime::parse("2026-08-21T07:00:02.500000000Z").unwrap();
         assert_eq!(a.unix_nanos(), b.unix_nanos());
-        assert!(Timestamp::parse("2026-08-21T07:00:02Z").is_ok());
+        assert!(RecordedTime::parse("2026-08-21T07:00:02Z").is_ok());
     }
 
     #[test]
     fn run_key_prefers_non_empty_run_id() {
-        let mut e = SessionEvent::new("x", Timestamp::missing());
+        let mut e = SessionEvent::new("x", RecordedTime::missing());
         assert_eq!(e.run_key(), "");
         e.execution_id = Some("exec".into());
         assert_eq!(e.run_key(), "exec");

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::event::{payload_keys, SessionEvent, SourceFormat, Timestamp, NATIVE_VERSION};
+use crate::event::{payload_keys, RecordedTime, SessionEvent, SourceFormat, NATIVE_VERSION};
 
 /// The longest line accepted by default (16 MiB).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
@@ -459,10 +459,9 @@ impl Envelope {
             return Err(MalformedReason::MissingType);
         };
         let timestamp = match self.timestamp {
-            None | Some(Value::Null) => Timestamp::missing(),
-            Some(Value::String(text)) => {
-                Timestamp::parse(&text).map_err(|e| MalformedReason::BadTimestamp(e.to_string()))?
-            }
+            None | Some(Value::Null) => RecordedTime::missing(),
+            Some(Value::String(text)) => RecordedTime::parse(&text)
+                .map_err(|e| MalformedReason::BadTimestamp(e.to_string()))?,
             Some(_) => {
                 return Err(MalformedReason::BadTimestamp(
                     "timestamp is not a string".into(),

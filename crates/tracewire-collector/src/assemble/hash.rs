@@ -90,7 +90,7 @@ impl Hasher for IdHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{SpanId, TraceId};
+    use crate::model::{SpanId, WireTraceId};
     use std::collections::HashSet;
 
     #[test]
@@ -98,9 +98,12 @@ mod tests {
         let b = IdHashBuilder::new();
         let mut seen = HashSet::new();
         for i in 0..10_000u64 {
-            seen.insert(b.hash_one((TraceId::Short(1), SpanId(i))));
+            seen.insert(b.hash_one((WireTraceId::Short(1), SpanId::from_u64(i))));
         }
         assert!(seen.len() > 9_990);
-        assert_ne!(b.hash_one(TraceId::Short(5)), b.hash_one(TraceId::W3c(5)));
+        assert_ne!(
+            b.hash_one(WireTraceId::Short(5)),
+            b.hash_one(WireTraceId::w3c(5))
+        );
     }
 }

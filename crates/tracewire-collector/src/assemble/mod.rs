@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::model::{CompletedSpan, SpanEnd, SpanEvent, SpanStart, Trace, TraceId};
+use crate::model::{CompletedSpan, IngestEvent, SpanEnd, SpanStart, Trace, WireTraceId};
 use hash::IdHashBuilder;
 use pending::{SpanKey, TimedBuffer};
 
@@ -207,17 +207,17 @@ pub struct Assembler {
     stats: AssemblyStats,
     pending: TimedBuffer<SpanStart>,
     early: TimedBuffer<SpanEnd>,
-    traces: HashMap<TraceId, TraceEntry, IdHashBuilder>,
+    traces: HashMap<WireTraceId, TraceEntry, IdHashBuilder>,
     /// Buffered traces by (indexed activity, id); keys may lag the real activity.
-    activity: BTreeSet<(Instant, TraceId)>,
+    activity: BTreeSet<(Instant, WireTraceId)>,
     /// Grace deadlines in order: (deadline, trace, closing generation).
-    grace: VecDeque<(Instant, TraceId, u64)>,
+    grace: VecDeque<(Instant, WireTraceId, u64)>,
     /// Emitted traces, oldest first: (trace, stamp); stale stamps are skipped.
-    retained: VecDeque<(TraceId, u64)>,
+    retained: VecDeque<(WireTraceId, u64)>,
     retained_count: usize,
     /// Recently evicted trace ids and their last revision.
-    tombstones: HashMap<TraceId, u32, IdHashBuilder>,
-    tombstone_order: VecDeque<TraceId>,
+    tombstones: HashMap<WireTraceId, u32, IdHashBuilder>,
+    tombstone_order: VecDeque<WireTraceId>,
     outputs: VecDeque<Output>,
 }
 
@@ -276,12 +276,12 @@ impl Assembler {
     }
 
     /// Pushes one decoded ingest event at monotonic time `now` (expiring timers due first).
-    pub fn push_event(&mut self, event: SpanEvent, now: Instant) {
+    pub fn push_event(&mut self, event: IngestEvent, now: Instant) {
         let now = self.advance(now);
         self.touch(event.trace_id(), now);
         match event {
-            SpanEvent::Start(start) => self.on_start(start, now),
-            SpanEvent::End(end) => self.on_end(end, now),
+            IngestEvent::Start(start) => self.on_start(start, now),
+            IngestEvent::End(end) => self.on_end(end, now),
         }
     }
 
@@ -323,7 +323,7 @@ impl Assembler {
 
     /// Deep copies of the retained trees (latest emitted revision each), oldest first.
     pub fn snapshot(&self) -> Vec<Trace> {
-        let mut ids: Vec<(u64, TraceId)> = self
+        let mut ids: Vec<(u64, WireTraceId)> = self
             .retained
             .iter()
             .filter(|(id, stamp)| {
@@ -347,7 +347,7 @@ impl Assembler {
     }
 
     /// The latest emitted revision of a retained trace.
-    pub fn trace(&self, id: &TraceId) -> Option<Trace> {
+    pub fn trace(&self, id: &WireTraceId) -> Option<Trace> {
         let e = self.traces.get(id)?;
         if e.revision == 0 {
             return None;
@@ -445,7 +445,7 @@ impl Assembler {
     }
 
     /// The buffered trace with the oldest activity (fixing lagging index keys on the way).
-    fn least_recently_active(&mut self) -> Option<TraceId> {
+    fn least_recently_active(&mut self) -> Option<WireTraceId> {
         loop {
             let &(at, id) = self.activity.first()?;
             let Some(e) = self.traces.get_mut(&id) else {
@@ -462,7 +462,7 @@ impl Assembler {
     }
 
     /// Records activity for a trace (any event counts, completed or not).
-    fn touch(&mut self, id: TraceId, now: Instant) {
+    fn touch(&mut self, id: WireTraceId, now: Instant) {
         if let Some(e) = self.traces.get_mut(&id) {
             e.last_activity = now;
         }
@@ -581,7 +581,7 @@ impl Assembler {
     fn attach(&mut self, span: Arc<CompletedSpan>, now: Instant) {
         let id = span.trace_id;
         let max_spans = self.limits.max_spans_per_trace;
-        let len_and_state = |traces: &HashMap<TraceId, TraceEntry, IdHashBuilder>| {
+        let len_and_state = |traces: &HashMap<WireTraceId, TraceEntry, IdHashBuilder>| {
             traces.get(&id).map(|e| (e.spans.len(), e.state))
         };
         if len_and_state(&self.traces).map_or(max_spans == 0, |(len, _)| len >= max_spans) {
@@ -658,7 +658,7 @@ impl Assembler {
     }
 
     /// Emits the whole tree of a buffered trace as its next revision and retains it.
-    fn emit(&mut self, id: TraceId, _now: Instant) {
+    fn emit(&mut self, id: WireTraceId, _now: Instant) {
         let stamp = self.next_stamp();
         let Some(e) = self.traces.get_mut(&id) else {
             return;
@@ -713,7 +713,7 @@ impl Assembler {
         }
     }
 
-    fn remember_evicted(&mut self, id: TraceId, revision: u32) {
+    fn remember_evicted(&mut self, id: WireTraceId, revision: u32) {
         let cap = self.limits.max_retained_traces.max(1);
         if self.tombstones.insert(id, revision).is_none() {
             self.tombstone_order.push_back(id);
@@ -725,7 +725,7 @@ impl Assembler {
         }
         // Keep the order list free of ids already revived.
         if self.tombstone_order.len() > 2 * self.tombstones.len() + 64 {
-            let live: HashSet<TraceId> = self.tombstones.keys().copied().collect();
+            let live: HashSet<WireTraceId> = self.tombstones.keys().copied().collect();
             self.tombstone_order.retain(|t| live.contains(t));
         }
     }

@@ -6,10 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use super::hash::IdHashBuilder;
-use crate::model::{SpanId, TraceId};
+use crate::model::{SpanId, WireTraceId};
 
 /// Spans pair by (trace id, span id).
-pub(crate) type SpanKey = (TraceId, SpanId);
+pub(crate) type SpanKey = (WireTraceId, SpanId);
 
 #[derive(Debug)]
 pub(crate) struct TimedBuffer<T> {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::hash::IdHashBuilder;
-use crate::model::{CompletedSpan, SpanId, SpanKind, SpanNode, Status, Timestamp, TraceId};
+use crate::model::{
+    CompletedSpan, SpanId, SpanNode, Status, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
+};
 
 /// Name of the synthetic root of a partial trace.
 pub const SYNTHETIC_ROOT_NAME: &str = "(partial trace)";
@@ -25,7 +27,7 @@ fn order_key(s: &CompletedSpan) -> (Timestamp, Timestamp, SpanId) {
 ///
 /// `spans` may be plain `CompletedSpan`s (each is copied into its node) or shared
 /// `Arc<CompletedSpan>`s (each node shares the span; no copy, as the assembler does).
-pub fn build_tree<S>(trace_id: TraceId, spans: &[S]) -> (SpanNode, bool)
+pub fn build_tree<S>(trace_id: WireTraceId, spans: &[S]) -> (SpanNode, bool)
 where
     S: Borrow<CompletedSpan> + Clone + Into<Arc<CompletedSpan>>,
 {
@@ -83,10 +85,10 @@ where
     let root = SpanNode {
         span: Arc::new(CompletedSpan {
             trace_id,
-            span_id: SpanId::SYNTHETIC,
+            span_id: SYNTHETIC_SPAN_ID,
             parent_id: None,
             name: SYNTHETIC_ROOT_NAME.to_owned(),
-            kind: SpanKind::Internal,
+            kind: WireKind::Internal,
             start,
             end,
             duration: end.duration_since(start).unwrap_or(Duration::ZERO),

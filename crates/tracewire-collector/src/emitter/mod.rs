@@ -9,11 +9,11 @@
 //! ```no_run
 //! use std::time::{Duration, Instant};
 //! use tracewire_collector::emitter::Emitter;
-//! use tracewire_collector::model::SpanKind;
+//! use tracewire_collector::model::WireKind;
 //!
 //! let emitter = Emitter::builder().socket_path("/tmp/tracewire-demo.sock").build();
-//! let root = emitter.enter("GET /users", SpanKind::Http, None);
-//! let child = emitter.enter("SQL Query", SpanKind::Sql, Some(&root.context()));
+//! let root = emitter.enter("GET /users", WireKind::Http, None);
+//! let child = emitter.enter("SQL Query", WireKind::Sql, Some(&root.ids()));
 //! child.end([("query", "SELECT 1")], None);
 //! root.end([("status", "200")], None);
 //! emitter.shutdown(Instant::now() + Duration::from_secs(1)).ok();
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use span::{ActiveSpan, SpanContext};
+pub use span::{ActiveSpan, SpanIds};
 
 use crate::model::IngestEvent;
 use queue::Shared;
@@ -41,7 +41,7 @@ pub const MAX_LINE_BYTES: usize = 1024 * 1024;
 /// What to drop when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub enum Overflow {
+pub enum DropPolicy {
     /// Drop the oldest queued line, keeping the newest data (default).
     #[default]
     DropOldest,
@@ -60,24 +60,14 @@ pub enum IdWidth {
     Short,
 }
 
-/// Reconnect backoff: starts at `initial`, doubles per failure up to `max`, each delay
-/// scaled by a random factor in [0.5, 1.0] (jitter) so restarted collectors are not stampeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// First delay after a failed connect.
-    pub initial: Duration,
-    /// Cap of the delay.
-    pub max: Duration,
-}
+/// The workspace's one backoff (from `tracewire-otlp`), here the delays between
+/// reconnect attempts.
+pub use tracewire_otlp::backoff::Backoff;
 
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            initial: Duration::from_millis(50),
-            max: Duration::from_secs(5),
-        }
-    }
-}
+/// The default reconnect backoff: 50 ms doubling to 5 s, each delay scaled by a random
+/// factor in (0.5, 1.0] (jitter 0.5) so restarted collectors are not stampeded.
+pub const DEFAULT_BACKOFF: Backoff =
+    Backoff::new(Duration::from_millis(50), Duration::from_secs(5)).with_jitter(0.5);
 
 /// Counters of an emitter, so nothing is lost silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -113,14 +103,27 @@ pub enum FlushError {
 }
 
 /// Builder of an [`Emitter`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EmitterBuilder {
     socket_path: Option<PathBuf>,
     queue_capacity: Option<usize>,
-    overflow: Overflow,
+    drop_policy: DropPolicy,
     backoff: Backoff,
     write_timeout: Option<Duration>,
     id_width: IdWidth,
+}
+
+impl Default for EmitterBuilder {
+    fn default() -> Self {
+        Self {
+            socket_path: None,
+            queue_capacity: None,
+            drop_policy: DropPolicy::default(),
+            backoff: DEFAULT_BACKOFF,
+            write_timeout: None,
+            id_width: IdWidth::default(),
+        }
+    }
 }
 
 impl EmitterBuilder {
@@ -137,13 +140,13 @@ impl EmitterBuilder {
         self
     }
 
-    /// What to drop when the queue is full (default [`Overflow::DropOldest`]).
-    pub fn overflow(mut self, overflow: Overflow) -> Self {
-        self.overflow = overflow;
+    /// What to drop when the queue is full (default [`DropPolicy::DropOldest`]).
+    pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
+        self.drop_policy = policy;
         self
     }
 
-    /// Reconnect backoff (default 50 ms → 5 s).
+    /// Reconnect backoff (default [`DEFAULT_BACKOFF`]: 50 ms doubling to 5 s, jitter 0.5).
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
@@ -167,7 +170,7 @@ impl EmitterBuilder {
         Emitter::start(
             path,
             self.queue_capacity.unwrap_or(DEFAULT_QUEUE_CAPACITY),
-            self.overflow,
+            self.drop_policy,
             self.backoff,
             self.write_timeout.unwrap_or(Duration::from_secs(1)),
             self.id_width,
@@ -200,7 +203,7 @@ impl Emitter {
     fn start(
         path: Option<PathBuf>,
         capacity: usize,
-        overflow: Overflow,
+        drop_policy: DropPolicy,
         backoff: Backoff,
         write_timeout: Duration,
         id_width: IdWidth,
@@ -213,7 +216,7 @@ impl Emitter {
                 id_width,
             };
         };
-        let shared = Arc::new(Shared::new(capacity, overflow, MAX_LINE_BYTES));
+        let shared = Arc::new(Shared::new(capacity, drop_policy, MAX_LINE_BYTES));
         let config = writer::WriterConfig {
             path: path.clone(),
             backoff,

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::{EmitterStats, Overflow};
+use super::{DropPolicy, EmitterStats};
 
 /// Counters readable without the lock.
 #[derive(Debug, Default)]
@@ -58,12 +58,12 @@ pub(crate) struct Shared {
     pub(crate) progress: Condvar,
     pub(crate) counters: Counters,
     pub(crate) capacity: usize,
-    pub(crate) overflow: Overflow,
+    pub(crate) drop_policy: DropPolicy,
     pub(crate) max_line_bytes: usize,
 }
 
 impl Shared {
-    pub(crate) fn new(capacity: usize, overflow: Overflow, max_line_bytes: usize) -> Self {
+    pub(crate) fn new(capacity: usize, drop_policy: DropPolicy, max_line_bytes: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 lines: VecDeque::new(),
@@ -76,7 +76,7 @@ impl Shared {
             progress: Condvar::new(),
             counters: Counters::default(),
             capacity: capacity.max(1),
-            overflow,
+            drop_policy,
             max_line_bytes,
         }
     }
@@ -105,14 +105,14 @@ impl Shared {
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         if st.lines.len() >= self.capacity {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-            match self.overflow {
-                Overflow::DropNewest => {
+            match self.drop_policy {
+                DropPolicy::DropNewest => {
                     // Never numbered: numbers stay contiguous, so pending counts stay exact.
                     drop(st);
                     self.progress.notify_all();
                     return;
                 }
-                Overflow::DropOldest => {
+                DropPolicy::DropOldest => {
                     st.lines.pop_front();
                 }
             }

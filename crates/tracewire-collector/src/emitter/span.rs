@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::{Emitter, IdWidth};
-use crate::model::{SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, Timestamp, TraceId};
+use crate::model::{
+    IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, TraceId, WireKind, WireTraceId,
+};
 
-/// The identity of a span, used as the parent of its children.
+/// The ids of an emitted span (its trace and its own), passed as the parent of its
+/// children. Plain ids, not an OpenTelemetry `SpanContext`: no flags and no state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SpanContext {
+pub struct SpanIds {
     /// The trace the span belongs to.
-    pub trace_id: TraceId,
+    pub trace_id: WireTraceId,
     /// The span itself.
     pub span_id: SpanId,
 }
@@ -21,32 +24,17 @@ pub struct SpanContext {
 #[must_use = "dropping an ActiveSpan ends it at once"]
 pub struct ActiveSpan<'a> {
     emitter: &'a Emitter,
-    context: SpanContext,
+    ids: SpanIds,
     started: Instant,
     start_time: Timestamp,
     ended: bool,
 }
 
-/// A fresh random non-zero span id (via `tracewire_context`).
-fn random_span_id() -> SpanId {
-    loop {
-        let id = u64::from_be_bytes(tracewire_context::SpanId::random().to_bytes());
-        if id != 0 {
-            return SpanId(id);
-        }
-    }
-}
-
-/// A fresh random non-zero trace id of the given width.
-fn random_trace_id(width: IdWidth) -> TraceId {
+/// A fresh random trace id of the given width (never zero: `random` ids are valid).
+fn random_trace_id(width: IdWidth) -> WireTraceId {
     match width {
-        IdWidth::Short => TraceId::Short(random_span_id().0),
-        IdWidth::W3c => loop {
-            let id = u128::from_be_bytes(tracewire_context::TraceId::random().to_bytes());
-            if id != 0 {
-                return TraceId::W3c(id);
-            }
-        },
+        IdWidth::Short => WireTraceId::Short(SpanId::random().to_u64()),
+        IdWidth::W3c => WireTraceId::W3c(TraceId::random()),
     }
 }
 
@@ -56,15 +44,15 @@ impl Emitter {
     pub fn enter(
         &self,
         name: impl Into<String>,
-        kind: SpanKind,
-        parent: Option<&SpanContext>,
+        kind: WireKind,
+        parent: Option<&SpanIds>,
     ) -> ActiveSpan<'_> {
         let trace_id = parent
             .map(|p| p.trace_id)
             .unwrap_or_else(|| random_trace_id(self.id_width));
-        let span_id = random_span_id();
+        let span_id = SpanId::random();
         let start_time = Timestamp::now();
-        self.emit(&SpanEvent::Start(SpanStart {
+        self.emit(&IngestEvent::Start(SpanStart {
             trace_id,
             span_id,
             parent_id: parent.map(|p| p.span_id),
@@ -75,7 +63,7 @@ impl Emitter {
         }));
         ActiveSpan {
             emitter: self,
-            context: SpanContext { trace_id, span_id },
+            ids: SpanIds { trace_id, span_id },
             started: Instant::now(),
             start_time,
             ended: false,
@@ -85,8 +73,8 @@ impl Emitter {
 
 impl ActiveSpan<'_> {
     /// The parent context for children of this span.
-    pub fn context(&self) -> SpanContext {
-        self.context
+    pub fn ids(&self) -> SpanIds {
+        self.ids
     }
 
     /// Ends the span with attributes and an optional status.
@@ -109,9 +97,9 @@ impl ActiveSpan<'_> {
         self.ended = true;
         let elapsed = self.started.elapsed();
         let duration_ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.emitter.emit(&SpanEvent::End(SpanEnd {
-            trace_id: self.context.trace_id,
-            span_id: self.context.span_id,
+        self.emitter.emit(&IngestEvent::End(SpanEnd {
+            trace_id: self.ids.trace_id,
+            span_id: self.ids.span_id,
             name: String::new(),
             time: self.start_time.saturating_add(elapsed),
             attrs,

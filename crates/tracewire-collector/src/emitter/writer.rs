@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use rustix::net::RecvFlags;
 
 use super::queue::Shared;
+use tracewire_otlp::backoff::BackoffState;
+
 use super::Backoff;
 
 /// Most lines written in one batch.
@@ -26,7 +28,7 @@ pub(crate) struct WriterConfig {
 pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig) {
     let mut conn: Option<UnixStream> = None;
     let mut ever_connected = false;
-    let mut delay = config.backoff.initial;
+    let mut backoff = BackoffState::new(config.backoff);
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         // Wait for lines (or stop).
@@ -56,14 +58,13 @@ pub(crate) fn run(shared: Arc<Shared>, config: WriterConfig) {
                         shared.counters.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
                     ever_connected = true;
-                    delay = config.backoff.initial;
+                    backoff.reset();
                     shared.counters.connected.store(true, Ordering::Relaxed);
                     conn = Some(stream);
                 }
                 Err(_) => {
                     // Sleep with jitter, interruptible by stop.
-                    let sleep = jitter(delay);
-                    delay = (delay * 2).min(config.backoff.max);
+                    let sleep = backoff.next_delay(rand::random::<f64>());
                     let deadline = Instant::now() + sleep;
                     let mut st = shared.lock();
                     while !st.stop {
@@ -143,10 +144,4 @@ fn peer_closed(stream: &UnixStream) -> bool {
         Err(rustix::io::Errno::AGAIN) => false,
         Err(_) => true,
     }
-}
-
-/// `delay` scaled by a random factor in [0.5, 1.0].
-fn jitter(delay: Duration) -> Duration {
-    let factor = 0.5 + rand::random::<f64>() * 0.5;
-    delay.mul_f64(factor)
 }

@@ -5,20 +5,20 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tracewire_otlp::proto::ReceivedSpans;
-use tracewire_otlp::span::{Span, SpanKind as OtlpKind, StatusCode as OtlpStatusCode};
+use tracewire_otlp::span::{Span, SpanKind as OtlpKind};
 
-use crate::model::{CompletedSpan, SpanId, SpanKind, Status, StatusCode, Timestamp, TraceId};
+use crate::model::{CompletedSpan, Status, StatusCode, Timestamp, WireKind, WireTraceId};
 
 /// Why a span in our model cannot become a collector span.
 pub(crate) const TIME_REJECTION: &str = "end time before start time or out of range";
 
-fn kind(k: OtlpKind) -> SpanKind {
+fn kind(k: OtlpKind) -> WireKind {
     match k {
-        OtlpKind::Server => SpanKind::Server,
-        OtlpKind::Client => SpanKind::Client,
-        OtlpKind::Producer => SpanKind::Producer,
-        OtlpKind::Consumer => SpanKind::Consumer,
-        _ => SpanKind::Internal,
+        OtlpKind::Server => WireKind::Server,
+        OtlpKind::Client => WireKind::Client,
+        OtlpKind::Producer => WireKind::Producer,
+        OtlpKind::Consumer => WireKind::Consumer,
+        _ => WireKind::Internal,
     }
 }
 
@@ -43,21 +43,16 @@ pub(crate) fn completed_span(span: Span, service_name: Option<&str>) -> Option<C
             .entry("service.name".to_owned())
             .or_insert_with(|| service.to_owned());
     }
+    // OTLP allows a message only on errors: any other message is dropped.
     let status = match span.status.code {
-        OtlpStatusCode::Error => Status {
-            code: StatusCode::Error,
-            message: (!span.status.message.is_empty()).then_some(span.status.message),
-        },
-        OtlpStatusCode::Ok => Status {
-            code: StatusCode::Ok,
-            message: None,
-        },
+        StatusCode::Error => span.status,
+        StatusCode::Ok => Status::ok(),
         _ => Status::default(),
     };
     Some(CompletedSpan {
-        trace_id: TraceId::W3c(span.trace_id.to_u128()),
-        span_id: SpanId(span.span_id.to_u64()),
-        parent_id: span.parent_span_id.map(|p| SpanId(p.to_u64())),
+        trace_id: WireTraceId::W3c(span.trace_id),
+        span_id: span.span_id,
+        parent_id: span.parent_span_id,
         name: span.name,
         kind: kind(span.kind),
         start: Timestamp::from_unix_nanos(start),

@@ -12,12 +12,9 @@ use tracewire_otlp::batch::{BatchExporter, Deadline, FlushReport};
 use tracewire_otlp::config::{OtlpConfig as OtelConfig, ResolvedConfig};
 use tracewire_otlp::export::OtlpHttpExporter;
 use tracewire_otlp::resource::Scope;
-use tracewire_otlp::span::{
-    Span as OtlpSpan, SpanId as OtlpSpanId, SpanKind as OtlpKind, Status as OtlpStatus,
-    TraceId as OtlpTraceId,
-};
+use tracewire_otlp::span::{Span as OtlpSpan, SpanKind as OtlpKind, Status as OtlpStatus};
 
-use crate::model::{CompletedSpan, SpanKind, StatusCode};
+use crate::model::{CompletedSpan, StatusCode, WireKind};
 use crate::server::{Collector, RecvError, SpanSubscription};
 
 /// Most distinct `service.name` values with their own exporter; further services share
@@ -55,13 +52,13 @@ pub fn traces_url(url: &str) -> String {
 
 /// Our span kinds in OTLP terms: function → INTERNAL, http → SERVER, sql → CLIENT, the
 /// rest 1:1.
-pub(crate) fn otlp_kind(kind: SpanKind) -> OtlpKind {
+pub(crate) fn otlp_kind(kind: WireKind) -> OtlpKind {
     match kind {
-        SpanKind::Function | SpanKind::Internal => OtlpKind::Internal,
-        SpanKind::Http | SpanKind::Server => OtlpKind::Server,
-        SpanKind::Sql | SpanKind::Client => OtlpKind::Client,
-        SpanKind::Producer => OtlpKind::Producer,
-        SpanKind::Consumer => OtlpKind::Consumer,
+        WireKind::Function | WireKind::Internal => OtlpKind::Internal,
+        WireKind::Http | WireKind::Server => OtlpKind::Server,
+        WireKind::Sql | WireKind::Client => OtlpKind::Client,
+        WireKind::Producer => OtlpKind::Producer,
+        WireKind::Consumer => OtlpKind::Consumer,
         _ => OtlpKind::Internal,
     }
 }
@@ -71,14 +68,14 @@ pub(crate) fn otlp_kind(kind: SpanKind) -> OtlpKind {
 pub(crate) fn to_otlp_span(span: &CompletedSpan) -> OtlpSpan {
     let nanos = |t: crate::model::Timestamp| u64::try_from(t.as_unix_nanos()).unwrap_or(0);
     let mut out = OtlpSpan::new(
-        OtlpTraceId::from_u128(span.trace_id.to_u128()),
-        OtlpSpanId::from_u64(span.span_id.0),
+        span.trace_id.to_trace_id(),
+        span.span_id,
         span.name.clone(),
         otlp_kind(span.kind),
         nanos(span.start),
         nanos(span.end),
     );
-    out.parent_span_id = span.parent_id.map(|p| OtlpSpanId::from_u64(p.0));
+    out.parent_span_id = span.parent_id;
     for (k, v) in &span.attrs {
         out.attributes.insert(k.clone(), v.clone());
     }

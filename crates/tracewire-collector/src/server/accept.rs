@@ -5,22 +5,23 @@ use std::future::Future;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracewire_otlp::backoff::{Backoff, BackoffState};
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(5);
-const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// Failed accepts wait 5 ms, doubling to 1 s, without jitter (nothing to de-synchronise).
+const ACCEPT_BACKOFF: Backoff = Backoff::new(Duration::from_millis(5), Duration::from_secs(1));
 
 /// Hands out accepted connections until its token is cancelled.
 #[derive(Debug)]
 pub(crate) struct Acceptor {
     cancel: CancellationToken,
-    backoff: Duration,
+    backoff: BackoffState,
 }
 
 impl Acceptor {
     pub(crate) fn new(cancel: CancellationToken) -> Self {
         Self {
             cancel,
-            backoff: FIRST_BACKOFF,
+            backoff: BackoffState::new(ACCEPT_BACKOFF),
         }
     }
 
@@ -37,15 +38,16 @@ impl Acceptor {
             };
             match accepted {
                 Ok(connection) => {
-                    self.backoff = FIRST_BACKOFF;
+                    self.backoff.reset();
                     return Some(connection);
                 }
                 Err(_) => {
+                    // No jitter, so the sample does not matter.
+                    let delay = self.backoff.next_delay(0.0);
                     tokio::select! {
                         _ = self.cancel.cancelled() => return None,
-                        _ = tokio::time::sleep(self.backoff) => {}
+                        _ = tokio::time::sleep(delay) => {}
                     }
-                    self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }

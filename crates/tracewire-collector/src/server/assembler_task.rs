@@ -12,7 +12,7 @@ use super::batch_pool::BatchPool;
 use super::journal::JournalSink;
 use super::view_server::{Line, ViewHub};
 use crate::assemble::{Assembler, AssemblyStats, Output};
-use crate::model::{CompletedSpan, SpanEvent, Trace, TraceId};
+use crate::model::{CompletedSpan, IngestEvent, Trace, WireTraceId};
 use crate::wire::encode_view_line;
 
 /// Most messages handled between two output dispatches.
@@ -24,7 +24,7 @@ const MAX_IDLE_SLEEP: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// Decoded events from one read of one connection.
-    Events(Vec<SpanEvent>),
+    Events(Vec<IngestEvent>),
     /// Spans that arrived complete (`ingest_completed`, OTLP).
     Completed(Vec<CompletedSpan>),
 }
@@ -33,7 +33,7 @@ pub(crate) enum Msg {
 #[derive(Debug, Default)]
 pub(crate) struct RetainedMirror {
     by_stamp: BTreeMap<u64, Arc<Trace>>,
-    stamp_of: HashMap<TraceId, u64>,
+    stamp_of: HashMap<WireTraceId, u64>,
     next_stamp: u64,
 }
 
@@ -56,7 +56,7 @@ impl RetainedMirror {
         self.by_stamp.values().map(|t| Trace::clone(t)).collect()
     }
 
-    pub(crate) fn get(&self, id: &TraceId) -> Option<Trace> {
+    pub(crate) fn get(&self, id: &WireTraceId) -> Option<Trace> {
         let stamp = self.stamp_of.get(id)?;
         self.by_stamp.get(stamp).map(|t| Trace::clone(t))
     }

@@ -4,20 +4,20 @@
 
 use std::sync::Mutex;
 
-use crate::model::SpanEvent;
+use crate::model::IngestEvent;
 
 /// Empty batches kept for reuse at most (beyond that they are freed).
 const MAX_POOLED: usize = 64;
 
-/// A bounded pool of empty `Vec<SpanEvent>` batches.
+/// A bounded pool of empty `Vec<IngestEvent>` batches.
 #[derive(Debug, Default)]
 pub(crate) struct BatchPool {
-    free: Mutex<Vec<Vec<SpanEvent>>>,
+    free: Mutex<Vec<Vec<IngestEvent>>>,
 }
 
 impl BatchPool {
     /// An empty batch with room for at least `capacity` events.
-    pub(crate) fn take(&self, capacity: usize) -> Vec<SpanEvent> {
+    pub(crate) fn take(&self, capacity: usize) -> Vec<IngestEvent> {
         let pooled = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let mut batch = pooled.unwrap_or_default();
         batch.reserve(capacity);
@@ -25,7 +25,7 @@ impl BatchPool {
     }
 
     /// Returns a drained batch for reuse (dropped when the pool is full).
-    pub(crate) fn give(&self, mut batch: Vec<SpanEvent>) {
+    pub(crate) fn give(&self, mut batch: Vec<IngestEvent>) {
         batch.clear();
         let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
         if free.len() < MAX_POOLED {

@@ -17,7 +17,7 @@ use super::stats::{ConnRegistry, Gauges, OutputCounters, Stats};
 use super::subscribe::{CallbackHandle, SpanSubscription, TraceSubscription};
 use super::view_server::{accept_viewers, ViewHub};
 use crate::assemble::{Assembler, AssemblyStats, Limits};
-use crate::model::{CompletedSpan, Trace, TraceId};
+use crate::model::{CompletedSpan, Trace, WireTraceId};
 use crate::paths::{self, BindError, SocketFileGuard};
 
 /// Capacity (in batches) of the channel from connections to the assembler task.
@@ -123,7 +123,7 @@ impl Collector {
     }
 
     /// A deep copy of the latest retained revision of one trace.
-    pub fn trace(&self, id: &TraceId) -> Option<Trace> {
+    pub fn trace(&self, id: &WireTraceId) -> Option<Trace> {
         lock(&self.shared.retained).get(id)
     }
 

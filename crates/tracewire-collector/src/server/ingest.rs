@@ -15,7 +15,7 @@ use super::assembler_task::Msg;
 use super::batch_pool::BatchPool;
 use super::stats::ConnRegistry;
 use crate::lines::{LineEvent, LineSplitter};
-use crate::wire::{decode_ingest_line, IngestCounts, Rejection};
+use crate::wire::{decode_ingest_line, IngestCounts, LineRejection};
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 64 * 1024;
@@ -63,11 +63,11 @@ pub(crate) async fn accept_ingest(
 pub(crate) fn handle_line(
     ev: LineEvent<'_>,
     counts: &mut IngestCounts,
-    events: &mut Vec<crate::model::SpanEvent>,
+    events: &mut Vec<crate::model::IngestEvent>,
 ) {
     match ev {
         LineEvent::Blank => counts.blank += 1,
-        LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
+        LineEvent::Oversize { .. } => counts.record_rejection(LineRejection::Oversize),
         LineEvent::Line(line) => match decode_ingest_line(line) {
             Ok(event) => {
                 counts.record_event(&event);

@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::ingest::RawLine;
-use super::json::Scalar;
-use crate::model::{Status, StatusCode};
+use super::json::{status_from_name, Scalar};
+use crate::model::Status;
 
 /// Why the scanner gave up (never a rejection: the serde path decides).
 #[derive(Debug)]
@@ -206,12 +206,12 @@ pub(super) fn scan_line(line: &str) -> Step<RawLine<'_>> {
                 "attrs" => set_once(&mut raw.attrs, sc.attrs()?)?,
                 "duration_ns" => set_once(&mut raw.duration_ns, sc.plain_u64()?)?,
                 "status" => {
-                    let code = StatusCode::from_name(sc.plain_str()?).ok_or(GiveUp)?;
+                    let code = status_from_name(sc.plain_str()?).ok_or(GiveUp)?;
                     set_once(
                         &mut raw.status,
                         Status {
                             code,
-                            message: None,
+                            message: String::new(),
                         },
                     )?;
                 }

@@ -10,13 +10,15 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::Serialize;
 
 use super::json::{self, Attrs, Scalar, StatusSeed};
-use crate::model::{SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, Timestamp, TraceId};
+use crate::model::{
+    parse_span_id, IngestEvent, SpanEnd, SpanStart, Status, Timestamp, WireKind, WireTraceId,
+};
 
-/// Why an ingest line was rejected. Each variant is one counter of spec §2; when several
-/// apply, the decoder reports the first in declaration order.
+/// Why an ingest (or view) line was rejected. Each variant is one counter of
+/// [`IngestCounts`]; when several apply, the decoder reports the first in declaration order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
-pub enum Rejection {
+pub enum LineRejection {
     /// The line is longer than `max_line_bytes` (reported by the line splitter, not the decoder).
     #[error("line longer than max_line_bytes")]
     Oversize,
@@ -41,17 +43,17 @@ pub enum Rejection {
     InvalidTime,
 }
 
-impl Rejection {
+impl LineRejection {
     /// The counter name used in stats (`oversize`, `malformed`, …).
     pub fn counter_name(self) -> &'static str {
         match self {
-            Rejection::Oversize => "oversize",
-            Rejection::Malformed => "malformed",
-            Rejection::MissingType => "missing_type",
-            Rejection::InvalidType => "invalid_type",
-            Rejection::InvalidId => "invalid_id",
-            Rejection::InvalidKind => "invalid_kind",
-            Rejection::InvalidTime => "invalid_time",
+            LineRejection::Oversize => "oversize",
+            LineRejection::Malformed => "malformed",
+            LineRejection::MissingType => "missing_type",
+            LineRejection::InvalidType => "invalid_type",
+            LineRejection::InvalidId => "invalid_id",
+            LineRejection::InvalidKind => "invalid_kind",
+            LineRejection::InvalidTime => "invalid_time",
         }
     }
 }
@@ -91,31 +93,31 @@ pub struct IngestCounts {
 
 impl IngestCounts {
     /// Counts one rejected line (and the line itself).
-    pub fn record_rejection(&mut self, r: Rejection) {
+    pub fn record_rejection(&mut self, r: LineRejection) {
         self.lines += 1;
         let c = match r {
-            Rejection::Oversize => &mut self.oversize,
-            Rejection::Malformed => &mut self.malformed,
-            Rejection::MissingType => &mut self.missing_type,
-            Rejection::InvalidType => &mut self.invalid_type,
-            Rejection::InvalidId => &mut self.invalid_id,
-            Rejection::InvalidKind => &mut self.invalid_kind,
-            Rejection::InvalidTime => &mut self.invalid_time,
+            LineRejection::Oversize => &mut self.oversize,
+            LineRejection::Malformed => &mut self.malformed,
+            LineRejection::MissingType => &mut self.missing_type,
+            LineRejection::InvalidType => &mut self.invalid_type,
+            LineRejection::InvalidId => &mut self.invalid_id,
+            LineRejection::InvalidKind => &mut self.invalid_kind,
+            LineRejection::InvalidTime => &mut self.invalid_time,
         };
         *c += 1;
     }
 
     /// Counts one accepted event (and the line itself).
-    pub fn record_event(&mut self, ev: &SpanEvent) {
+    pub fn record_event(&mut self, ev: &IngestEvent) {
         self.lines += 1;
         match ev {
-            SpanEvent::Start(_) => self.starts += 1,
-            SpanEvent::End(_) => self.ends += 1,
+            IngestEvent::Start(_) => self.starts += 1,
+            IngestEvent::End(_) => self.ends += 1,
         }
     }
 
     /// Counts the outcome of [`decode_ingest_line`].
-    pub fn record(&mut self, outcome: &Result<SpanEvent, Rejection>) {
+    pub fn record(&mut self, outcome: &Result<IngestEvent, LineRejection>) {
         match outcome {
             Ok(ev) => self.record_event(ev),
             Err(r) => self.record_rejection(*r),
@@ -155,7 +157,7 @@ impl IngestCounts {
 enum Key {
     Type,
     SpanId,
-    TraceId,
+    WireTraceId,
     ParentId,
     Name,
     Kind,
@@ -203,7 +205,7 @@ impl<'de> DeserializeSeed<'de> for KeySeed {
                 Ok(KeyOrUnknown::Known(match v {
                     "type" => Key::Type,
                     "span_id" => Key::SpanId,
-                    "trace_id" => Key::TraceId,
+                    "trace_id" => Key::WireTraceId,
                     "parent_id" => Key::ParentId,
                     "name" => Key::Name,
                     "kind" => Key::Kind,
@@ -276,7 +278,7 @@ impl<'de> Visitor<'de> for LineVisitor {
                     set_once(&mut raw.ty, v)?;
                 }
                 Key::SpanId => set_once(&mut raw.span_id, map.next_value_seed(StrSeed)?)?,
-                Key::TraceId => set_once(&mut raw.trace_id, map.next_value_seed(StrSeed)?)?,
+                Key::WireTraceId => set_once(&mut raw.trace_id, map.next_value_seed(StrSeed)?)?,
                 Key::ParentId => {
                     let v = match map.next_value::<Scalar<'de>>()? {
                         Scalar::Null => None,
@@ -318,26 +320,27 @@ pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
 }
 
-fn parse_kind(v: Option<Scalar<'_>>) -> Result<SpanKind, Rejection> {
+fn parse_kind(v: Option<Scalar<'_>>) -> Result<WireKind, LineRejection> {
     match v {
-        None => Ok(SpanKind::Function),
+        None => Ok(WireKind::Function),
         Some(Scalar::U64(n)) => u8::try_from(n)
-            .map(SpanKind::from_u8)
-            .map_err(|_| Rejection::InvalidKind),
-        Some(Scalar::Str(s)) => SpanKind::from_name(&s).ok_or(Rejection::InvalidKind),
-        Some(_) => Err(Rejection::InvalidKind),
+            .map(WireKind::from_u8)
+            .map_err(|_| LineRejection::InvalidKind),
+        Some(Scalar::Str(s)) => WireKind::from_name(&s).ok_or(LineRejection::InvalidKind),
+        Some(_) => Err(LineRejection::InvalidKind),
     }
 }
 
 /// Decodes one ingest line (without its `\n` / `\r\n`; a trailing `\r` is tolerated).
 ///
-/// Returns the first [`Rejection`] that applies in the §2 order. Never panics. Blank lines
-/// should be filtered with [`is_blank`] first; passed here they are `Malformed`.
-pub fn decode_ingest_line(line: &[u8]) -> Result<SpanEvent, Rejection> {
+/// Returns the first [`LineRejection`] that applies, in its declaration order. Never
+/// panics. Blank lines should be filtered with [`is_blank`] first; passed here they are
+/// `Malformed`.
+pub fn decode_ingest_line(line: &[u8]) -> Result<IngestEvent, LineRejection> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     // Validate UTF-8 once for the whole line (invalid bytes anywhere make it malformed),
     // so the JSON reader need not re-check every string.
-    let line = std::str::from_utf8(line).map_err(|_| Rejection::Malformed)?;
+    let line = std::str::from_utf8(line).map_err(|_| LineRejection::Malformed)?;
     // The scanner takes the plain shape apps send; anything else goes through serde_json,
     // which alone decides what is malformed.
     let raw = match super::fast::scan_line(line) {
@@ -348,50 +351,50 @@ pub fn decode_ingest_line(line: &[u8]) -> Result<SpanEvent, Rejection> {
 }
 
 /// Phase 1 with serde_json: any JSON or type error is `Malformed`.
-pub(super) fn decode_raw_serde(line: &str) -> Result<RawLine<'_>, Rejection> {
+pub(super) fn decode_raw_serde(line: &str) -> Result<RawLine<'_>, LineRejection> {
     let mut de = serde_json::Deserializer::from_str(line);
     let raw = de
         .deserialize_map(LineVisitor)
-        .map_err(|_| Rejection::Malformed)?;
-    de.end().map_err(|_| Rejection::Malformed)?;
+        .map_err(|_| LineRejection::Malformed)?;
+    de.end().map_err(|_| LineRejection::Malformed)?;
     Ok(raw)
 }
 
 /// Phase 2: the semantic rejections in §2 order, then the event.
-pub(super) fn classify(raw: RawLine<'_>) -> Result<SpanEvent, Rejection> {
+pub(super) fn classify(raw: RawLine<'_>) -> Result<IngestEvent, LineRejection> {
     let is_start = match raw.ty {
-        None => return Err(Rejection::MissingType),
+        None => return Err(LineRejection::MissingType),
         Some(Scalar::U64(0)) => true,
         Some(Scalar::U64(1)) => false,
         Some(Scalar::Str(ref s)) if s == "span_start" => true,
         Some(Scalar::Str(ref s)) if s == "span_end" => false,
-        Some(_) => return Err(Rejection::InvalidType),
+        Some(_) => return Err(LineRejection::InvalidType),
     };
     let span_id = raw
         .span_id
         .as_deref()
-        .ok_or(Rejection::InvalidId)
-        .and_then(|s| SpanId::parse_hex(s).map_err(|_| Rejection::InvalidId))?;
+        .ok_or(LineRejection::InvalidId)
+        .and_then(|s| parse_span_id(s).map_err(|_| LineRejection::InvalidId))?;
     let trace_id = raw
         .trace_id
         .as_deref()
-        .ok_or(Rejection::InvalidId)
-        .and_then(|s| TraceId::parse_hex(s).map_err(|_| Rejection::InvalidId))?;
+        .ok_or(LineRejection::InvalidId)
+        .and_then(|s| WireTraceId::parse_hex(s).map_err(|_| LineRejection::InvalidId))?;
     let parent_id = match raw.parent_id.flatten() {
         None => None,
         Some(s) if s.is_empty() => None,
-        Some(s) => Some(SpanId::parse_hex(&s).map_err(|_| Rejection::InvalidId)?),
+        Some(s) => Some(parse_span_id(&s).map_err(|_| LineRejection::InvalidId)?),
     };
     let kind = parse_kind(raw.kind)?;
     let time = raw
         .time
         .as_deref()
-        .ok_or(Rejection::InvalidTime)
-        .and_then(|s| Timestamp::parse_rfc3339(s).map_err(|_| Rejection::InvalidTime))?;
+        .ok_or(LineRejection::InvalidTime)
+        .and_then(|s| Timestamp::parse_rfc3339(s).map_err(|_| LineRejection::InvalidTime))?;
     let name = raw.name.unwrap_or_default();
     let attrs = raw.attrs.unwrap_or_default();
     Ok(if is_start {
-        SpanEvent::Start(SpanStart {
+        IngestEvent::Start(SpanStart {
             trace_id,
             span_id,
             parent_id,
@@ -401,7 +404,7 @@ pub(super) fn classify(raw: RawLine<'_>) -> Result<SpanEvent, Rejection> {
             attrs,
         })
     } else {
-        SpanEvent::End(SpanEnd {
+        IngestEvent::End(SpanEnd {
             trace_id,
             span_id,
             name,
@@ -417,9 +420,9 @@ pub(super) fn classify(raw: RawLine<'_>) -> Result<SpanEvent, Rejection> {
 /// `type` and `kind` (an end carries `kind` 0, as go-trace sends). Extensions
 /// (`duration_ns`, `status`) are written only when present. The output always decodes back
 /// to an equal event with [`decode_ingest_line`].
-pub fn encode_ingest_line(event: &SpanEvent, out: &mut Vec<u8>) {
+pub fn encode_ingest_line(event: &IngestEvent, out: &mut Vec<u8>) {
     let (ty, trace_id, span_id, parent_id, name, kind, time, attrs) = match event {
-        SpanEvent::Start(s) => (
+        IngestEvent::Start(s) => (
             0u64,
             s.trace_id,
             s.span_id,
@@ -429,7 +432,7 @@ pub fn encode_ingest_line(event: &SpanEvent, out: &mut Vec<u8>) {
             s.time,
             &s.attrs,
         ),
-        SpanEvent::End(e) => (
+        IngestEvent::End(e) => (
             1u64,
             e.trace_id,
             e.span_id,
@@ -456,19 +459,17 @@ pub fn encode_ingest_line(event: &SpanEvent, out: &mut Vec<u8>) {
     json::write_key(out, false, "kind");
     json::write_u64(out, u64::from(kind));
     json::write_key(out, false, "time");
-    let mut t = String::with_capacity(30);
-    time.write_rfc3339_nano(&mut t);
-    json::write_str(out, &t);
+    json::write_str(out, time.rfc3339_nano().as_str());
     if !attrs.is_empty() {
         json::write_key(out, false, "attrs");
         json::write_attrs(out, attrs);
     }
-    if let SpanEvent::End(e) = event {
+    if let IngestEvent::End(e) = event {
         if let Some(d) = e.duration_ns {
             json::write_key(out, false, "duration_ns");
             json::write_u64(out, d);
         }
-        if !e.status.is_unset() || e.status.message.is_some() {
+        if json::status_is_written(&e.status) {
             json::write_key(out, false, "status");
             json::write_status_object(out, &e.status);
         }

@@ -45,13 +45,38 @@ pub(crate) fn write_attrs(out: &mut Vec<u8>, attrs: &BTreeMap<String, String>) {
     out.push(b'}');
 }
 
-/// Appends the status value: `"ok"`-style string when there is no message, else an object.
+/// The wire name of a status code: `unset`, `ok` or `error`.
+pub(crate) fn status_name(code: StatusCode) -> &'static str {
+    match code {
+        StatusCode::Ok => "ok",
+        StatusCode::Error => "error",
+        // `Unset`, and any code a later tracewire-otlp adds: the lines have no name for it.
+        _ => "unset",
+    }
+}
+
+/// Parses a status code's wire name (exact lowercase).
+pub(crate) fn status_from_name(name: &str) -> Option<StatusCode> {
+    match name {
+        "unset" => Some(StatusCode::Unset),
+        "ok" => Some(StatusCode::Ok),
+        "error" => Some(StatusCode::Error),
+        _ => None,
+    }
+}
+
+/// True when a status carries something to write: a set code or a message.
+pub(crate) fn status_is_written(status: &Status) -> bool {
+    status.code != StatusCode::Unset || !status.message.is_empty()
+}
+
+/// Appends the status object `{"code":…}`, with `"message"` when the message is not empty.
 pub(crate) fn write_status_object(out: &mut Vec<u8>, status: &Status) {
     out.extend_from_slice(b"{\"code\":");
-    write_str(out, status.code.name());
-    if let Some(m) = &status.message {
+    write_str(out, status_name(status.code));
+    if !status.message.is_empty() {
         out.extend_from_slice(b",\"message\":");
-        write_str(out, m);
+        write_str(out, &status.message);
     }
     out.push(b'}');
 }
@@ -109,6 +134,10 @@ impl<'de> de::Deserialize<'de> for Scalar<'de> {
 
 /// An attribute value: strings kept, numbers and bools as JSON text, `null` dropped
 /// (`None`); arrays and objects are an error (the line is malformed).
+///
+/// Not `tracewire_otlp::Value`'s text form on purpose: this keeps the number as the app
+/// wrote it on the wire (a `u64` above `i64::MAX`, `1.0` rather than `1`), where a typed
+/// value would round-trip through `i64` or `f64` first.
 struct AttrValue;
 
 impl<'de> DeserializeSeed<'de> for AttrValue {
@@ -184,11 +213,11 @@ impl<'de> DeserializeSeed<'de> for StatusSeed {
                 Ok(Status::default())
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                let code = StatusCode::from_name(v)
+                let code = status_from_name(v)
                     .ok_or_else(|| E::custom(format_args!("unknown status {v:?}")))?;
                 Ok(Status {
                     code,
-                    message: None,
+                    message: String::new(),
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -198,7 +227,7 @@ impl<'de> DeserializeSeed<'de> for StatusSeed {
                     match key.as_ref() {
                         "code" if code.is_none() => {
                             let name: Cow<'de, str> = map.next_value()?;
-                            code = Some(StatusCode::from_name(&name).ok_or_else(|| {
+                            code = Some(status_from_name(&name).ok_or_else(|| {
                                 de::Error::custom(format_args!("unknown status {name:?}"))
                             })?);
                         }
@@ -215,7 +244,7 @@ impl<'de> DeserializeSeed<'de> for StatusSeed {
                 }
                 Ok(Status {
                     code: code.ok_or_else(|| de::Error::missing_field("code"))?,
-                    message: message.flatten(),
+                    message: message.flatten().unwrap_or_default(),
                 })
             }
         }

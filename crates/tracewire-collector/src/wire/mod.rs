@@ -3,15 +3,15 @@
 //! lines with [`crate::lines::LineSplitter`] first.
 //!
 //! ```
-//! use tracewire_collector::model::SpanEvent;
-//! use tracewire_collector::wire::{decode_ingest_line, Rejection};
+//! use tracewire_collector::model::IngestEvent;
+//! use tracewire_collector::wire::{decode_ingest_line, LineRejection};
 //!
 //! let line = br#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"GET /users","kind":1,"time":"2025-06-01T10:00:00.123456789+09:00"}"#;
-//! let SpanEvent::Start(start) = decode_ingest_line(line).unwrap() else { unreachable!() };
+//! let IngestEvent::Start(start) = decode_ingest_line(line).unwrap() else { unreachable!() };
 //! assert_eq!(start.name, "GET /users");
 //! assert_eq!(start.time.to_rfc3339_nano(), "2025-06-01T01:00:00.123456789Z");
 //!
-//! assert_eq!(decode_ingest_line(br#"{"span_id":"9f86d081884c7d65"}"#), Err(Rejection::MissingType));
+//! assert_eq!(decode_ingest_line(br#"{"span_id":"9f86d081884c7d65"}"#), Err(LineRejection::MissingType));
 //! ```
 
 mod fast;
@@ -19,6 +19,7 @@ mod ingest;
 mod json;
 mod view;
 
-pub use ingest::{decode_ingest_line, encode_ingest_line, is_blank, IngestCounts, Rejection};
+pub use ingest::{decode_ingest_line, encode_ingest_line, is_blank, IngestCounts, LineRejection};
+#[cfg(feature = "server")]
 pub(crate) use view::count_view_line;
 pub use view::{decode_view_line, encode_view_line, view_line};

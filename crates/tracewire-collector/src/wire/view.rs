@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde::de::{DeserializeSeed, Deserializer};
 use serde::Deserialize;
 
-use super::ingest::{IngestCounts, Rejection};
+use super::ingest::LineRejection;
 use super::json::{self, Attrs, StatusSeed};
-use crate::lines::LineEvent;
-use crate::model::{CompletedSpan, SpanId, SpanKind, Status, Timestamp, TraceId};
+use crate::model::{
+    parse_span_id, CompletedSpan, Status, StatusCode, Timestamp, WireKind, WireTraceId,
+};
 
 /// Appends the view line of `span`, terminated by `\n`.
 ///
@@ -34,14 +35,10 @@ pub fn encode_view_line(span: &CompletedSpan, out: &mut Vec<u8>) {
     json::write_str(out, &span.name);
     json::write_key(out, false, "kind");
     json::write_u64(out, u64::from(span.kind.as_u8()));
-    let mut t = String::with_capacity(64);
     out.extend_from_slice(b",\"start_time\":\"");
-    span.start.write_rfc3339_nano(&mut t);
-    out.extend_from_slice(t.as_bytes());
+    out.extend_from_slice(span.start.rfc3339_nano().as_str().as_bytes());
     out.extend_from_slice(b"\",\"end_time\":\"");
-    t.clear();
-    span.end.write_rfc3339_nano(&mut t);
-    out.extend_from_slice(t.as_bytes());
+    out.extend_from_slice(span.end.rfc3339_nano().as_str().as_bytes());
     out.push(b'"');
     if !span.attrs.is_empty() {
         json::write_key(out, false, "attrs");
@@ -55,7 +52,7 @@ pub fn encode_view_line(span: &CompletedSpan, out: &mut Vec<u8>) {
         u64::try_from(span.duration.as_nanos()).unwrap_or(u64::MAX),
     );
     let _ = write!(out, ",\"kind_name\":\"{}\"", span.kind.name());
-    if !span.status.is_unset() {
+    if span.status.code != StatusCode::Unset {
         json::write_key(out, false, "status");
         json::write_status_object(out, &span.status);
     }
@@ -107,13 +104,15 @@ struct RawView<'a> {
 /// One event of a view-line stream, counted into `counts` (blank, rejected, or a good
 /// line and span end): the decoded span, if the line was one. The journal replay and the
 /// view client read view lines alike through this.
+#[cfg(feature = "server")]
 pub(crate) fn count_view_line(
-    ev: LineEvent<'_>,
-    counts: &mut IngestCounts,
+    ev: crate::lines::LineEvent<'_>,
+    counts: &mut super::ingest::IngestCounts,
 ) -> Option<CompletedSpan> {
+    use crate::lines::LineEvent;
     match ev {
         LineEvent::Blank => counts.blank += 1,
-        LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
+        LineEvent::Oversize { .. } => counts.record_rejection(LineRejection::Oversize),
         LineEvent::Line(line) => match decode_view_line(line) {
             Ok(span) => {
                 counts.lines += 1;
@@ -129,22 +128,23 @@ pub(crate) fn count_view_line(
 /// Decodes one view line (ours or go-trace's; a trailing `\r` is tolerated).
 ///
 /// A go-trace line has no `seq` (0 here) and no `duration_ns` (then `end_time - start_time`,
-/// clamped at 0). Errors use the ingest [`Rejection`] classes: `Malformed` for JSON or type
+/// clamped at 0). Errors use the ingest [`LineRejection`] classes: `Malformed` for JSON or type
 /// errors and missing keys, `InvalidId`, `InvalidKind` (> 255) or `InvalidTime`.
-pub fn decode_view_line(line: &[u8]) -> Result<CompletedSpan, Rejection> {
+pub fn decode_view_line(line: &[u8]) -> Result<CompletedSpan, LineRejection> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let raw: RawView<'_> = serde_json::from_slice(line).map_err(|_| Rejection::Malformed)?;
-    let span_id = SpanId::parse_hex(&raw.id).map_err(|_| Rejection::InvalidId)?;
-    let trace_id = TraceId::parse_hex(&raw.trace_id).map_err(|_| Rejection::InvalidId)?;
+    let raw: RawView<'_> = serde_json::from_slice(line).map_err(|_| LineRejection::Malformed)?;
+    let span_id = parse_span_id(&raw.id).map_err(|_| LineRejection::InvalidId)?;
+    let trace_id = WireTraceId::parse_hex(&raw.trace_id).map_err(|_| LineRejection::InvalidId)?;
     let parent_id = match raw.parent_id.as_deref() {
         None | Some("") => None,
-        Some(p) => Some(SpanId::parse_hex(p).map_err(|_| Rejection::InvalidId)?),
+        Some(p) => Some(parse_span_id(p).map_err(|_| LineRejection::InvalidId)?),
     };
     let kind = u8::try_from(raw.kind.unwrap_or(0))
-        .map(SpanKind::from_u8)
-        .map_err(|_| Rejection::InvalidKind)?;
-    let start = Timestamp::parse_rfc3339(&raw.start_time).map_err(|_| Rejection::InvalidTime)?;
-    let end = Timestamp::parse_rfc3339(&raw.end_time).map_err(|_| Rejection::InvalidTime)?;
+        .map(WireKind::from_u8)
+        .map_err(|_| LineRejection::InvalidKind)?;
+    let start =
+        Timestamp::parse_rfc3339(&raw.start_time).map_err(|_| LineRejection::InvalidTime)?;
+    let end = Timestamp::parse_rfc3339(&raw.end_time).map_err(|_| LineRejection::InvalidTime)?;
     let duration = match raw.duration_ns {
         Some(d) => Duration::from_nanos(d),
         None => end.duration_since(start).unwrap_or(Duration::ZERO),

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use tracewire_collector::assemble::{Assembler, Output};
 use tracewire_collector::model::{
-    CompletedSpan, SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, Timestamp, Trace,
-    TraceId,
+    CompletedSpan, IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, Trace, WireKind,
+    WireTraceId,
 };
 
 /// Wall-clock origin of the tests (2025-06-01T01:00:00Z) in ns.
@@ -24,23 +24,23 @@ pub fn wall(ms_offset: i64) -> Timestamp {
 }
 
 /// A start event of span `span` in short trace `trace`.
-pub fn start(trace: u64, span: u64, parent: Option<u64>, name: &str, at_ms: i64) -> SpanEvent {
-    SpanEvent::Start(SpanStart {
-        trace_id: TraceId::Short(trace),
-        span_id: SpanId(span),
-        parent_id: parent.map(SpanId),
+pub fn start(trace: u64, span: u64, parent: Option<u64>, name: &str, at_ms: i64) -> IngestEvent {
+    IngestEvent::Start(SpanStart {
+        trace_id: WireTraceId::Short(trace),
+        span_id: SpanId::from_u64(span),
+        parent_id: parent.map(SpanId::from_u64),
         name: name.to_owned(),
-        kind: SpanKind::Function,
+        kind: WireKind::Function,
         time: wall(at_ms),
         attrs: BTreeMap::new(),
     })
 }
 
 /// An end event (wall time only, unset status).
-pub fn end(trace: u64, span: u64, at_ms: i64) -> SpanEvent {
-    SpanEvent::End(SpanEnd {
-        trace_id: TraceId::Short(trace),
-        span_id: SpanId(span),
+pub fn end(trace: u64, span: u64, at_ms: i64) -> IngestEvent {
+    IngestEvent::End(SpanEnd {
+        trace_id: WireTraceId::Short(trace),
+        span_id: SpanId::from_u64(span),
         name: String::new(),
         time: wall(at_ms),
         attrs: BTreeMap::new(),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::assemble_common::*;
 use tracewire_collector::assemble::{Assembler, Limits};
-use tracewire_collector::model::{SpanEvent, Status, StatusCode};
+use tracewire_collector::model::{IngestEvent, Status, StatusCode};
 use tracewire_collector::wire::decode_ingest_line;
 
 #[test]
@@ -31,11 +31,11 @@ fn item8_duration_ns_overrides_wall_time() {
     let mut asm = Assembler::default();
     let now = base();
     asm.push_event(start(1, 1, None, "root", 0), now);
-    let SpanEvent::End(mut e) = end(1, 1, -500) else {
+    let IngestEvent::End(mut e) = end(1, 1, -500) else {
         unreachable!()
     };
     e.duration_ns = Some(1_834_211);
-    asm.push_event(SpanEvent::End(e), now);
+    asm.push_event(IngestEvent::End(e), now);
     let (spans, _) = drain(&mut asm);
     assert_eq!(spans[0].duration, Duration::from_nanos(1_834_211));
     assert_eq!(spans[0].end.as_unix_nanos(), T0_NS + 1_834_211);
@@ -58,20 +58,20 @@ fn item8_negative_wall_duration_is_clamped_and_counted() {
 fn item8_attrs_merge_end_wins_and_end_name_and_status() {
     let mut asm = Assembler::default();
     let now = base();
-    let SpanEvent::Start(mut s) = start(1, 1, None, "before", 0) else {
+    let IngestEvent::Start(mut s) = start(1, 1, None, "before", 0) else {
         unreachable!()
     };
     s.attrs.insert("a".into(), "start".into());
     s.attrs.insert("keep".into(), "1".into());
-    let SpanEvent::End(mut e) = end(1, 1, 5) else {
+    let IngestEvent::End(mut e) = end(1, 1, 5) else {
         unreachable!()
     };
     e.attrs.insert("a".into(), "end".into());
     e.attrs.insert("new".into(), "2".into());
     e.name = "after".into();
     e.status = Status::error("boom");
-    asm.push_event(SpanEvent::Start(s), now);
-    asm.push_event(SpanEvent::End(e), now);
+    asm.push_event(IngestEvent::Start(s), now);
+    asm.push_event(IngestEvent::End(e), now);
     let (spans, _) = drain(&mut asm);
     let span = &spans[0];
     assert_eq!(span.name, "after");
@@ -186,7 +186,7 @@ fn seq_is_gapless_from_one_including_push_completed() {
     let (spans, _) = drain(&mut asm);
     let mut ingested = spans[0].clone();
     ingested.seq = 999;
-    ingested.span_id = tracewire_collector::model::SpanId(77);
+    ingested.span_id = tracewire_collector::model::SpanId::from_u64(77);
     asm.push_completed(ingested, t);
     let (more, _) = drain(&mut asm);
     let seqs: Vec<u64> = spans.iter().chain(&more).map(|s| s.seq).collect();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::assemble_common::*;
 use proptest::prelude::*;
 use tracewire_collector::assemble::{Assembler, AssemblyStats, Limits, Output};
-use tracewire_collector::model::{CompletedSpan, SpanEvent, SpanId, SpanKind, TraceId};
+use tracewire_collector::model::{CompletedSpan, IngestEvent, SpanId, WireKind, WireTraceId};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -107,18 +107,18 @@ proptest! {
                     prop_assert_eq!(asm.stats().starts, before.starts + 1);
                 }
                 Op::End { trace, span, wall: w, duration_ns } => {
-                    let SpanEvent::End(mut e) = end(trace, span, w) else { unreachable!() };
+                    let IngestEvent::End(mut e) = end(trace, span, w) else { unreachable!() };
                     e.duration_ns = duration_ns;
-                    asm.push_event(SpanEvent::End(e), now);
+                    asm.push_event(IngestEvent::End(e), now);
                     prop_assert_eq!(asm.stats().ends, before.ends + 1);
                 }
                 Op::Completed { trace, span, parent } => {
                     asm.push_completed(CompletedSpan {
-                        trace_id: TraceId::Short(trace),
-                        span_id: SpanId(1000 + span),
-                        parent_id: parent.map(SpanId),
+                        trace_id: WireTraceId::Short(trace),
+                        span_id: SpanId::from_u64(1000 + span),
+                        parent_id: parent.map(SpanId::from_u64),
                         name: "otlp".into(),
-                        kind: SpanKind::Server,
+                        kind: WireKind::Server,
                         start: wall(0),
                         end: wall(1),
                         duration: Duration::from_millis(1),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::assemble_common::*;
 use tracewire_collector::assemble::{Assembler, Limits, SYNTHETIC_ROOT_NAME};
-use tracewire_collector::model::{SpanId, SpanKind, TraceId};
+use tracewire_collector::model::{WireKind, WireTraceId, SYNTHETIC_SPAN_ID};
 
 #[test]
 fn item11_children_before_root_then_one_revision_after_grace_sorted_siblings() {
@@ -73,7 +73,7 @@ fn item12_child_within_grace_is_in_rev1_late_child_gives_rev2_whole_tree() {
     assert_eq!(snap.len(), 1);
     assert_eq!(snap[0].revision, 2);
     assert_eq!(
-        asm.trace(&TraceId::Short(1)).map(|t| t.span_count()),
+        asm.trace(&WireTraceId::Short(1)).map(|t| t.span_count()),
         Some(3)
     );
 }
@@ -103,9 +103,9 @@ fn item13_root_never_completes_idle_flush_partial_then_complete_next_revision() 
     let tr = &traces[0];
     assert!(tr.partial);
     assert!(tr.root.is_synthetic());
-    assert_eq!(tr.root.span.span_id, SpanId::SYNTHETIC);
+    assert_eq!(tr.root.span.span_id, SYNTHETIC_SPAN_ID);
     assert_eq!(tr.root.span.name, SYNTHETIC_ROOT_NAME);
-    assert_eq!(tr.root.span.kind, SpanKind::Internal);
+    assert_eq!(tr.root.span.kind, WireKind::Internal);
     assert_eq!(tr.root.span.start, wall(1));
     assert_eq!(tr.root.span.end, wall(9));
     assert_eq!(
@@ -187,7 +187,7 @@ fn max_buffered_traces_forces_least_recently_active_flush() {
     asm.push_event(end(3, 10, 1), t + ms(6));
     let (_, traces) = drain(&mut asm);
     assert_eq!(traces.len(), 1);
-    assert_eq!(traces[0].trace_id, TraceId::Short(2));
+    assert_eq!(traces[0].trace_id, WireTraceId::Short(2));
     assert!(traces[0].partial);
     let st = asm.stats();
     assert_eq!((st.forced_flushes, st.buffered_traces), (1, 2));
@@ -228,9 +228,9 @@ fn retained_ring_evicts_oldest_and_late_span_opens_fresh_trace() {
     assert_eq!(traces.len(), 3);
     let st = asm.stats();
     assert_eq!((st.retained_evicted, st.retained_traces), (1, 2));
-    assert!(asm.trace(&TraceId::Short(1)).is_none());
-    let ids: Vec<TraceId> = asm.snapshot().iter().map(|t| t.trace_id).collect();
-    assert_eq!(ids, [TraceId::Short(2), TraceId::Short(3)]);
+    assert!(asm.trace(&WireTraceId::Short(1)).is_none());
+    let ids: Vec<WireTraceId> = asm.snapshot().iter().map(|t| t.trace_id).collect();
+    assert_eq!(ids, [WireTraceId::Short(2), WireTraceId::Short(3)]);
 
     let late = t + limits.grace + ms(1);
     asm.push_event(start(1, 2, Some(1), "late child", 0), late);
@@ -240,7 +240,7 @@ fn retained_ring_evicts_oldest_and_late_span_opens_fresh_trace() {
     let (_, traces) = drain(&mut asm);
     let fresh = traces
         .iter()
-        .find(|t| t.trace_id == TraceId::Short(1))
+        .find(|t| t.trace_id == WireTraceId::Short(1))
         .unwrap();
     assert_eq!(fresh.revision, 2, "revisions keep increasing for consumers");
     assert!(fresh.partial);
@@ -302,7 +302,7 @@ fn late_span_whose_trace_is_evicted_while_making_room_opens_a_fresh_trace() {
     let (_, traces) = drain(&mut asm);
     let a = traces
         .iter()
-        .rfind(|t| t.trace_id == TraceId::Short(1))
+        .rfind(|t| t.trace_id == WireTraceId::Short(1))
         .unwrap();
     assert_eq!(shape(a), ["(partial trace)", "  late A"]);
     assert_eq!(a.revision, 2);

@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use tracewire_collector::emitter::{Backoff, Emitter, FlushError, Overflow};
-use tracewire_collector::{SpanEnd, SpanEvent, SpanId, Status, Timestamp, TraceId};
+use tracewire_collector::emitter::{Backoff, DropPolicy, Emitter, FlushError};
+use tracewire_collector::{IngestEvent, SpanEnd, SpanId, Status, Timestamp, WireTraceId};
 
-fn end(i: u64, attr_len: usize) -> SpanEvent {
+fn end(i: u64, attr_len: usize) -> IngestEvent {
     let mut attrs = BTreeMap::new();
     if attr_len > 0 {
         attrs.insert("big".to_string(), "x".repeat(attr_len));
     }
-    SpanEvent::End(SpanEnd {
-        trace_id: TraceId::Short(i + 1),
-        span_id: SpanId(i + 1),
+    IngestEvent::End(SpanEnd {
+        trace_id: WireTraceId::Short(i + 1),
+        span_id: SpanId::from_u64(i + 1),
         name: String::new(),
         time: Timestamp::from_unix_nanos(0),
         attrs,
@@ -26,15 +26,12 @@ fn end(i: u64, attr_len: usize) -> SpanEvent {
     })
 }
 
-fn emitter(dir: &std::path::Path, cap: usize, overflow: Overflow) -> Emitter {
+fn emitter(dir: &std::path::Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
         .socket_path(dir.join("nobody.sock"))
         .queue_capacity(cap)
-        .overflow(overflow)
-        .backoff(Backoff {
-            initial: Duration::from_secs(5),
-            max: Duration::from_secs(5),
-        })
+        .drop_policy(drop_policy)
+        .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
         .build()
 }
 
@@ -43,7 +40,7 @@ proptest! {
     #[test]
     fn drop_counts_are_exact(cap in 1usize..64, n in 0u64..300, oldest in any::<bool>()) {
         let dir = tempfile::tempdir().unwrap();
-        let policy = if oldest { Overflow::DropOldest } else { Overflow::DropNewest };
+        let policy = if oldest { DropPolicy::DropOldest } else { DropPolicy::DropNewest };
         let em = emitter(dir.path(), cap, policy);
         for i in 0..n {
             em.emit(&end(i, 0));
@@ -67,7 +64,7 @@ proptest! {
 #[test]
 fn a_line_over_1_mib_is_dropped_as_oversize() {
     let dir = tempfile::tempdir().unwrap();
-    let em = emitter(dir.path(), 8, Overflow::DropOldest);
+    let em = emitter(dir.path(), 8, DropPolicy::DropOldest);
     em.emit(&end(1, 1024 * 1024));
     em.emit(&end(2, 10));
     let st = em.stats();

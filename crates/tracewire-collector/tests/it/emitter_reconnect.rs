@@ -9,24 +9,23 @@ use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tracewire_collector::emitter::{Backoff, Emitter, FlushError, Overflow};
-use tracewire_collector::model::{SpanEvent, SpanId, SpanKind, SpanStart, Timestamp, TraceId};
+use tracewire_collector::emitter::{Backoff, DropPolicy, Emitter, FlushError};
+use tracewire_collector::model::{
+    IngestEvent, SpanId, SpanStart, Timestamp, WireKind, WireTraceId,
+};
 use tracewire_collector::wire::decode_ingest_line;
 
 fn fast_backoff() -> Backoff {
-    Backoff {
-        initial: Duration::from_millis(5),
-        max: Duration::from_millis(40),
-    }
+    Backoff::new(Duration::from_millis(5), Duration::from_millis(40)).with_jitter(0.5)
 }
 
-fn start_event(i: u64) -> SpanEvent {
-    SpanEvent::Start(SpanStart {
-        trace_id: TraceId::Short(i + 1),
-        span_id: SpanId(i + 1),
+fn start_event(i: u64) -> IngestEvent {
+    IngestEvent::Start(SpanStart {
+        trace_id: WireTraceId::Short(i + 1),
+        span_id: SpanId::from_u64(i + 1),
         parent_id: None,
         name: format!("op{i}"),
-        kind: SpanKind::Function,
+        kind: WireKind::Function,
         time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
         attrs: BTreeMap::new(),
     })
@@ -46,26 +45,26 @@ fn read_names(listener: &UnixListener, n: usize) -> Vec<String> {
         let got = reader.read_line(&mut line).expect("line in time");
         assert!(got > 0, "EOF after {} lines", names.len());
         match decode_ingest_line(line.trim_end().as_bytes()).expect("valid ingest line") {
-            SpanEvent::Start(s) => names.push(s.name),
-            SpanEvent::End(_) => panic!("unexpected end"),
+            IngestEvent::Start(s) => names.push(s.name),
+            IngestEvent::End(_) => panic!("unexpected end"),
         }
     }
     names
 }
 
-fn emitter(path: &Path, cap: usize, overflow: Overflow) -> Emitter {
+fn emitter(path: &Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
         .socket_path(path)
         .queue_capacity(cap)
-        .overflow(overflow)
+        .drop_policy(drop_policy)
         .backoff(fast_backoff())
         .build()
 }
 
-fn exact_drops(overflow: Overflow) -> Vec<String> {
+fn exact_drops(drop_policy: DropPolicy) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
-    let em = emitter(&path, 100, overflow);
+    let em = emitter(&path, 100, drop_policy);
     // No collector: emit never blocks (20 000 calls complete) and drops exactly the excess.
     let started = Instant::now();
     for i in 0..20_000 {
@@ -96,14 +95,14 @@ fn exact_drops(overflow: Overflow) -> Vec<String> {
 
 #[test]
 fn item22_drop_oldest_keeps_the_newest_lines_with_exact_counts() {
-    let names = exact_drops(Overflow::DropOldest);
+    let names = exact_drops(DropPolicy::DropOldest);
     let expected: Vec<String> = (19_900..20_000).map(|i| format!("op{i}")).collect();
     assert_eq!(names, expected);
 }
 
 #[test]
 fn item22_drop_newest_keeps_the_oldest_lines_with_exact_counts() {
-    let names = exact_drops(Overflow::DropNewest);
+    let names = exact_drops(DropPolicy::DropNewest);
     let expected: Vec<String> = (0..100).map(|i| format!("op{i}")).collect();
     assert_eq!(names, expected);
 }
@@ -112,7 +111,7 @@ fn item22_drop_newest_keeps_the_oldest_lines_with_exact_counts() {
 fn item22_reconnects_after_a_collector_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
-    let em = emitter(&path, 1000, Overflow::DropOldest);
+    let em = emitter(&path, 1000, DropPolicy::DropOldest);
     let first = UnixListener::bind(&path).unwrap();
     for i in 0..10 {
         em.emit(&start_event(i));
@@ -145,7 +144,7 @@ fn item22_reconnects_after_a_collector_restart() {
 #[test]
 fn item22_late_flush_returns_timeout_with_pending_count() {
     let dir = tempfile::tempdir().unwrap();
-    let em = emitter(&dir.path().join("none.sock"), 100, Overflow::DropOldest);
+    let em = emitter(&dir.path().join("none.sock"), 100, DropPolicy::DropOldest);
     for i in 0..10 {
         em.emit(&start_event(i));
     }
@@ -174,7 +173,7 @@ fn disabled_emitter_without_env_is_a_no_op() {
     let em = Emitter::from_env();
     assert!(!em.is_enabled());
     em.emit(&start_event(1));
-    let span = em.enter("x", SpanKind::Http, None);
+    let span = em.enter("x", WireKind::Http, None);
     drop(span);
     assert_eq!(em.stats().queued, 0);
     assert!(em.flush(Instant::now()).is_ok());
@@ -185,10 +184,10 @@ fn enter_and_end_send_a_start_then_an_end_with_duration() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
     let listener = UnixListener::bind(&path).unwrap();
-    let em = emitter(&path, 100, Overflow::DropOldest);
-    let root = em.enter("GET /", SpanKind::Http, None);
-    let child = em.enter("db", SpanKind::Sql, Some(&root.context()));
-    let (root_ctx, child_ctx) = (root.context(), child.context());
+    let em = emitter(&path, 100, DropPolicy::DropOldest);
+    let root = em.enter("GET /", WireKind::Http, None);
+    let child = em.enter("db", WireKind::Sql, Some(&root.ids()));
+    let (root_ctx, child_ctx) = (root.ids(), child.ids());
     child.end([("query", "SELECT 1")], None);
     drop(root);
     em.shutdown(Instant::now() + Duration::from_secs(5))
@@ -197,14 +196,19 @@ fn enter_and_end_send_a_start_then_an_end_with_duration() {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
-    let events: Vec<SpanEvent> = BufReader::new(stream)
+    let events: Vec<IngestEvent> = BufReader::new(stream)
         .lines()
         .map(|l| decode_ingest_line(l.unwrap().as_bytes()).unwrap())
         .collect();
     assert_eq!(events.len(), 4);
-    assert!(matches!(root_ctx.trace_id, TraceId::W3c(_)));
+    assert!(matches!(root_ctx.trace_id, WireTraceId::W3c(_)));
     match (&events[0], &events[1], &events[2], &events[3]) {
-        (SpanEvent::Start(a), SpanEvent::Start(b), SpanEvent::End(c), SpanEvent::End(d)) => {
+        (
+            IngestEvent::Start(a),
+            IngestEvent::Start(b),
+            IngestEvent::End(c),
+            IngestEvent::End(d),
+        ) => {
             assert_eq!(a.span_id, root_ctx.span_id);
             assert_eq!(a.parent_id, None);
             assert_eq!(b.parent_id, Some(root_ctx.span_id));

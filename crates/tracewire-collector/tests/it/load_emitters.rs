@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UnixStream;
 use tracewire_collector::assemble::Limits;
 use tracewire_collector::emitter::Emitter;
-use tracewire_collector::model::SpanKind;
+use tracewire_collector::model::WireKind;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -65,10 +65,10 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
                     // Traces of 10 spans: a root and 9 children; flush every 50 traces so
                     // the emitter's own queue never overflows (this test is about the collector).
                     for t in 0..per_conn / 10 {
-                        let root = em.enter("request", SpanKind::Http, None);
-                        let ctx = root.context();
+                        let root = em.enter("request", WireKind::Http, None);
+                        let ctx = root.ids();
                         for _ in 0..9 {
-                            let child = em.enter("step", SpanKind::Function, Some(&ctx));
+                            let child = em.enter("step", WireKind::Function, Some(&ctx));
                             child.end([("k", "v")], None);
                         }
                         drop(root);

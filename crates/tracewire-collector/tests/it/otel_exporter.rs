@@ -15,7 +15,7 @@ use opentelemetry_sdk::Resource;
 use tokio_util::sync::CancellationToken;
 use tracewire_collector::assemble::Limits;
 use tracewire_collector::emitter::Emitter;
-use tracewire_collector::model::{SpanKind, StatusCode, Trace, TraceId};
+use tracewire_collector::model::{StatusCode, Trace, WireKind, WireTraceId};
 use tracewire_collector::otel::TracewireSpanExporter;
 use tracewire_collector::server::Collector;
 
@@ -125,11 +125,11 @@ fn emit_trace(provider: &SdkTracerProvider) -> opentelemetry::trace::TraceId {
 
 fn check(trace: &Trace, otel_trace_id: opentelemetry::trace::TraceId) {
     let expected = u128::from_be_bytes(otel_trace_id.to_bytes());
-    assert_eq!(trace.trace_id, TraceId::W3c(expected));
+    assert_eq!(trace.trace_id, WireTraceId::w3c(expected));
     assert_eq!(trace.trace_id.to_string().len(), 32);
     assert!(!trace.partial);
     assert_eq!(trace.root.span.name, "GET /users");
-    assert_eq!(trace.root.span.kind, SpanKind::Server);
+    assert_eq!(trace.root.span.kind, WireKind::Server);
     assert_eq!(
         trace
             .root
@@ -141,9 +141,9 @@ fn check(trace: &Trace, otel_trace_id: opentelemetry::trace::TraceId) {
     );
     let child = &trace.root.children[0].span;
     assert_eq!(child.name, "SELECT users");
-    assert_eq!(child.kind, SpanKind::Client);
+    assert_eq!(child.kind, WireKind::Client);
     assert_eq!(child.status.code, StatusCode::Error);
-    assert_eq!(child.status.message.as_deref(), Some("deadlock"));
+    assert_eq!(child.status.message, "deadlock");
     assert_eq!(child.attrs.get("db.rows").map(String::as_str), Some("3"));
     assert_eq!(
         child.attrs.get("tags").map(String::as_str),

@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use proptest::prelude::*;
 use prost::Message;
 use tracewire_collector::otlp::{parse_export_request, Encoding};
-use tracewire_collector::TraceId;
+use tracewire_collector::WireTraceId;
 
 fn span_strategy() -> impl Strategy<Value = Span> {
     (
@@ -75,7 +75,7 @@ proptest! {
         for (got, want) in parsed.spans.iter().zip(expected) {
             let mut t = [0u8; 16];
             t.copy_from_slice(&want.trace_id);
-            prop_assert_eq!(got.trace_id, TraceId::W3c(u128::from_be_bytes(t)));
+            prop_assert_eq!(got.trace_id, WireTraceId::w3c(u128::from_be_bytes(t)));
             prop_assert_eq!(got.start.as_unix_nanos() as u64, want.start_time_unix_nano);
             prop_assert_eq!(got.duration.as_nanos() as u64, want.end_time_unix_nano - want.start_time_unix_nano);
             prop_assert_eq!(got.attrs.get("service.name").map(String::as_str), Some("svc"));

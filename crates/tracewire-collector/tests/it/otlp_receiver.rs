@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::{
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 use tracewire_collector::assemble::Limits;
-use tracewire_collector::model::{SpanKind, StatusCode, TraceId};
+use tracewire_collector::model::{StatusCode, WireKind, WireTraceId};
 use tracewire_collector::server::{Collector, ServeReport};
 use tracewire_collector::BindError;
 
@@ -140,18 +140,21 @@ async fn wait_trace(c: &Collector, spans: usize) -> tracewire_collector::model::
 }
 
 fn check_tree(t: &tracewire_collector::model::Trace) {
-    assert_eq!(t.trace_id, TraceId::W3c(u128::from_be_bytes([0x4b; 16])));
+    assert_eq!(
+        t.trace_id,
+        WireTraceId::w3c(u128::from_be_bytes([0x4b; 16]))
+    );
     assert!(!t.partial);
-    assert_eq!(t.root.span.kind, SpanKind::Server);
+    assert_eq!(t.root.span.kind, WireKind::Server);
     assert_eq!(
         t.root.span.attrs.get("service.name").map(String::as_str),
         Some("users-api")
     );
     assert_eq!(t.root.span.duration, Duration::from_millis(10));
     let child = &t.root.children[0].span;
-    assert_eq!(child.kind, SpanKind::Client);
+    assert_eq!(child.kind, WireKind::Client);
     assert_eq!(child.status.code, StatusCode::Error);
-    assert_eq!(child.status.message.as_deref(), Some("deadlock"));
+    assert_eq!(child.status.message, "deadlock");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,10 +290,10 @@ async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
     );
     crate::common::send(&source.ingest, &data).await;
     let got = wait_trace(&target.collector, 1).await;
-    assert_eq!(got.trace_id, TraceId::W3c(0x3a7bd3e2360a3d29));
+    assert_eq!(got.trace_id, WireTraceId::w3c(0x3a7bd3e2360a3d29));
     assert_eq!(got.trace_id.to_string(), format!("0000000000000000{t}"));
     let span = &got.root.span;
-    assert_eq!(span.kind, SpanKind::Server, "http → SERVER");
+    assert_eq!(span.kind, WireKind::Server, "http → SERVER");
     assert_eq!(
         span.status.code,
         StatusCode::Error,

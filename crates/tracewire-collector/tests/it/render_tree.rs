@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tracewire_collector::assemble::build_tree;
 use tracewire_collector::model::{
-    CompletedSpan, SpanId, SpanKind, Status, Timestamp, Trace, TraceId,
+    CompletedSpan, SpanId, Status, Timestamp, Trace, WireKind, WireTraceId,
 };
 use tracewire_collector::render::{format_duration, render_tree, render_trees, RenderOptions};
 
@@ -13,15 +13,15 @@ fn span(
     id: u64,
     parent: Option<u64>,
     name: &str,
-    kind: SpanKind,
+    kind: WireKind,
     start_us: i64,
     dur_ns: u64,
 ) -> CompletedSpan {
     let start = Timestamp(1_748_739_600_000_000_000 + start_us * 1_000);
     CompletedSpan {
-        trace_id: TraceId::Short(0xabc),
-        span_id: SpanId(id),
-        parent_id: parent.map(SpanId),
+        trace_id: WireTraceId::Short(0xabc),
+        span_id: SpanId::from_u64(id),
+        parent_id: parent.map(SpanId::from_u64),
         name: name.to_owned(),
         kind,
         start,
@@ -50,7 +50,7 @@ fn plain(t: &Trace) -> String {
 #[test]
 fn item25_single_root_line() {
     let t = trace_of(
-        &[span(1, None, "GET /hello", SpanKind::Http, 0, 100_000)],
+        &[span(1, None, "GET /hello", WireKind::Http, 0, 100_000)],
         1,
     );
     assert_eq!(plain(&t), "GET /hello [http] 100µs\n\n");
@@ -60,9 +60,9 @@ fn item25_single_root_line() {
 fn item25_child_third_level_and_two_children() {
     let t = trace_of(
         &[
-            span(1, None, "GET /hello", SpanKind::Http, 0, 5_100_000),
-            span(2, Some(1), "Greet", SpanKind::Function, 10, 4_600_000),
-            span(3, Some(2), "SQL Query", SpanKind::Sql, 20, 1_200_000),
+            span(1, None, "GET /hello", WireKind::Http, 0, 5_100_000),
+            span(2, Some(1), "Greet", WireKind::Function, 10, 4_600_000),
+            span(3, Some(2), "SQL Query", WireKind::Sql, 20, 1_200_000),
         ],
         1,
     );
@@ -72,11 +72,11 @@ fn item25_child_third_level_and_two_children() {
     );
 
     let mut spans = vec![
-        span(1, None, "GET /users", SpanKind::Http, 0, 5_100_000),
-        span(2, Some(1), "AuthCheck", SpanKind::Function, 1, 310_000),
-        span(3, Some(1), "ListUsers", SpanKind::Function, 400, 4_600_000),
-        span(4, Some(3), "SQL Query", SpanKind::Sql, 500, 1_200_000),
-        span(5, Some(3), "SQL Query", SpanKind::Sql, 1_800, 2_900_000),
+        span(1, None, "GET /users", WireKind::Http, 0, 5_100_000),
+        span(2, Some(1), "AuthCheck", WireKind::Function, 1, 310_000),
+        span(3, Some(1), "ListUsers", WireKind::Function, 400, 4_600_000),
+        span(4, Some(3), "SQL Query", WireKind::Sql, 500, 1_200_000),
+        span(5, Some(3), "SQL Query", WireKind::Sql, 1_800, 2_900_000),
     ];
     spans[4]
         .attrs
@@ -98,10 +98,10 @@ fn item25_child_third_level_and_two_children() {
 fn continuation_bar_under_a_child_with_later_siblings() {
     let t = trace_of(
         &[
-            span(1, None, "root", SpanKind::Server, 0, 10_000),
-            span(2, Some(1), "a", SpanKind::Client, 1, 1_000),
-            span(3, Some(2), "a1", SpanKind::Producer, 2, 1_000),
-            span(4, Some(1), "b", SpanKind::Other(42), 5, 1_000),
+            span(1, None, "root", WireKind::Server, 0, 10_000),
+            span(2, Some(1), "a", WireKind::Client, 1, 1_000),
+            span(3, Some(2), "a1", WireKind::Producer, 2, 1_000),
+            span(4, Some(1), "b", WireKind::Other(42), 5, 1_000),
         ],
         3,
     );
@@ -113,9 +113,9 @@ fn continuation_bar_under_a_child_with_later_siblings() {
 
 #[test]
 fn item25_separate_traces_are_printed_separately() {
-    let a = trace_of(&[span(1, None, "A", SpanKind::Http, 0, 1_000)], 1);
-    let mut b_span = span(2, None, "B", SpanKind::Sql, 0, 999);
-    b_span.trace_id = TraceId::Short(0xdef);
+    let a = trace_of(&[span(1, None, "A", WireKind::Http, 0, 1_000)], 1);
+    let mut b_span = span(2, None, "B", WireKind::Sql, 0, 999);
+    b_span.trace_id = WireTraceId::Short(0xdef);
     let b = trace_of(&[b_span], 1);
     assert_eq!(
         render_trees([&a, &b], &RenderOptions::plain()),
@@ -125,7 +125,7 @@ fn item25_separate_traces_are_printed_separately() {
 
 #[test]
 fn partial_trace_and_error_message_truncation() {
-    let mut orphan = span(2, Some(99), "orphan", SpanKind::Function, 0, 2_000_000);
+    let mut orphan = span(2, Some(99), "orphan", WireKind::Function, 0, 2_000_000);
     orphan.status = Status::error("x".repeat(100));
     let t = trace_of(&[orphan], 2);
     let out = plain(&t);
@@ -145,7 +145,7 @@ fn partial_trace_and_error_message_truncation() {
 
 #[test]
 fn http_500_is_an_error_and_colours_apply() {
-    let mut s = span(1, None, "GET /x", SpanKind::Http, 0, 1_000);
+    let mut s = span(1, None, "GET /x", WireKind::Http, 0, 1_000);
     s.attrs.insert("status".into(), "503".into());
     let t = trace_of(&[s], 1);
     assert_eq!(plain(&t), "GET /x [http] 1µs [error]\n\n");

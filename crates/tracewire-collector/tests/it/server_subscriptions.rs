@@ -256,11 +256,11 @@ async fn ingest_completed_reassigns_seq_and_serve_stops_on_its_future() {
         let _ = stop_rx.await;
     }));
     let span = tracewire_collector::CompletedSpan {
-        trace_id: tracewire_collector::TraceId::W3c(7),
-        span_id: tracewire_collector::SpanId(9),
+        trace_id: tracewire_collector::WireTraceId::w3c(7),
+        span_id: tracewire_collector::SpanId::from_u64(9),
         parent_id: None,
         name: "from otlp".into(),
-        kind: tracewire_collector::SpanKind::Server,
+        kind: tracewire_collector::WireKind::Server,
         start: tracewire_collector::Timestamp::from_unix_nanos(1_000),
         end: tracewire_collector::Timestamp::from_unix_nanos(2_000),
         duration: Duration::from_nanos(1_000),

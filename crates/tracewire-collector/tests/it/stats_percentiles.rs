@@ -4,13 +4,15 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tracewire_collector::model::{CompletedSpan, SpanId, SpanKind, Status, Timestamp, TraceId};
+use tracewire_collector::model::{
+    CompletedSpan, SpanId, Status, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
+};
 use tracewire_collector::stats::{nearest_rank, SortKey, SpanStats};
 
-fn span(name: &str, kind: SpanKind, dur_ms: u64) -> CompletedSpan {
+fn span(name: &str, kind: WireKind, dur_ms: u64) -> CompletedSpan {
     CompletedSpan {
-        trace_id: TraceId::Short(1),
-        span_id: SpanId(dur_ms + 1),
+        trace_id: WireTraceId::Short(1),
+        span_id: SpanId::from_u64(dur_ms + 1),
         parent_id: None,
         name: name.to_owned(),
         kind,
@@ -39,7 +41,7 @@ fn item26_nearest_rank_cases() {
 fn item26_span_stats_p95_of_1_to_20_ms() {
     let mut stats = SpanStats::new();
     for d in 1..=20 {
-        stats.add(&span("q", SpanKind::Sql, d));
+        stats.add(&span("q", WireKind::Sql, d));
     }
     let rows = stats.rows(SortKey::Total);
     assert_eq!(rows.len(), 1);
@@ -57,18 +59,18 @@ fn item26_span_stats_p95_of_1_to_20_ms() {
 fn grouping_errors_sorting_synthetic_excluded_and_table() {
     let mut stats = SpanStats::new();
     for d in [4, 10] {
-        stats.add(&span("GET /users", SpanKind::Http, d));
+        stats.add(&span("GET /users", WireKind::Http, d));
     }
-    let mut err = span("GET /users", SpanKind::Http, 41);
+    let mut err = span("GET /users", WireKind::Http, 41);
     err.attrs.insert("status".into(), "500".into());
     stats.add(&err);
     for d in [1, 1, 2, 3] {
-        stats.add(&span("SQL Query", SpanKind::Sql, d));
+        stats.add(&span("SQL Query", WireKind::Sql, d));
     }
     // Same name, other kind: its own group.
-    stats.add(&span("SQL Query", SpanKind::Function, 100));
-    let mut synthetic = span("(partial trace)", SpanKind::Internal, 1000);
-    synthetic.span_id = SpanId::SYNTHETIC;
+    stats.add(&span("SQL Query", WireKind::Function, 100));
+    let mut synthetic = span("(partial trace)", WireKind::Internal, 1000);
+    synthetic.span_id = SYNTHETIC_SPAN_ID;
     stats.add(&synthetic);
     assert_eq!(stats.span_count(), 8);
 

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use proptest::prelude::*;
 use tracewire_collector::lines::{LineEvent, LineSplitter};
 use tracewire_collector::model::{
-    SpanEnd, SpanEvent, SpanId, SpanKind, SpanStart, Status, StatusCode, Timestamp, TraceId,
+    IngestEvent, SpanEnd, SpanId, SpanStart, Status, StatusCode, Timestamp, WireKind, WireTraceId,
 };
-use tracewire_collector::wire::{decode_ingest_line, encode_ingest_line, IngestCounts, Rejection};
+use tracewire_collector::wire::{
+    decode_ingest_line, encode_ingest_line, IngestCounts, LineRejection,
+};
 
 const START: &str = r#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"GET /users","kind":1,"time":"2025-06-01T10:00:00.123456789+09:00"}"#;
 const END: &str = r#"{"type":1,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"","kind":0,"time":"2025-06-01T10:00:00.13+09:00","attrs":{"method":"GET","path":"/users","status":"200"}}"#;
@@ -15,19 +17,19 @@ const EXT_END: &str = r#"{"type":"span_end","span_id":"00f067aa0ba902b7","trace_
 
 fn start(line: &str) -> SpanStart {
     match decode_ingest_line(line.as_bytes()) {
-        Ok(SpanEvent::Start(s)) => s,
+        Ok(IngestEvent::Start(s)) => s,
         other => panic!("expected a start from {line}: {other:?}"),
     }
 }
 
 fn end(line: &str) -> SpanEnd {
     match decode_ingest_line(line.as_bytes()) {
-        Ok(SpanEvent::End(e)) => e,
+        Ok(IngestEvent::End(e)) => e,
         other => panic!("expected an end from {line}: {other:?}"),
     }
 }
 
-fn rejection(line: &str) -> Rejection {
+fn rejection(line: &str) -> LineRejection {
     match decode_ingest_line(line.as_bytes()) {
         Err(r) => r,
         Ok(ev) => panic!("expected a rejection for {line}, got {ev:?}"),
@@ -41,11 +43,11 @@ fn ts(s: &str) -> Timestamp {
 #[test]
 fn item1_spec_examples_decode() {
     let s = start(START);
-    assert_eq!(s.span_id, SpanId(0x9f86d081884c7d65));
-    assert_eq!(s.trace_id, TraceId::Short(0x3a7bd3e2360a3d29));
+    assert_eq!(s.span_id, SpanId::from_u64(0x9f86d081884c7d65));
+    assert_eq!(s.trace_id, WireTraceId::Short(0x3a7bd3e2360a3d29));
     assert_eq!(s.parent_id, None);
     assert_eq!(s.name, "GET /users");
-    assert_eq!(s.kind, SpanKind::Http);
+    assert_eq!(s.kind, WireKind::Http);
     assert_eq!(s.time, ts("2025-06-01T01:00:00.123456789Z"));
     assert!(s.attrs.is_empty());
 
@@ -58,7 +60,10 @@ fn item1_spec_examples_decode() {
     assert_eq!(e.status, Status::default());
 
     let x = end(EXT_END);
-    assert_eq!(x.trace_id, TraceId::W3c(0x4bf92f3577b34da6a3ce929d0e0e4736));
+    assert_eq!(
+        x.trace_id,
+        WireTraceId::w3c(0x4bf92f3577b34da6a3ce929d0e0e4736)
+    );
     assert_eq!(x.duration_ns, Some(1_834_211));
     assert_eq!(x.status, Status::error("timeout"));
 }
@@ -75,24 +80,24 @@ fn item1_golden_go_trace_lines_decode() {
         r#"{"type":1,"span_id":"1112131415161718","trace_id":"0badc0ffee0ddf00","name":"","kind":0,"time":"2025-06-01T10:00:00.6-07:00"}"#,
         r#"{"type":1,"span_id":"a1b2c3d4e5f60718","trace_id":"0badc0ffee0ddf00","name":"","kind":0,"time":"2025-06-01T10:00:01+02:00","attrs":{"method":"GET","path":"/hello","status":"200"}}"#,
     ];
-    let events: Vec<SpanEvent> = golden
+    let events: Vec<IngestEvent> = golden
         .iter()
         .map(|l| decode_ingest_line(l.as_bytes()).unwrap())
         .collect();
-    let SpanEvent::Start(root) = &events[0] else {
+    let IngestEvent::Start(root) = &events[0] else {
         panic!()
     };
     assert_eq!(root.time, ts("2025-06-01T08:00:00.5Z"));
-    let SpanEvent::Start(child) = &events[1] else {
+    let IngestEvent::Start(child) = &events[1] else {
         panic!()
     };
-    assert_eq!(child.parent_id, Some(SpanId(0xa1b2c3d4e5f60718)));
+    assert_eq!(child.parent_id, Some(SpanId::from_u64(0xa1b2c3d4e5f60718)));
     assert_eq!(child.time, ts("2025-06-01T17:00:00.500012Z"));
-    let SpanEvent::Start(sql) = &events[2] else {
+    let IngestEvent::Start(sql) = &events[2] else {
         panic!()
     };
-    assert_eq!(sql.kind, SpanKind::Sql);
-    let SpanEvent::End(sql_end) = &events[3] else {
+    assert_eq!(sql.kind, WireKind::Sql);
+    let IngestEvent::End(sql_end) = &events[3] else {
         panic!()
     };
     assert_eq!(
@@ -100,7 +105,7 @@ fn item1_golden_go_trace_lines_decode() {
         "SELECT * FROM t WHERE a < 3 && b > 1"
     );
     assert_eq!(sql_end.attrs["error"], "");
-    let SpanEvent::End(root_end) = &events[5] else {
+    let IngestEvent::End(root_end) = &events[5] else {
         panic!()
     };
     assert_eq!(root_end.time, ts("2025-06-01T08:00:01Z"));
@@ -109,36 +114,39 @@ fn item1_golden_go_trace_lines_decode() {
 #[test]
 fn item3_missing_and_invalid_type_and_kind() {
     let no_type = r#"{"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"x","time":"2025-06-01T10:00:00Z"}"#;
-    assert_eq!(rejection(no_type), Rejection::MissingType);
+    assert_eq!(rejection(no_type), LineRejection::MissingType);
     let type2 = START.replace(r#""type":0"#, r#""type":2"#);
-    assert_eq!(rejection(&type2), Rejection::InvalidType);
+    assert_eq!(rejection(&type2), LineRejection::InvalidType);
     let type_str = START.replace(r#""type":0"#, r#""type":"span_middle""#);
-    assert_eq!(rejection(&type_str), Rejection::InvalidType);
+    assert_eq!(rejection(&type_str), LineRejection::InvalidType);
     let kind_x = START.replace(r#""kind":1"#, r#""kind":"x""#);
-    assert_eq!(rejection(&kind_x), Rejection::InvalidKind);
+    assert_eq!(rejection(&kind_x), LineRejection::InvalidKind);
     for bad in ["256", "-1", "1.5"] {
         let l = START.replace(r#""kind":1"#, &format!(r#""kind":{bad}"#));
-        assert_eq!(rejection(&l), Rejection::InvalidKind, "{bad}");
+        assert_eq!(rejection(&l), LineRejection::InvalidKind, "{bad}");
     }
     let other = START.replace(r#""kind":1"#, r#""kind":200"#);
-    assert_eq!(start(&other).kind, SpanKind::Other(200));
+    assert_eq!(start(&other).kind, WireKind::Other(200));
 }
 
 #[test]
 fn item3_rejection_order_first_applicable_counter() {
     // Everything wrong at once: the first counter in §2 order wins.
     let all_bad = r#"{"type":7,"span_id":"zz","trace_id":"","kind":"x","time":"never"}"#;
-    assert_eq!(rejection(all_bad), Rejection::InvalidType);
+    assert_eq!(rejection(all_bad), LineRejection::InvalidType);
     let ids_kind_time = r#"{"type":0,"span_id":"zz","kind":"x","time":"never"}"#;
-    assert_eq!(rejection(ids_kind_time), Rejection::InvalidId);
+    assert_eq!(rejection(ids_kind_time), LineRejection::InvalidId);
     let kind_time = r#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","kind":"x","time":"never"}"#;
-    assert_eq!(rejection(kind_time), Rejection::InvalidKind);
+    assert_eq!(rejection(kind_time), LineRejection::InvalidKind);
     let time_only =
         r#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","kind":2}"#;
-    assert_eq!(rejection(time_only), Rejection::InvalidTime);
+    assert_eq!(rejection(time_only), LineRejection::InvalidTime);
     // A type error on a known key is malformed even when the type is missing.
-    assert_eq!(rejection(r#"{"attrs":5}"#), Rejection::Malformed);
-    assert_eq!(rejection(r#"{"type":0,"attrs":5}"#), Rejection::Malformed);
+    assert_eq!(rejection(r#"{"attrs":5}"#), LineRejection::Malformed);
+    assert_eq!(
+        rejection(r#"{"type":0,"attrs":5}"#),
+        LineRejection::Malformed
+    );
 }
 
 #[test]
@@ -160,11 +168,11 @@ fn malformed_lines() {
         r#"{"type":1,"status":"broken"}"#,
         r#"{} trailing"#,
     ] {
-        assert_eq!(rejection(bad), Rejection::Malformed, "{bad}");
+        assert_eq!(rejection(bad), LineRejection::Malformed, "{bad}");
     }
     assert_eq!(
         decode_ingest_line(b"{\"type\":0,\"name\":\"\xff\"}"),
-        Err(Rejection::Malformed)
+        Err(LineRejection::Malformed)
     );
 }
 
@@ -244,7 +252,7 @@ fn item5_id_widths_case_and_invalid_ids() {
         "00000000000000000000000000000000",
     ] {
         let l = START.replace(tid, bad);
-        assert_eq!(rejection(&l), Rejection::InvalidId, "trace id {bad}");
+        assert_eq!(rejection(&l), LineRejection::InvalidId, "trace id {bad}");
     }
     let sid = "9f86d081884c7d65";
     for bad in [
@@ -255,12 +263,12 @@ fn item5_id_widths_case_and_invalid_ids() {
         "4bf92f3577b34da6a3ce929d0e0e4736",
     ] {
         let l = START.replace(sid, bad);
-        assert_eq!(rejection(&l), Rejection::InvalidId, "span id {bad}");
+        assert_eq!(rejection(&l), LineRejection::InvalidId, "span id {bad}");
         let p = START.replace('}', &format!(r#","parent_id":"{bad}"}}"#));
-        assert_eq!(rejection(&p), Rejection::InvalidId, "parent id {bad}");
+        assert_eq!(rejection(&p), LineRejection::InvalidId, "parent id {bad}");
     }
     let no_span = START.replace(r#""span_id":"9f86d081884c7d65","#, "");
-    assert_eq!(rejection(&no_span), Rejection::InvalidId);
+    assert_eq!(rejection(&no_span), LineRejection::InvalidId);
 }
 
 #[test]
@@ -288,20 +296,24 @@ fn item6_time_forms() {
         "1748739600",
         "9999-12-31T23:59:59Z",
     ] {
-        assert_eq!(rejection(&with_time(bad)), Rejection::InvalidTime, "{bad}");
+        assert_eq!(
+            rejection(&with_time(bad)),
+            LineRejection::InvalidTime,
+            "{bad}"
+        );
     }
     let no_time = START.replace(r#","time":"2025-06-01T10:00:00.123456789+09:00""#, "");
-    assert_eq!(rejection(&no_time), Rejection::InvalidTime);
+    assert_eq!(rejection(&no_time), LineRejection::InvalidTime);
 }
 
 /// Runs a byte stream through the splitter and decoder as a connection does.
-fn ingest(max: usize, chunks: &[&[u8]]) -> (IngestCounts, Vec<SpanEvent>) {
+fn ingest(max: usize, chunks: &[&[u8]]) -> (IngestCounts, Vec<IngestEvent>) {
     let mut splitter = LineSplitter::new(max);
     let mut counts = IngestCounts::default();
     let mut events = Vec::new();
     let mut on_line = |ev: LineEvent<'_>| match ev {
         LineEvent::Blank => counts.blank += 1,
-        LineEvent::Oversize { .. } => counts.record_rejection(Rejection::Oversize),
+        LineEvent::Oversize { .. } => counts.record_rejection(LineRejection::Oversize),
         LineEvent::Line(l) => {
             let r = decode_ingest_line(l);
             counts.record(&r);
@@ -358,14 +370,14 @@ fn item7_malformed_mid_stream_crlf_blank_and_eof_line() {
 fn encode_writes_go_trace_shape_with_int_type_and_kind() {
     let s = start(START);
     let mut out = Vec::new();
-    encode_ingest_line(&SpanEvent::Start(s.clone()), &mut out);
+    encode_ingest_line(&IngestEvent::Start(s.clone()), &mut out);
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
         "{\"type\":0,\"span_id\":\"9f86d081884c7d65\",\"trace_id\":\"3a7bd3e2360a3d29\",\"name\":\"GET /users\",\"kind\":1,\"time\":\"2025-06-01T01:00:00.123456789Z\"}\n"
     );
     let x = end(EXT_END);
     let mut out = Vec::new();
-    encode_ingest_line(&SpanEvent::End(x.clone()), &mut out);
+    encode_ingest_line(&IngestEvent::End(x.clone()), &mut out);
     assert_eq!(
         String::from_utf8(out.clone()).unwrap(),
         "{\"type\":1,\"span_id\":\"00f067aa0ba902b7\",\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"name\":\"\",\"kind\":0,\"time\":\"2025-06-01T01:00:00.2Z\",\"duration_ns\":1834211,\"status\":{\"code\":\"error\",\"message\":\"timeout\"}}\n"
@@ -373,10 +385,10 @@ fn encode_writes_go_trace_shape_with_int_type_and_kind() {
     assert_eq!(end(std::str::from_utf8(&out).unwrap().trim_end()), x);
 }
 
-fn arb_event() -> impl Strategy<Value = SpanEvent> {
+fn arb_event() -> impl Strategy<Value = IngestEvent> {
     let tid = prop_oneof![
-        (1u64..).prop_map(TraceId::Short),
-        (1u128..).prop_map(TraceId::W3c)
+        (1u64..).prop_map(WireTraceId::Short),
+        (1u128..).prop_map(WireTraceId::w3c)
     ];
     let attrs = prop::collection::btree_map("[a-z\\\\\"\u{e9}<]{0,6}", "\\PC{0,8}", 0..4);
     let time = (-9_000_000_000_000_000_000i64..9_000_000_000_000_000_000).prop_map(Timestamp);
@@ -384,12 +396,12 @@ fn arb_event() -> impl Strategy<Value = SpanEvent> {
         Just(Status::default()),
         Just(Status {
             code: StatusCode::Ok,
-            message: None
+            message: String::new()
         }),
         "\\PC{0,10}".prop_map(Status::error),
         "\\PC{0,10}".prop_map(|m| Status {
             code: StatusCode::Unset,
-            message: Some(m)
+            message: m
         }),
     ];
     prop_oneof![
@@ -402,13 +414,13 @@ fn arb_event() -> impl Strategy<Value = SpanEvent> {
             time.clone(),
             attrs.clone()
         )
-            .prop_map(|(trace_id, s, p, name, k, time, attrs)| SpanEvent::Start(
+            .prop_map(|(trace_id, s, p, name, k, time, attrs)| IngestEvent::Start(
                 SpanStart {
                     trace_id,
-                    span_id: SpanId(s),
-                    parent_id: p.map(SpanId),
+                    span_id: SpanId::from_u64(s),
+                    parent_id: p.map(SpanId::from_u64),
                     name,
-                    kind: SpanKind::from_u8(k),
+                    kind: WireKind::from_u8(k),
                     time,
                     attrs,
                 }
@@ -423,9 +435,9 @@ fn arb_event() -> impl Strategy<Value = SpanEvent> {
             status
         )
             .prop_map(|(trace_id, s, name, time, attrs, duration_ns, status)| {
-                SpanEvent::End(SpanEnd {
+                IngestEvent::End(SpanEnd {
                     trace_id,
-                    span_id: SpanId(s),
+                    span_id: SpanId::from_u64(s),
                     name,
                     time,
                     attrs,

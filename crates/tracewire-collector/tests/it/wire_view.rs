@@ -6,18 +6,18 @@ use std::time::Duration;
 use proptest::prelude::*;
 use serde::Deserialize;
 use tracewire_collector::model::{
-    CompletedSpan, SpanId, SpanKind, Status, StatusCode, Timestamp, TraceId,
+    CompletedSpan, SpanId, Status, StatusCode, Timestamp, WireKind, WireTraceId,
 };
-use tracewire_collector::wire::{decode_view_line, encode_view_line, view_line, Rejection};
+use tracewire_collector::wire::{decode_view_line, encode_view_line, view_line, LineRejection};
 
 fn sample() -> CompletedSpan {
     let start = Timestamp::parse_rfc3339("2025-06-01T10:00:00.123400+09:00").unwrap();
     CompletedSpan {
-        trace_id: TraceId::Short(0x3a7bd3e2360a3d29),
-        span_id: SpanId(0x9f86d081884c7d65),
-        parent_id: Some(SpanId(0x00f067aa0ba902b7)),
+        trace_id: WireTraceId::Short(0x3a7bd3e2360a3d29),
+        span_id: SpanId::from_u64(0x9f86d081884c7d65),
+        parent_id: Some(SpanId::from_u64(0x00f067aa0ba902b7)),
         name: "SQL \"Query\" <x>".into(),
-        kind: SpanKind::Sql,
+        kind: WireKind::Sql,
         start,
         end: start.saturating_add(Duration::from_nanos(2_876_600)),
         duration: Duration::from_nanos(2_876_600),
@@ -56,7 +56,7 @@ fn item16_omissions_for_root_without_attrs_or_status() {
     span.parent_id = None;
     span.attrs.clear();
     span.status = Status::default();
-    span.kind = SpanKind::Other(9);
+    span.kind = WireKind::Other(9);
     span.start = Timestamp::parse_rfc3339("2025-06-01T01:00:00Z").unwrap();
     span.end = Timestamp::parse_rfc3339("2025-06-01T01:00:01Z").unwrap();
     span.duration = Duration::from_secs(1);
@@ -135,20 +135,20 @@ fn decode_round_trips_ours_and_reads_go_trace_lines() {
     let s = decode_view_line(go.as_bytes()).unwrap();
     assert_eq!(s.seq, 0);
     assert_eq!(s.duration, Duration::from_millis(100));
-    assert_eq!(s.kind, SpanKind::Http);
+    assert_eq!(s.kind, WireKind::Http);
     assert_eq!(s.parent_id, None);
     assert_eq!(s.status.code, StatusCode::Unset);
 
-    assert_eq!(decode_view_line(b"{oops"), Err(Rejection::Malformed));
+    assert_eq!(decode_view_line(b"{oops"), Err(LineRejection::Malformed));
     let bad_id = go.replace("9f86d081884c7d65", "xyz");
     assert_eq!(
         decode_view_line(bad_id.as_bytes()),
-        Err(Rejection::InvalidId)
+        Err(LineRejection::InvalidId)
     );
     let bad_time = go.replace("2025-06-01T10:00:00.5+09:00", "yesterday");
     assert_eq!(
         decode_view_line(bad_time.as_bytes()),
-        Err(Rejection::InvalidTime)
+        Err(LineRejection::InvalidTime)
     );
 }
 
@@ -165,18 +165,18 @@ proptest! {
         w3c in any::<bool>(),
         status in prop_oneof![
             Just(Status::default()),
-            Just(Status { code: StatusCode::Ok, message: None }),
-            prop::option::of("\\PC{0,10}").prop_map(|message| Status { code: StatusCode::Error, message }),
+            Just(Status { code: StatusCode::Ok, message: String::new() }),
+            "\\PC{0,10}".prop_map(Status::error),
         ],
     ) {
         let start = Timestamp(start);
         let duration = Duration::from_nanos(dur);
         let span = CompletedSpan {
-            trace_id: if w3c { TraceId::W3c(u128::from(seq) + 1) } else { TraceId::Short(seq | 1) },
-            span_id: SpanId(seq | 1),
-            parent_id: parent.map(SpanId),
+            trace_id: if w3c { WireTraceId::w3c(u128::from(seq) + 1) } else { WireTraceId::Short(seq | 1) },
+            span_id: SpanId::from_u64(seq | 1),
+            parent_id: parent.map(SpanId::from_u64),
             name,
-            kind: SpanKind::from_u8(kind),
+            kind: WireKind::from_u8(kind),
             start,
             end: start.saturating_add(duration),
             duration,

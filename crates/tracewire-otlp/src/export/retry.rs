@@ -1,11 +1,16 @@
-//! OTLP/HTTP retry rules (spec §6): which responses are retried, the backoff with jitter,
-//! `Retry-After`, and the retry window.
+//! OTLP/HTTP retry rules: only 429, 502, 503 and 504 are retried, after the backoff with
+//! jitter or the server's `Retry-After`, and only within the retry window.
 
 use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
+use crate::backoff::Backoff;
+
 /// Exponential backoff with jitter, bounded by a window measured from the first attempt.
+///
+/// The delays are [`Backoff`]'s (see [`RetryPolicy::backoff`]); this adds OTLP's window and
+/// the switch to turn retries off.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct RetryPolicy {
@@ -75,33 +80,22 @@ impl RetryPolicy {
         self
     }
 
+    /// The delay sequence of this policy (its window and `enabled` aside).
+    pub fn backoff(&self) -> Backoff {
+        Backoff::new(self.initial, self.max_backoff)
+            .with_multiplier(self.multiplier)
+            .with_jitter(self.jitter)
+    }
+
     /// The un-jittered delay before attempt `attempt + 1` (attempts count from 1):
     /// `min(max_backoff, initial · multiplier^(attempt−1))`.
     pub fn base_delay(&self, attempt: u32) -> Duration {
-        let multiplier = if self.multiplier.is_finite() {
-            self.multiplier.max(1.0)
-        } else {
-            1.0
-        };
-        let exp = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let secs = self.initial.as_secs_f64() * multiplier.powi(exp);
-        let max = self.max_backoff.as_secs_f64();
-        if !secs.is_finite() || secs >= max {
-            self.max_backoff
-        } else {
-            Duration::from_secs_f64(secs.max(0.0))
-        }
+        self.backoff().base_delay(attempt)
     }
 
     /// The jittered delay before attempt `attempt + 1`.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let jitter = if self.jitter.is_finite() {
-            self.jitter.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let u: f64 = rand::rng().random::<f64>();
-        self.base_delay(attempt).mul_f64(1.0 - jitter * u)
+        self.backoff().delay(attempt, rand::rng().random::<f64>())
     }
 }
 

@@ -636,7 +636,7 @@ fn zero_go_time_takes_the_previous_lines_time() {
         "run-1",
         json!({"ToolName": "t", "CallID": "c"}),
     );
-    zero.timestamp = tracewire_session::event::Timestamp::parse("0001-01-01T00:00:00Z").unwrap();
+    zero.timestamp = tracewire_session::event::RecordedTime::parse("0001-01-01T00:00:00Z").unwrap();
     let out = convert(&[
         ev(1, "pipeline.started", 100, "run-1", json!({})),
         zero,

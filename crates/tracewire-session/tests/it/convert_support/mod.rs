@@ -5,14 +5,14 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value as Json};
 use tracewire_otlp::span::{Span, Value};
-use tracewire_session::event::{SessionEvent, Timestamp};
+use tracewire_session::event::{RecordedTime, SessionEvent};
 use tracewire_session::read::{self, read_jsonl, ReadOptions};
 
 /// 2026-02-22T10:15:30Z in nanoseconds.
 pub const BASE: u64 = 1_771_755_330_000_000_000;
 
 pub fn ts(ms: u64) -> String {
-    Timestamp::from_unix_nanos(BASE + ms * 1_000_000)
+    RecordedTime::from_unix_nanos(BASE + ms * 1_000_000)
         .text()
         .unwrap()
         .to_owned()
