@@ -291,9 +291,46 @@ fn grpc_exporter(resolved: &ResolvedConfig) -> Result<opentelemetry_otlp::SpanEx
     if resolved.compression == crate::config::Compression::Gzip {
         builder = builder.with_compression(opentelemetry_otlp::Compression::Gzip);
     }
+    if resolved.traces_endpoint.starts_with("https://") {
+        builder = grpc_tls(builder)?;
+    }
     builder
         .build()
         .map_err(|e| InitError::Exporter(e.to_string()))
+}
+
+/// TLS for an `https` gRPC endpoint: tonic with the crypto provider of the enabled TLS
+/// feature, verifying against the platform's trust store.
+#[cfg(all(
+    feature = "grpc",
+    any(feature = "rustls-ring", feature = "rustls-aws-lc")
+))]
+fn grpc_tls(
+    builder: opentelemetry_otlp::SpanExporterBuilder<opentelemetry_otlp::TonicExporterBuilderSet>,
+) -> Result<
+    opentelemetry_otlp::SpanExporterBuilder<opentelemetry_otlp::TonicExporterBuilderSet>,
+    InitError,
+> {
+    use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+    use opentelemetry_otlp::WithTonicConfig;
+    Ok(builder.with_tls_config(ClientTlsConfig::new().with_native_roots()))
+}
+
+/// Without a rustls feature there is no TLS for gRPC: an error that says which to enable.
+#[cfg(all(
+    feature = "grpc",
+    not(any(feature = "rustls-ring", feature = "rustls-aws-lc"))
+))]
+fn grpc_tls(
+    _builder: opentelemetry_otlp::SpanExporterBuilder<opentelemetry_otlp::TonicExporterBuilderSet>,
+) -> Result<
+    opentelemetry_otlp::SpanExporterBuilder<opentelemetry_otlp::TonicExporterBuilderSet>,
+    InitError,
+> {
+    Err(InitError::Exporter(
+        "an https gRPC endpoint needs the rustls-ring or rustls-aws-lc feature of tracewire-otlp"
+            .into(),
+    ))
 }
 
 /// Without the `grpc` feature: an error that names it.

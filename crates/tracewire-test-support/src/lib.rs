@@ -7,13 +7,15 @@
 //!   with `opentelemetry-proto` and answers as a test scripts it;
 //! - [`otel_env`]: the one table of `OTEL_*` environment cases that the exporter,
 //!   `init_tracer` and `tracewire collect --forward` are all driven through;
-//! - [`spans`]: deterministic test spans.
+//! - [`spans`]: deterministic test spans;
+//! - [`tls_probe`]: tells whether a client spoke TLS, without certificates.
 
 pub mod child;
 pub mod env;
 pub mod otel_env;
 pub mod otlp_receiver;
 pub mod spans;
+pub mod tls_probe;
 
 pub use env::EnvGuard;
 pub use otlp_receiver::{Receiver, Recorded, Reply};

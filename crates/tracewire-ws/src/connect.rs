@@ -26,7 +26,8 @@ use crate::state::{ConnState, Handshake, Prop};
 
 /// Connects over TCP (or TLS with a TLS feature), like Go's `Dial`.
 ///
-/// Uses `connect_async_with_config` with `options.websocket_config`; the upgrade request
+/// Uses `connect_async_tls_with_config` with `options.websocket_config` and the TLS stack
+/// the features choose (`docs/websocket.md#tls`); the upgrade request
 /// carries `Context::current()` (set it with `opentelemetry::context::FutureExt::with_context`)
 /// unless `handshake_propagation(false)`.
 #[cfg(feature = "connect")]
@@ -46,13 +47,13 @@ where
     implicit_init(&options);
     let plan = ClientPlan::new(request.into_client_request()?, &options);
     let config = options.websocket_config;
-    match tokio_tungstenite::connect_async_with_config(plan.request.clone(), config, false).await {
+    let connector = crate::tls::connector()?;
+    match crate::tls::connect_async(plan.request.clone(), config, connector.clone()).await {
         Ok((ws, response)) => Ok(plan.finish(ws, response, &options)),
         Err(e) if plan.may_retry(&e, &options) => {
-            let (ws, response) =
-                tokio_tungstenite::connect_async_with_config(plan.without_offer(), config, false)
-                    .await
-                    .map_err(Error::from)?;
+            let (ws, response) = crate::tls::connect_async(plan.without_offer(), config, connector)
+                .await
+                .map_err(Error::from)?;
             Ok(plan.finish_passthrough(ws, response, &options))
         }
         Err(e) => Err(Error::from(e)),

@@ -43,6 +43,10 @@ pub enum Error {
     /// tungstenite's write buffer is full; holds the caller's original (unwrapped) message.
     #[error("write buffer full")]
     WriteBufferFull(Box<Message>),
+    /// The TLS client for a `wss://` connection could not be set up (for example, the
+    /// platform's trust store could not be read).
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
 }
 
 impl Error {

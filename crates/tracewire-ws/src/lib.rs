@@ -72,6 +72,8 @@ mod options;
 mod received;
 mod socket;
 mod state;
+#[cfg(feature = "connect")]
+mod tls;
 mod tracer;
 
 #[cfg(feature = "connect")]

@@ -80,18 +80,26 @@ impl TransportError {
 /// Largest response body read by [`ReqwestClient`]; the rest is discarded.
 pub const MAX_RESPONSE_BODY: usize = 4 << 20;
 
-/// The default client: async `reqwest` (rustls), reading response bodies up to 4 MiB.
+/// The default client: async `reqwest`, reading response bodies up to 4 MiB, with the TLS
+/// stack the crate features choose (see [`ReqwestClient::try_new`]).
 #[cfg(feature = "reqwest")]
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReqwestClient {
     client: reqwest::Client,
 }
 
 #[cfg(feature = "reqwest")]
 impl ReqwestClient {
-    /// A client with reqwest's defaults.
-    pub fn new() -> Self {
-        Self::default()
+    /// A client with the TLS stack the features choose: `native-tls` (the platform's
+    /// library) over `rustls-aws-lc` over `rustls-ring` when several are on; rustls
+    /// verifies certificates against the platform's trust store. With none of them the
+    /// client speaks plain `http://` only, and an `https://` endpoint fails when exporting
+    /// with an error naming the features.
+    pub fn try_new() -> Result<Self, TransportError> {
+        let client = tls::client_builder()?
+            .build()
+            .map_err(|e| TransportError::new(TransportErrorKind::Other, e))?;
+        Ok(Self { client })
     }
 
     /// Wraps an already-configured `reqwest::Client` (proxies, TLS roots, …).
@@ -99,6 +107,56 @@ impl ReqwestClient {
         Self { client }
     }
 }
+
+/// The reqwest builder with the TLS backend of the enabled features.
+#[cfg(feature = "reqwest")]
+mod tls {
+    use super::TransportError;
+
+    #[cfg(feature = "native-tls")]
+    pub(super) fn client_builder() -> Result<reqwest::ClientBuilder, TransportError> {
+        Ok(reqwest::Client::builder().tls_backend_native())
+    }
+
+    #[cfg(all(feature = "rustls-aws-lc", not(feature = "native-tls")))]
+    pub(super) fn client_builder() -> Result<reqwest::ClientBuilder, TransportError> {
+        Ok(reqwest::Client::builder().tls_backend_rustls())
+    }
+
+    /// rustls with ring, given to reqwest explicitly: when another crate of the program
+    /// also enables aws-lc-rs, rustls would otherwise have no single default provider.
+    #[cfg(all(
+        feature = "rustls-ring",
+        not(any(feature = "native-tls", feature = "rustls-aws-lc"))
+    ))]
+    pub(super) fn client_builder() -> Result<reqwest::ClientBuilder, TransportError> {
+        use rustls_platform_verifier::BuilderVerifierExt as _;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_platform_verifier())
+            .map_err(|e| TransportError::new(super::TransportErrorKind::Other, e))?
+            .with_no_client_auth();
+        Ok(reqwest::Client::builder().tls_backend_preconfigured(config))
+    }
+
+    #[cfg(not(any(
+        feature = "native-tls",
+        feature = "rustls-aws-lc",
+        feature = "rustls-ring"
+    )))]
+    pub(super) fn client_builder() -> Result<reqwest::ClientBuilder, TransportError> {
+        Ok(reqwest::Client::builder())
+    }
+}
+
+/// Whether this build can speak `https://` through [`ReqwestClient`].
+#[cfg(feature = "reqwest")]
+pub(crate) const TLS_ENABLED: bool = cfg!(any(
+    feature = "native-tls",
+    feature = "rustls-aws-lc",
+    feature = "rustls-ring"
+));
 
 #[cfg(feature = "reqwest")]
 fn classify(err: reqwest::Error) -> TransportError {

@@ -203,7 +203,7 @@ impl OtlpHttpExporter {
         let (config, resource, warnings) = builder.resolve()?;
         let client: Arc<dyn HttpClient> = match builder.client.clone() {
             Some(c) => c,
-            None => default_client()?,
+            None => default_client(config.endpoint.scheme_str() == Some("https"))?,
         };
         let resource = resource.to_proto();
         let scope = builder.scope.clone().unwrap_or_default().to_proto();
@@ -298,13 +298,21 @@ impl Export for OtlpHttpExporter {
     }
 }
 
+/// The reqwest client; an `https` endpoint needs one of the TLS features.
 #[cfg(feature = "reqwest")]
-fn default_client() -> Result<Arc<dyn HttpClient>, BuildError> {
-    Ok(Arc::new(ReqwestClient::new()))
+fn default_client(https: bool) -> Result<Arc<dyn HttpClient>, BuildError> {
+    if https && !client::TLS_ENABLED {
+        return Err(BuildError::Client(
+            "an https endpoint needs a TLS feature of tracewire-otlp: rustls-ring (default), rustls-aws-lc or native-tls".into(),
+        ));
+    }
+    ReqwestClient::try_new()
+        .map(|c| Arc::new(c) as Arc<dyn HttpClient>)
+        .map_err(|e| BuildError::Client(e.to_string()))
 }
 
 #[cfg(not(feature = "reqwest"))]
-fn default_client() -> Result<Arc<dyn HttpClient>, BuildError> {
+fn default_client(_https: bool) -> Result<Arc<dyn HttpClient>, BuildError> {
     Err(BuildError::Client(
         "no HTTP client: enable the `reqwest` feature or call with_http_client".into(),
     ))

@@ -7,6 +7,7 @@ mod export_env;
 mod export_http;
 mod export_retry;
 mod export_sdk;
+mod export_tls;
 #[cfg(feature = "init")]
 mod init_env;
 mod resource_env;

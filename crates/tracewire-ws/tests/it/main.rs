@@ -7,5 +7,6 @@ mod capacity;
 mod global_init;
 mod negotiation;
 mod spans;
+mod tls;
 mod vectors;
 mod wire;
