@@ -106,6 +106,16 @@ async fn export_report_json_and_parent_placement() {
     assert!(report["sent"].as_u64().unwrap_or(0) > 0);
     assert_eq!(report["failed"].as_u64(), Some(0));
     let reqs = rx.requests();
+    let scope_name = reqs[0]
+        .request
+        .as_ref()
+        .and_then(|r| r.resource_spans[0].scope_spans[0].scope.as_ref())
+        .map(|s| s.name.clone());
+    assert_eq!(
+        scope_name.as_deref(),
+        Some("tracewire-session"),
+        "the scope of converted sessions"
+    );
     let span = reqs[0]
         .request
         .as_ref()
