@@ -1,4 +1,4 @@
-//! W3C trace-context test service (spec `context.md` §10).
+//! W3C trace-context test service (`docs/conformance.md#w3c-test-service`).
 //!
 //! ```text
 //! cargo run --example w3c_service -- [--addr HOST:PORT]   # default 127.0.0.1:5055

@@ -1,5 +1,7 @@
-//! The W3C trace-context test service (spec `context.md` §10), so the official W3C
-//! test suite can be run against `tracewire-context`.
+//! The W3C trace-context test service, so the official W3C test suite
+//! (<https://github.com/w3c/trace-context/tree/main/test>) can be run against
+//! `tracewire-context`. The protocol is described in
+//! [docs/conformance.md#w3c-test-service](https://github.com/tracewire/tracewire/blob/main/docs/conformance.md#w3c-test-service).
 //!
 //! Protocol: on `POST /test` with a JSON array of `{"url": …, "arguments": …}`, the
 //! service extracts the trace context of the request (through

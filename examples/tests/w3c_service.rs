@@ -1,5 +1,5 @@
-//! Drives the `w3c_service` protocol (spec `context.md` §10) the way the W3C test
-//! harness does: a real callback server on 127.0.0.1 receives the service's calls.
+//! Drives the `w3c_service` protocol (`docs/conformance.md#w3c-test-service`) the way the
+//! W3C test harness does: a real callback server on 127.0.0.1 receives the service's calls.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -309,17 +309,17 @@ fn incoming_context_extraction_matches_the_layer() {
 /// One replayed suite case: name, request headers, the `tracestate` expected downstream.
 type SuiteCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, Option<&'a str>);
 
-/// Cases of the official W3C trace-context suite (Level 1 `test/test.py`) that the
-/// spec agrees with, replayed through the real service: header-name casing, OWS,
-/// several `tracestate` headers combined in order, empty `tracestate` headers, and the
-/// 32/33-member limit across headers.
+/// Cases of the official W3C trace-context suite (Level 1 `test/test.py`) that
+/// `docs/wire-formats.md#w3c-tracestate` agrees with, replayed through the real service:
+/// header-name casing, OWS, several `tracestate` headers combined in order, empty
+/// `tracestate` headers, and the 32/33-member limit across headers.
 ///
-/// Two suite tests are knowingly not replayed because spec §3 decides otherwise:
-/// `test_tracestate_duplicated_keys` (the suite wants the whole header dropped; the
-/// spec keeps the first entry) and `test_tracestate_key_illegal_vendor_format` (the
-/// suite uses the Level 1 key grammar; the spec's Level 2 grammar allows `foo@bar@baz`).
+/// Two suite tests are knowingly not replayed because `docs/wire-formats.md#w3c-tracestate`
+/// decides otherwise: `test_tracestate_duplicated_keys` (the suite wants the whole header
+/// dropped; tracewire keeps the first entry) and `test_tracestate_key_illegal_vendor_format`
+/// (the suite uses the Level 1 key grammar; the Level 2 grammar allows `foo@bar@baz`).
 #[tokio::test]
-async fn official_suite_cases_the_spec_agrees_with() {
+async fn official_suite_cases_that_agree_with_the_tracestate_rules() {
     let (callback, mut rx) = callback_server().await;
     let (service, _stats, _stop) = start_service().await;
     const PARENT: &str = "00-12345678901234567890123456789012-1234567890123456-00";

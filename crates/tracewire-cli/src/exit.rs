@@ -1,5 +1,5 @@
-//! Exit codes of the collector subcommands (collector spec §10), and the one failure they
-//! share before any work starts: the async runtime cannot be created.
+//! Exit codes of the collector subcommands (`docs/cli.md#exit-codes`), and the one failure
+//! they share before any work starts: the async runtime cannot be created.
 
 use std::process::ExitCode;
 

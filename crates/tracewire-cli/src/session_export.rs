@@ -158,7 +158,10 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
     }
     let batch_settings = resolved.batch;
     let disabled = resolved.sdk_disabled;
-    let builder = OtlpHttpExporter::builder().with_resolved(resolved);
+    // The same instrumentation scope as `session show --format otlp-json`.
+    let builder = OtlpHttpExporter::builder()
+        .with_resolved(resolved)
+        .with_scope(tracewire_session::identity::scope());
 
     // 3. Read the input (phase 1 of the progress display).
     let size = (args.input.file != "-")

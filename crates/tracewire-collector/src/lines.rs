@@ -1,4 +1,6 @@
-//! A sans-IO line splitter for newline-delimited protocols (spec §1–2).
+//! A sans-IO line splitter for newline-delimited protocols such as the collector's ingest
+//! and view lines
+//! ([docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines)).
 //!
 //! Feed it the byte chunks a socket returns, in order, and it reports each line exactly
 //! once: `\n` and `\r\n` terminators are removed, blank lines are reported as

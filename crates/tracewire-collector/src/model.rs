@@ -483,7 +483,9 @@ pub struct CompletedSpan {
 }
 
 impl CompletedSpan {
-    /// The §1 error rule: status error, or a non-empty `error` attr (go-trace SQL), or an http
+    /// The error-span rule of
+    /// [docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines):
+    /// status error, or a non-empty `error` attr (go-trace SQL), or an http
     /// span whose `status` attr is an integer ≥ 500.
     pub fn is_error(&self) -> bool {
         if self.status.code == StatusCode::Error {

@@ -1,6 +1,8 @@
-//! [`TracewireSpanExporter`] (feature `otel`, spec §7): an `opentelemetry_sdk` 0.33
-//! `SpanExporter` that sends each finished span to a collector through an [`Emitter`], so
-//! any `opentelemetry` or `tracing-opentelemetry` app can use the local collector.
+//! [`TracewireSpanExporter`] (feature `otel`,
+//! [docs/collector.md#emitter](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#emitter)):
+//! an `opentelemetry_sdk` 0.33 `SpanExporter` that sends each finished span to a collector
+//! through an [`Emitter`], so any `opentelemetry` or `tracing-opentelemetry` app can use
+//! the local collector.
 //!
 //! `export` only enqueues and returns a ready future: it works under `SimpleSpanProcessor`
 //! (recommended locally: no batch delay) and the thread-based `BatchSpanProcessor`,

@@ -1,5 +1,6 @@
-//! Terminal rendering of assembled trees in go-trace's format (spec §9), plus our
-//! extensions (error markers, revisions, partial traces) and [`format_duration`].
+//! Terminal rendering of assembled trees in go-trace's format
+//! ([docs/collector.md#rendering](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#rendering)),
+//! plus our extensions (error markers, revisions, partial traces) and [`format_duration`].
 //!
 //! ```
 //! use std::time::Duration;

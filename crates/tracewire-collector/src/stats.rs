@@ -1,5 +1,7 @@
-//! Span statistics (spec §9): per (name, kind) count, errors and nearest-rank percentiles of
-//! durations, built from flat spans so each span counts once whatever the revisions.
+//! Span statistics
+//! ([docs/collector.md#statistics](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#statistics)):
+//! per (name, kind) count, errors and nearest-rank percentiles of durations, built from
+//! flat spans so each span counts once whatever the revisions.
 //!
 //! ```
 //! use tracewire_collector::stats::nearest_rank;
@@ -77,7 +79,7 @@ pub struct StatsRow {
     pub kind: &'static str,
     /// Number of spans.
     pub count: u64,
-    /// Error spans (spec §1 rule).
+    /// Error spans ([`CompletedSpan::is_error`](crate::model::CompletedSpan::is_error)).
     pub errors: u64,
     /// Sum of durations.
     pub total_ns: u64,

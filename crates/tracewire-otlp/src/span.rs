@@ -1,4 +1,5 @@
-//! The span model (spec §5): what the converter produces and the exporter sends.
+//! The span model: what the converter produces and the exporter sends. How it is encoded
+//! is [docs/wire-formats.md#otlp](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#otlp).
 //!
 //! It mirrors the OTLP `Span` message closely so that encoding is a direct mapping, while
 //! keeping ids typed ([`TraceId`], [`SpanId`] from `tracewire-context`) and attributes
@@ -13,7 +14,10 @@ pub use tracewire_context::{SpanId, TraceId};
 /// Always set on spans we produce, because we always know whether the parent is remote.
 pub const HAS_IS_REMOTE: u32 = 0x100;
 
-/// OTLP span flag bit 9: the parent span came from another process (spec §4).
+/// OTLP span flag bit 9 (`SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK` of the OTLP
+/// [`trace.proto`](https://github.com/open-telemetry/opentelemetry-proto/blob/main/opentelemetry/proto/trace/v1/trace.proto)):
+/// the parent span came from another process, as for the root of a session placed under a
+/// caller's trace ([docs/sessions.md#parent-linking](https://github.com/tracewire/tracewire/blob/main/docs/sessions.md#parent-linking)).
 pub const IS_REMOTE: u32 = 0x200;
 
 /// Mask of the W3C trace-flags byte inside the OTLP `flags` field (bits 0–7).

@@ -196,8 +196,10 @@ pub fn group_by_session(
     out
 }
 
-/// Go field name → native snake-case name, per event family (§2 of the spec).
-/// Keys PromptKit already writes in lowercase map to themselves.
+/// Go field name → native snake-case name, per event family: the Go name in snake_case
+/// with acronyms as one word, except `Duration` → `duration_ns`
+/// (`docs/wire-formats.md#native-session-lines`). Keys PromptKit already writes in
+/// lowercase map to themselves.
 pub(crate) fn payload_keys(event_type: &str) -> Option<&'static [(&'static str, &'static str)]> {
     const PIPELINE: &[(&str, &str)] = &[
         ("Duration", "duration_ns"),

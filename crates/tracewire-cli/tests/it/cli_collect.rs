@@ -1,5 +1,6 @@
-//! `tracewire collect` end to end (spec §10): socket lines, trees on stderr, journal,
-//! graceful SIGTERM, `-- CMD` with the socket variables, exit codes and bind errors.
+//! `tracewire collect` end to end (`docs/cli.md#tracewire-collect`,
+//! `docs/cli.md#exit-codes`): socket lines, trees on stderr, journal, graceful SIGTERM, `--
+//! CMD` with the socket variables, exit codes and bind errors.
 
 use std::io::Write;
 use std::os::unix::net::UnixStream;

@@ -1,6 +1,6 @@
-//! Spec §11 item 27: discovery of view sessions. 0 / 1 / 2 live sessions → exit 3 /
-//! connect / exit 4 with a list; a busy socket is never removed; stale sockets are removed
-//! only when they are ours.
+//! Discovery of view sessions (`docs/cli.md#tracewire-view`). 0 / 1 / 2 live sessions →
+//! exit 3 / connect / exit 4 with a list; a busy socket is never removed; stale sockets are
+//! removed only when they are ours.
 
 use std::io::Write;
 use std::os::unix::net::UnixListener;
@@ -105,7 +105,7 @@ fn busy_socket(path: &Path) -> (rustix::fd::OwnedFd, Vec<rustix::fd::OwnedFd>) {
 }
 
 #[test]
-fn item27_no_live_session_exits_3_with_advice_and_removes_only_our_stale_sockets() {
+fn no_live_session_exits_3_with_advice_and_removes_only_our_stale_sockets() {
     let env = Env::new();
     let ours = env.runtime.join("view-111.sock");
     let theirs = env.tmp.join("go-trace-view-222.sock");
@@ -126,7 +126,7 @@ fn item27_no_live_session_exits_3_with_advice_and_removes_only_our_stale_sockets
 }
 
 #[test]
-fn item27_one_live_session_is_connected() {
+fn one_live_session_is_connected() {
     let env = Env::new();
     let server = serve_one_line(&env.runtime.join("view-333.sock"));
     let out = env.tracewire(&["view", "--json"]);
@@ -147,7 +147,7 @@ fn item27_one_live_session_is_connected() {
 }
 
 #[test]
-fn item27_a_go_trace_session_is_discovered_too() {
+fn a_go_trace_session_is_discovered_too() {
     let env = Env::new();
     let _server = serve_one_line(&env.tmp.join("go-trace-view-444.sock"));
     let out = env.tracewire(&["view", "--json"]);
@@ -156,7 +156,7 @@ fn item27_a_go_trace_session_is_discovered_too() {
 }
 
 #[test]
-fn item27_two_live_sessions_exit_4_with_a_list() {
+fn two_live_sessions_exit_4_with_a_list() {
     let env = Env::new();
     let _a = serve_one_line(&env.runtime.join("view-555.sock"));
     let _b = serve_one_line(&env.tmp.join("go-trace-view-666.sock"));
@@ -175,7 +175,7 @@ fn item27_two_live_sessions_exit_4_with_a_list() {
 }
 
 #[test]
-fn item27_a_busy_socket_is_never_removed() {
+fn a_busy_socket_is_never_removed() {
     let env = Env::new();
     let path = env.runtime.join("view-777.sock");
     let (_listener, _clients) = busy_socket(&path);

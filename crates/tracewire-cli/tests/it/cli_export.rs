@@ -1,4 +1,4 @@
-//! Spec §10 behaviour 31 (`export` part): `tracewire session export` against a real local
+//! `tracewire session export` (`docs/cli.md#tracewire-session-export`) against a real local
 //! OTLP receiver: exit 0 when every span is sent, 1 when the receiver fails, 2 on an
 //! invalid `--parent` before any request.
 
@@ -46,7 +46,7 @@ fn args(rx: &Receiver, extra: &[&str]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b31_export_to_local_receiver_exits_0() {
+async fn export_to_a_local_receiver_exits_0() {
     let rx = Receiver::start().await;
     let out = tracewire(args(&rx, &["--header", "x-team=core", "--gzip"])).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -81,7 +81,7 @@ async fn b31_export_to_local_receiver_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b31_export_report_json_and_parent() {
+async fn export_report_json_and_parent_placement() {
     let rx = Receiver::start().await;
     let out = tracewire(args(
         &rx,
@@ -106,6 +106,16 @@ async fn b31_export_report_json_and_parent() {
     assert!(report["sent"].as_u64().unwrap_or(0) > 0);
     assert_eq!(report["failed"].as_u64(), Some(0));
     let reqs = rx.requests();
+    let scope_name = reqs[0]
+        .request
+        .as_ref()
+        .and_then(|r| r.resource_spans[0].scope_spans[0].scope.as_ref())
+        .map(|s| s.name.clone());
+    assert_eq!(
+        scope_name.as_deref(),
+        Some("tracewire-session"),
+        "the scope of converted sessions"
+    );
     let span = reqs[0]
         .request
         .as_ref()
@@ -123,7 +133,7 @@ fn hex(b: &[u8]) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b31_failing_receiver_exits_1_with_failed() {
+async fn failing_receiver_exits_1_with_failed() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::Status(500));
     let out = tracewire(args(&rx, &["--deadline", "10s"])).await;
@@ -134,7 +144,7 @@ async fn b31_failing_receiver_exits_1_with_failed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b31_invalid_parent_exits_2_before_any_request() {
+async fn invalid_parent_exits_2_before_any_request() {
     let rx = Receiver::start().await;
     for bad in [
         vec![

@@ -1,7 +1,7 @@
-//! Spec §10 behaviour 31 (`show` part): `tracewire session show` against its snapshots.
+//! `tracewire session show` (`docs/cli.md#tracewire-session-show`) against its snapshots.
 //!
 //! Regenerate after an intended change with
-//! `TRACEWIRE_BLESS=1 cargo test -p tracewire-cli --test cli_show`.
+//! `TRACEWIRE_BLESS=1 cargo test -p tracewire-cli --test it cli_show`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,7 +33,7 @@ fn check_snapshot(name: &str, stdout: &[u8]) {
 }
 
 #[test]
-fn b31_show_matches_snapshot() {
+fn show_matches_snapshot() {
     let sample = sample();
     let out = tracewire(&["session", "show", sample.to_str().unwrap()]);
     assert!(
@@ -53,7 +53,7 @@ fn b31_show_matches_snapshot() {
 }
 
 #[test]
-fn b31_show_attrs_genai_matches_snapshot() {
+fn show_attrs_genai_matches_snapshot() {
     let sample = sample();
     let out = tracewire(&[
         "session",

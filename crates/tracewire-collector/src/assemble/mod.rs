@@ -1,6 +1,7 @@
-//! The sans-IO span assembler (spec §3): pairs starts with ends, assigns `seq`, groups
-//! spans into traces, emits trees after a grace window, re-emits revisions for late spans,
-//! flushes idle partial traces, and keeps four hard memory bounds, counting every loss.
+//! The sans-IO span assembler: pairs starts with ends, assigns `seq`, groups spans into
+//! traces, emits trees after a grace window, re-emits revisions for late spans, flushes idle
+//! partial traces, and keeps four hard memory bounds, counting every loss. Every rule is
+//! stated in [docs/collector.md](https://github.com/tracewire/tracewire/blob/main/docs/collector.md).
 //!
 //! The [`Assembler`] never reads a clock or does I/O: the caller passes a monotonic `now`
 //! to every call and drains [`Output`]s. Every rule is therefore testable without sleeps.
@@ -45,7 +46,8 @@ use pending::{SpanKey, TimedBuffer};
 
 pub use tree::{build_tree, SYNTHETIC_ROOT_NAME};
 
-/// Every tunable bound and timer of the collector, with the spec's defaults.
+/// Every tunable bound and timer of the collector, with its default
+/// ([docs/collector.md#bounds-and-eviction](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#bounds-and-eviction)).
 ///
 /// `#[non_exhaustive]`: start from `Limits::default()` and assign the fields you change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,7 +102,8 @@ impl Default for Limits {
 }
 
 /// Assembly counters (monotonic) and gauges (`*_now`, `buffered_traces`,
-/// `retained_traces`), named as in spec §3.
+/// `retained_traces`), named as in
+/// [docs/collector.md#conservation](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#conservation).
 ///
 /// At every quiescent point:
 /// `starts = paired + pending_now + duplicate_start + pending_expired + pending_evicted` and
@@ -151,7 +154,8 @@ pub struct AssemblyStats {
 }
 
 impl AssemblyStats {
-    /// True when both conservation equations of spec §3 hold.
+    /// True when both conservation equations hold
+    /// ([docs/collector.md#conservation](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#conservation)).
     pub fn conservation_holds(&self) -> bool {
         self.starts
             == self.paired

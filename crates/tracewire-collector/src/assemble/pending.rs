@@ -1,4 +1,5 @@
-//! A keyed buffer with insertion-time order: the pending starts and the early ends of §3.
+//! A keyed buffer with insertion-time order: the pending starts and the early ends
+//! (`docs/collector.md#pairing`).
 //! Lookup by key is O(1); the oldest live entry is found in amortised O(1) (stale order
 //! records are skipped lazily and compacted when they dominate).
 

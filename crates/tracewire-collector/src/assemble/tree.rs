@@ -1,5 +1,6 @@
-//! Tree building (spec §3): completed spans of one trace → a [`SpanNode`] tree, with a
-//! synthetic root when the spans do not form exactly one rooted tree.
+//! Tree building (`docs/collector.md#tree-building`): completed spans of one trace → a
+//! [`SpanNode`] tree, with a synthetic root when the spans do not form exactly one rooted
+//! tree.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, HashMap};

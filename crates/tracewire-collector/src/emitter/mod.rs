@@ -1,5 +1,8 @@
-//! The app-side [`Emitter`] (feature `emitter`, spec §7): sends §1 ingest lines to a
-//! collector from any program, with no async runtime.
+//! The app-side [`Emitter`] (feature `emitter`,
+//! [docs/collector.md#emitter](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#emitter)):
+//! sends ingest lines
+//! ([docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines))
+//! to a collector from any program, with no async runtime.
 //!
 //! `emit` never blocks the app and does no I/O: it encodes a line onto a bounded queue.
 //! One background OS thread (`tracewire-emitter`) connects lazily, writes batches, and
@@ -258,8 +261,9 @@ impl Emitter {
         self.id_width
     }
 
-    /// Encodes `event` as one §1 line (int `type` and `kind`) onto the queue. Never blocks
-    /// and does no I/O.
+    /// Encodes `event` as one ingest line (int `type` and `kind`,
+    /// [docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines))
+    /// onto the queue. Never blocks and does no I/O.
     pub fn emit(&self, event: &IngestEvent) {
         if let Some(shared) = &self.shared {
             let mut line = Vec::with_capacity(256);

@@ -1,7 +1,7 @@
-//! The OTLP/HTTP receiver (spec §8): `POST /v1/traces` with protobuf or JSON (enum-name
-//! kinds, nanos as string or number), optionally gzip; 404/405/415/413 otherwise. Spans
-//! arrive complete and go to the assembler; invalid ones are counted and reported in
-//! `partial_success`.
+//! The OTLP/HTTP receiver (`docs/collector.md#otlp-receiver-and-forwarder`): `POST
+//! /v1/traces` with protobuf or JSON (enum-name kinds, nanos as string or number),
+//! optionally gzip; 404/405/415/413 otherwise. Spans arrive complete and go to the
+//! assembler; invalid ones are counted and reported in `partial_success`.
 
 use crate::server::accept::Acceptor;
 use std::convert::Infallible;

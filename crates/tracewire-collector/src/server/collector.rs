@@ -1,4 +1,5 @@
-//! [`Collector`]: builder, `bind`, `serve`, and the cloneable handle (spec §4).
+//! [`Collector`]: builder, `bind`, `serve`, and the cloneable handle; what they guarantee
+//! is `docs/collector.md`.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,9 @@ pub struct CollectorBuilder {
 }
 
 impl Collector {
-    /// A builder with every default of the spec.
+    /// A builder with every default: the ingest path from the environment or the runtime
+    /// directory ([`paths::resolve_socket_path`]), no view server, no journal, no OTLP and
+    /// [`Limits::default()`].
     pub fn builder() -> CollectorBuilder {
         CollectorBuilder::default()
     }

@@ -1,6 +1,7 @@
-//! Ingest connections (spec §1–2): one task per connection splits lines (over-long ones
-//! discarded without buffering), decodes and counts them, and sends each read's events as
-//! one batch over the bounded channel to the assembler task.
+//! Ingest connections (`docs/wire-formats.md#collector-ingest-lines`): one task per
+//! connection splits lines (over-long ones discarded without buffering), decodes and counts
+//! them, and sends each read's events as one batch over the bounded channel to the
+//! assembler task.
 
 use crate::server::accept::Acceptor;
 use std::sync::Arc;

@@ -1,4 +1,5 @@
-//! The journal (spec §8): every completed span appended as a §5 view line to a file
+//! The journal (`docs/collector.md#journal`): every completed span appended as a view line
+//! (`docs/wire-formats.md#collector-view-lines`) to a file
 //! (mode 0600, `O_APPEND`) by its own task from a bounded queue, flushed at shutdown;
 //! [`JournalReader`] replays it.
 

@@ -1,6 +1,6 @@
-//! The collector server (feature `server`, spec §1–5, §8): ingest over a Unix socket, one
-//! assembler task, subscriptions and callbacks, the view server, [`ViewClient`] and the
-//! journal.
+//! The collector server (feature `server`): ingest over a Unix socket, one assembler task,
+//! subscriptions and callbacks, the view server, [`ViewClient`] and the journal. What it
+//! guarantees is [docs/collector.md](https://github.com/tracewire/tracewire/blob/main/docs/collector.md).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

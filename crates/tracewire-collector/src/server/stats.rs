@@ -1,4 +1,4 @@
-//! Collector statistics (spec §2, §4): per-connection and global ingest counters,
+//! Collector statistics (`docs/collector.md#counters`): per-connection and global ingest counters,
 //! assembly counters, output counters and gauges, all monotonic except the gauges.
 
 use std::collections::BTreeMap;
@@ -74,7 +74,8 @@ pub struct Gauges {
     pub viewers_active: u64,
 }
 
-/// Everything the collector counts; `Clone` + `Serialize`, fields named as in the spec.
+/// Everything the collector counts; `Clone` + `Serialize`, fields named as in
+/// [docs/collector.md#counters](https://github.com/tracewire/tracewire/blob/main/docs/collector.md#counters).
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct Stats {

@@ -1,5 +1,5 @@
 //! Span and trace subscriptions (bounded broadcasts) and callbacks running on their own
-//! task (spec §4).
+//! task (`docs/collector.md#subscriptions`).
 
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;

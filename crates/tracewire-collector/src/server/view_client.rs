@@ -1,5 +1,6 @@
 //! [`ViewClient`]: reads a view socket (ours or go-trace's), skipping and counting bad and
-//! over-long lines with the ingest rules (spec §5).
+//! over-long lines with the ingest rules
+//! (`docs/wire-formats.md#collector-view-lines`).
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
-//! The view server (spec §5): each completed span is encoded once as a view line and
-//! shared by every viewer. A backlog serves late viewers; backlog copy and registration
-//! happen under the same lock as publishing, so `seq` has no gap and no duplicate. Each
-//! viewer has a bounded queue and its own writer task with a 5 s write deadline; a full
-//! queue, a timed-out or a failed write disconnects that viewer only.
+//! The view server (`docs/collector.md#view-server`): each completed span is encoded once
+//! as a view line and shared by every viewer. A backlog serves late viewers; backlog copy
+//! and registration happen under the same lock as publishing, so `seq` has no gap and no
+//! duplicate. Each viewer has a bounded queue and its own writer task with a 5 s write
+//! deadline; a full queue, a timed-out or a failed write disconnects that viewer only.
 
 use crate::server::accept::Acceptor;
 use std::collections::VecDeque;

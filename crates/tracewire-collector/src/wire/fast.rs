@@ -5,7 +5,8 @@
 //! It never decides a rejection: on anything outside that shape (escapes, control bytes,
 //! unknown or duplicate keys, floats, negative or huge numbers, non-string attrs, status
 //! objects, malformed JSON, …) it gives up and the serde_json path decodes the line, so
-//! every rejection rule and counter of spec §2 is exactly the serde path's. For the lines
+//! every rejection rule and counter (`docs/wire-formats.md#collector-ingest-lines`) is
+//! exactly the serde path's. For the lines
 //! it accepts it produces the same [`RawLine`] the serde path would.
 
 use std::borrow::Cow;

@@ -1,6 +1,7 @@
-//! The ingest line codec (spec §1–2): app → collector events, go-trace's format plus our
-//! extensions. Decoding is strict and classifies every rejection; encoding writes what
-//! go-trace writes (int `type` and `kind`) so a go-trace collector can read our emitter too.
+//! The ingest line codec (`docs/wire-formats.md#collector-ingest-lines`): app → collector
+//! events, go-trace's format plus our extensions. Decoding is strict and classifies every
+//! rejection; encoding writes what go-trace writes (int `type` and `kind`) so a go-trace
+//! collector can read our emitter too.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -58,7 +59,9 @@ impl LineRejection {
     }
 }
 
-/// Per-connection (or global) ingest line counters of spec §2, named as in the spec.
+/// Per-connection (or global) ingest line counters, one per rejection reason of
+/// [docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines)
+/// under the same name.
 ///
 /// `lines` counts every non-blank line seen (accepted or rejected, oversize included);
 /// `lines = starts + ends + sum of rejections`.
@@ -360,7 +363,8 @@ pub(super) fn decode_raw_serde(line: &str) -> Result<RawLine<'_>, LineRejection>
     Ok(raw)
 }
 
-/// Phase 2: the semantic rejections in §2 order, then the event.
+/// Phase 2: the semantic rejections in [`LineRejection`]'s order (`missing_type`,
+/// `invalid_type`, `invalid_id`, `invalid_kind`, `invalid_time`), then the event.
 pub(super) fn classify(raw: RawLine<'_>) -> Result<IngestEvent, LineRejection> {
     let is_start = match raw.ty {
         None => return Err(LineRejection::MissingType),

@@ -1,6 +1,9 @@
-//! Wire codecs: ingest lines (app → collector, spec §1–2) and view lines (collector →
-//! viewers, spec §5). Pure functions over byte slices, no I/O; split a byte stream into
-//! lines with [`crate::lines::LineSplitter`] first.
+//! Wire codecs: ingest lines (app → collector,
+//! [docs/wire-formats.md#collector-ingest-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-ingest-lines))
+//! and view lines (collector → viewers,
+//! [docs/wire-formats.md#collector-view-lines](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#collector-view-lines)).
+//! Pure functions over byte slices, no I/O; split a byte stream into lines with
+//! [`crate::lines::LineSplitter`] first.
 //!
 //! ```
 //! use tracewire_collector::model::IngestEvent;

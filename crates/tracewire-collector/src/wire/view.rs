@@ -1,6 +1,7 @@
-//! The view line codec (spec §5): one flat completed span per line, collector → viewers,
-//! byte-compatible with go-trace's view server (its first nine keys, in its order) plus our
-//! additive keys `seq`, `duration_ns`, `kind_name` and `status`.
+//! The view line codec (`docs/wire-formats.md#collector-view-lines`): one flat completed
+//! span per line, collector → viewers, byte-compatible with go-trace's view server (its
+//! first nine keys, in its order) plus our additive keys `seq`, `duration_ns`, `kind_name`
+//! and `status`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

@@ -1,4 +1,6 @@
-//! Pairing rules of spec §3 (§11 items 2, 8, 9, 10).
+//! Pairing rules (`docs/collector.md#pairing`): exact durations, `duration_ns`, clock skew,
+//! attribute merge, pairing per trace, early ends and their TTL, duplicate starts, the
+//! pending bound and `seq`.
 
 use std::time::Duration;
 
@@ -8,7 +10,7 @@ use tracewire_collector::model::{IngestEvent, Status, StatusCode};
 use tracewire_collector::wire::decode_ingest_line;
 
 #[test]
-fn item2_start_and_end_ten_ms_apart_give_exactly_ten_ms() {
+fn start_and_end_ten_ms_apart_give_exactly_ten_ms() {
     let mut asm = Assembler::default();
     let now = base();
     let s = r#"{"type":0,"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"q","kind":2,"time":"2025-06-01T10:00:00.123456789+09:00"}"#;
@@ -27,7 +29,7 @@ fn item2_start_and_end_ten_ms_apart_give_exactly_ten_ms() {
 }
 
 #[test]
-fn item8_duration_ns_overrides_wall_time() {
+fn duration_ns_overrides_wall_time() {
     let mut asm = Assembler::default();
     let now = base();
     asm.push_event(start(1, 1, None, "root", 0), now);
@@ -43,7 +45,7 @@ fn item8_duration_ns_overrides_wall_time() {
 }
 
 #[test]
-fn item8_negative_wall_duration_is_clamped_and_counted() {
+fn negative_wall_duration_is_clamped_and_counted() {
     let mut asm = Assembler::default();
     let now = base();
     asm.push_event(start(1, 1, None, "root", 100), now);
@@ -55,7 +57,7 @@ fn item8_negative_wall_duration_is_clamped_and_counted() {
 }
 
 #[test]
-fn item8_attrs_merge_end_wins_and_end_name_and_status() {
+fn end_attrs_win_over_start_attrs_and_end_name_and_status_apply() {
     let mut asm = Assembler::default();
     let now = base();
     let IngestEvent::Start(mut s) = start(1, 1, None, "before", 0) else {
@@ -83,7 +85,7 @@ fn item8_attrs_merge_end_wins_and_end_name_and_status() {
 }
 
 #[test]
-fn item9_equal_span_ids_in_two_traces_pair_independently() {
+fn equal_span_ids_in_two_traces_pair_independently() {
     let mut asm = Assembler::default();
     let now = base();
     asm.push_event(start(1, 7, None, "in-1", 0), now);
@@ -105,7 +107,7 @@ fn item9_equal_span_ids_in_two_traces_pair_independently() {
 }
 
 #[test]
-fn item10_end_before_start_within_ttl_completes() {
+fn end_before_start_within_early_end_ttl_completes() {
     let mut asm = Assembler::default();
     let t = base();
     asm.push_event(end(1, 1, 10), t);
@@ -120,7 +122,7 @@ fn item10_end_before_start_within_ttl_completes() {
 }
 
 #[test]
-fn item10_end_after_ttl_is_orphaned_and_start_stays_pending_until_pending_ttl() {
+fn end_after_early_end_ttl_is_orphaned_and_start_stays_pending_until_pending_ttl() {
     let limits = Limits::default();
     let mut asm = Assembler::new(limits.clone());
     let t = base();

@@ -1,4 +1,5 @@
-//! Property test of spec §3 (§11 item 14): random interleavings with duplicates, losses,
+//! Property test of the assembler (`docs/collector.md#conservation`,
+//! `docs/collector.md#bounds-and-eviction`): random interleavings with duplicates, losses,
 //! out-of-order ends and clock jumps keep both conservation equations and every bound, and
 //! each eviction shows up in its counter.
 
@@ -92,7 +93,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
 
     #[test]
-    fn item14_conservation_and_bounds_hold_under_random_interleavings(ops in prop::collection::vec(op(), 1..250)) {
+    fn conservation_and_bounds_hold_under_random_interleavings(ops in prop::collection::vec(op(), 1..250)) {
         let limits = small_limits();
         let mut asm = Assembler::new(limits.clone());
         let mut now = base();

@@ -1,4 +1,6 @@
-//! Trace lifecycle and tree building of spec §3 (§11 items 11, 12, 13) and the trace bounds.
+//! Trace lifecycle and tree building (`docs/collector.md#trace-lifecycle`,
+//! `docs/collector.md#tree-building`) and the trace bounds
+//! (`docs/collector.md#bounds-and-eviction`).
 
 use std::time::Duration;
 
@@ -7,7 +9,7 @@ use tracewire_collector::assemble::{Assembler, Limits, SYNTHETIC_ROOT_NAME};
 use tracewire_collector::model::{WireKind, WireTraceId, SYNTHETIC_SPAN_ID};
 
 #[test]
-fn item11_children_before_root_then_one_revision_after_grace_sorted_siblings() {
+fn children_before_root_give_one_revision_after_grace_with_sorted_siblings() {
     let limits = Limits::default();
     let mut asm = Assembler::new(limits.clone());
     let t = base();
@@ -41,7 +43,7 @@ fn item11_children_before_root_then_one_revision_after_grace_sorted_siblings() {
 }
 
 #[test]
-fn item12_child_within_grace_is_in_rev1_late_child_gives_rev2_whole_tree() {
+fn child_within_grace_is_in_rev1_and_a_late_child_gives_rev2_with_the_whole_tree() {
     let limits = Limits::default();
     let mut asm = Assembler::new(limits.clone());
     let t = base();
@@ -79,7 +81,7 @@ fn item12_child_within_grace_is_in_rev1_late_child_gives_rev2_whole_tree() {
 }
 
 #[test]
-fn item13_root_never_completes_idle_flush_partial_then_complete_next_revision() {
+fn root_that_never_completes_is_flushed_partial_when_idle_then_complete_in_the_next_revision() {
     let limits = Limits::default();
     let mut asm = Assembler::new(limits.clone());
     let t = base();

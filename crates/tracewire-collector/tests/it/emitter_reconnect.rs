@@ -1,6 +1,6 @@
-//! Spec §11 item 22: `emit` never blocks with no collector; the emitter connects once one
-//! appears and reconnects after a restart; drop counts are exact for both policies; a late
-//! `flush` returns `Timeout`.
+//! The emitter (`docs/collector.md#emitter`): `emit` never blocks with no collector; the
+//! emitter connects once one appears and reconnects after a restart; drop counts are exact
+//! for both policies; a late `flush` returns `Timeout`.
 #![cfg(feature = "emitter")]
 
 use std::collections::BTreeMap;
@@ -94,21 +94,21 @@ fn exact_drops(drop_policy: DropPolicy) -> Vec<String> {
 }
 
 #[test]
-fn item22_drop_oldest_keeps_the_newest_lines_with_exact_counts() {
+fn drop_oldest_keeps_the_newest_lines_with_exact_counts() {
     let names = exact_drops(DropPolicy::DropOldest);
     let expected: Vec<String> = (19_900..20_000).map(|i| format!("op{i}")).collect();
     assert_eq!(names, expected);
 }
 
 #[test]
-fn item22_drop_newest_keeps_the_oldest_lines_with_exact_counts() {
+fn drop_newest_keeps_the_oldest_lines_with_exact_counts() {
     let names = exact_drops(DropPolicy::DropNewest);
     let expected: Vec<String> = (0..100).map(|i| format!("op{i}")).collect();
     assert_eq!(names, expected);
 }
 
 #[test]
-fn item22_reconnects_after_a_collector_restart() {
+fn emitter_reconnects_after_a_collector_restart() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.sock");
     let em = emitter(&path, 1000, DropPolicy::DropOldest);
@@ -142,7 +142,7 @@ fn item22_reconnects_after_a_collector_restart() {
 }
 
 #[test]
-fn item22_late_flush_returns_timeout_with_pending_count() {
+fn late_flush_returns_timeout_with_pending_count() {
     let dir = tempfile::tempdir().unwrap();
     let em = emitter(&dir.path().join("none.sock"), 100, DropPolicy::DropOldest);
     for i in 0..10 {

@@ -1,5 +1,5 @@
-//! The journal (spec §8): 0600, appended as view lines, flushed on shutdown, replayed by
-//! `JournalReader` with bad lines skipped and counted.
+//! The journal (`docs/collector.md#journal`): 0600, appended as view lines, flushed on
+//! shutdown, replayed by `JournalReader` with bad lines skipped and counted.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! TRACEWIRE_LOAD_SPANS=10000 cargo test --release -p tracewire-collector --all-features \
-//!     --test load_emitters -- --nocapture
+//!     --test it load_emitters -- --nocapture
 //! ```
 #![cfg(all(feature = "emitter", feature = "server"))]
 

@@ -1,6 +1,6 @@
-//! Spec §11 item 23: `TracewireSpanExporter` under `SimpleSpanProcessor` and the
-//! thread-based `BatchSpanProcessor`, without tokio on the app side, delivers 32-hex ids,
-//! kinds and status; a failed final flush makes `shutdown` return `Err`.
+//! `TracewireSpanExporter` (`docs/collector.md#emitter`) under `SimpleSpanProcessor` and
+//! the thread-based `BatchSpanProcessor`, without tokio on the app side, delivers 32-hex
+//! ids, kinds and status; a failed final flush makes `shutdown` return `Err`.
 #![cfg(all(feature = "otel", feature = "server"))]
 
 use std::path::PathBuf;
@@ -158,7 +158,7 @@ fn resource() -> Resource {
 }
 
 #[test]
-fn item23_simple_span_processor_without_tokio_delivers_ids_kinds_status() {
+fn simple_span_processor_without_tokio_delivers_ids_kinds_status() {
     let c = BackgroundCollector::start();
     let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&c.path).build());
     let provider = SdkTracerProvider::builder()
@@ -172,7 +172,7 @@ fn item23_simple_span_processor_without_tokio_delivers_ids_kinds_status() {
 }
 
 #[test]
-fn item23_batch_span_processor_thread_based_delivers_ids_kinds_status() {
+fn thread_based_batch_span_processor_delivers_ids_kinds_status() {
     let c = BackgroundCollector::start();
     let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&c.path).build());
     let provider = SdkTracerProvider::builder()
@@ -185,7 +185,7 @@ fn item23_batch_span_processor_thread_based_delivers_ids_kinds_status() {
 }
 
 #[test]
-fn item23_failed_final_flush_makes_shutdown_err() {
+fn failed_final_flush_makes_shutdown_err() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = TracewireSpanExporter::new(
         Emitter::builder()

@@ -1,6 +1,7 @@
-//! Spec §11 item 24: the OTLP receiver accepts protobuf, JSON and enum-name kinds (and gzip)
-//! and answers 404/405/413/415; the forwarder zero-pads 16-hex trace ids and sets error
-//! status (checked by a second collector's receiver, decoding with opentelemetry-proto).
+//! The OTLP receiver and forwarder (`docs/collector.md#otlp-receiver-and-forwarder`): the
+//! receiver accepts protobuf, JSON and enum-name kinds (and gzip) and answers
+//! 404/405/413/415; the forwarder zero-pads 16-hex trace ids and sets error status (checked
+//! by a second collector's receiver, decoding with opentelemetry-proto).
 #![cfg(feature = "otlp")]
 
 use std::io::Write;
@@ -158,7 +159,7 @@ fn check_tree(t: &tracewire_collector::model::Trace) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_protobuf_is_accepted_and_invalid_spans_are_reported() {
+async fn protobuf_is_accepted_and_invalid_spans_are_reported() {
     let o = start(None).await;
     let client = reqwest::Client::new();
     let resp = client
@@ -180,7 +181,7 @@ async fn item24_protobuf_is_accepted_and_invalid_spans_are_reported() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_gzip_protobuf_is_accepted() {
+async fn gzip_protobuf_is_accepted() {
     let o = start(None).await;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&request().encode_to_vec()).unwrap();
@@ -198,7 +199,7 @@ async fn item24_gzip_protobuf_is_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_json_with_enum_name_kinds_and_string_nanos_is_accepted() {
+async fn json_with_enum_name_kinds_and_string_nanos_is_accepted() {
     let o = start(None).await;
     let body = serde_json::json!({
         "resourceSpans": [{
@@ -235,7 +236,7 @@ async fn item24_json_with_enum_name_kinds_and_string_nanos_is_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_wrong_path_method_type_and_size_get_404_405_415_413() {
+async fn wrong_path_method_type_and_size_get_404_405_415_413() {
     let o = start(None).await;
     let c = reqwest::Client::new();
     let base = format!("http://{}", o.addr);
@@ -278,7 +279,7 @@ async fn item24_wrong_path_method_type_and_size_get_404_405_415_413() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
+async fn forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
     let target = start(None).await;
     let source = start(Some(format!("http://{}", target.addr))).await;
     let t = "3a7bd3e2360a3d29";
@@ -324,7 +325,7 @@ async fn item24_forwarder_zero_pads_short_trace_ids_and_sets_error_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item24_a_forward_url_pointing_at_our_own_receiver_is_refused() {
+async fn a_forward_url_pointing_at_our_own_receiver_is_refused() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -1,6 +1,7 @@
-//! Spec §11 item 20: bind refuses a live socket and a regular file, replaces a stale one,
-//! rejects a long path before any filesystem change; sockets are 0600; the runtime dir is
-//! 0700 with owner and symlink checks; shutdown leaves a socket whose inode changed.
+//! Socket hygiene (`docs/collector.md#socket-hygiene`): bind refuses a live socket and a
+//! regular file, replaces a stale one, rejects a long path before any filesystem change;
+//! sockets are 0600; the runtime dir is 0700 with owner and symlink checks; shutdown leaves
+//! a socket whose inode changed.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
@@ -13,7 +14,7 @@ use tracewire_collector::server::Collector;
 use tracewire_collector::BindError;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item20_bind_refuses_a_live_socket_and_leaves_it_alone() {
+async fn bind_refuses_a_live_socket_and_leaves_it_alone() {
     let r = crate::common::start(Limits::default(), false).await;
     let ino = std::fs::metadata(&r.ingest).unwrap().ino();
     let err = Collector::builder()
@@ -40,7 +41,7 @@ async fn item20_bind_refuses_a_live_socket_and_leaves_it_alone() {
 }
 
 #[tokio::test]
-async fn item20_bind_refuses_a_regular_file_and_keeps_it() {
+async fn bind_refuses_a_regular_file_and_keeps_it() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("file.sock");
     std::fs::write(&p, b"precious").unwrap();
@@ -54,7 +55,7 @@ async fn item20_bind_refuses_a_regular_file_and_keeps_it() {
 }
 
 #[tokio::test]
-async fn item20_a_stale_socket_is_replaced_and_the_new_one_is_0600() {
+async fn a_stale_socket_is_replaced_and_the_new_one_is_0600() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("stale.sock");
     drop(std::os::unix::net::UnixListener::bind(&p).unwrap());
@@ -71,7 +72,7 @@ async fn item20_a_stale_socket_is_replaced_and_the_new_one_is_0600() {
 }
 
 #[tokio::test]
-async fn item20_a_long_path_is_rejected_before_any_filesystem_change() {
+async fn a_long_path_is_rejected_before_any_filesystem_change() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("not-created");
     let long = sub.join("x".repeat(200));
@@ -109,7 +110,7 @@ async fn item20_a_long_path_is_rejected_before_any_filesystem_change() {
 }
 
 #[test]
-fn item20_runtime_dir_is_created_0700_and_checked() {
+fn runtime_dir_is_created_0700_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     let rt = dir.path().join("rt");
     ensure_private_dir(&rt).unwrap();
@@ -143,7 +144,7 @@ fn item20_runtime_dir_is_created_0700_and_checked() {
 }
 
 #[test]
-fn item20_runtime_dir_owned_by_another_uid_is_insecure() {
+fn runtime_dir_owned_by_another_uid_is_insecure() {
     let dir = tempfile::tempdir().unwrap();
     let rt = dir.path().join("rt");
     ensure_private_dir(&rt).unwrap();
@@ -160,7 +161,7 @@ fn item20_runtime_dir_owned_by_another_uid_is_insecure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item20_shutdown_removes_its_socket_but_not_a_successor() {
+async fn shutdown_removes_its_socket_but_not_a_successor() {
     // Own sockets: removed.
     let r = crate::common::start(Limits::default(), true).await;
     let (ingest, view) = (r.ingest.clone(), r.view.clone().unwrap());

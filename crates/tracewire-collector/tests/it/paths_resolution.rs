@@ -1,4 +1,5 @@
-//! Spec §11 item 21: argument > TRACEWIRE_SOCKET > GOTRACE_SOCKET > default; empty = unset.
+//! Ingest path resolution (`docs/collector.md#socket-hygiene`): argument > TRACEWIRE_SOCKET >
+//! GOTRACE_SOCKET > default; empty = unset.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -17,7 +18,7 @@ fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
 }
 
 #[test]
-fn item21_argument_wins_over_both_env_vars() {
+fn argument_wins_over_both_env_vars() {
     let env = lookup(&[
         ("TRACEWIRE_SOCKET", "/t.sock"),
         ("GOTRACE_SOCKET", "/g.sock"),
@@ -29,7 +30,7 @@ fn item21_argument_wins_over_both_env_vars() {
 }
 
 #[test]
-fn item21_tracewire_socket_wins_over_gotrace_socket() {
+fn tracewire_socket_wins_over_gotrace_socket() {
     let env = lookup(&[
         ("TRACEWIRE_SOCKET", "/t.sock"),
         ("GOTRACE_SOCKET", "/g.sock"),
@@ -41,7 +42,7 @@ fn item21_tracewire_socket_wins_over_gotrace_socket() {
 }
 
 #[test]
-fn item21_gotrace_socket_is_used_when_tracewire_socket_is_unset_or_empty() {
+fn gotrace_socket_is_used_when_tracewire_socket_is_unset_or_empty() {
     let env = lookup(&[("GOTRACE_SOCKET", "/g.sock")]);
     assert_eq!(
         configured_socket_path_with(None, &env),
@@ -55,14 +56,14 @@ fn item21_gotrace_socket_is_used_when_tracewire_socket_is_unset_or_empty() {
 }
 
 #[test]
-fn item21_empty_values_and_empty_argument_count_as_unset() {
+fn empty_values_and_empty_argument_count_as_unset() {
     let env = lookup(&[("TRACEWIRE_SOCKET", ""), ("GOTRACE_SOCKET", "")]);
     assert_eq!(configured_socket_path_with(Some(Path::new("")), &env), None);
     assert_eq!(configured_socket_path_with(None, lookup(&[])), None);
 }
 
 #[test]
-fn item21_default_is_ingest_sock_in_the_runtime_dir_from_the_real_environment() {
+fn default_is_ingest_sock_in_the_runtime_dir_from_the_real_environment() {
     let mut env = tracewire_test_support::EnvGuard::lock();
     let dir = tempfile::tempdir().unwrap();
     env.remove("TRACEWIRE_SOCKET");

@@ -1,4 +1,5 @@
-//! Tree rendering and durations of spec §9 (§11 item 25).
+//! Tree rendering and durations (`docs/collector.md#rendering`): go-trace's display cases
+//! and our additions.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -48,7 +49,7 @@ fn plain(t: &Trace) -> String {
 }
 
 #[test]
-fn item25_single_root_line() {
+fn a_lone_root_is_one_line_with_kind_and_duration() {
     let t = trace_of(
         &[span(1, None, "GET /hello", WireKind::Http, 0, 100_000)],
         1,
@@ -57,7 +58,7 @@ fn item25_single_root_line() {
 }
 
 #[test]
-fn item25_child_third_level_and_two_children() {
+fn children_get_branch_prefixes_down_to_the_third_level() {
     let t = trace_of(
         &[
             span(1, None, "GET /hello", WireKind::Http, 0, 5_100_000),
@@ -112,7 +113,7 @@ fn continuation_bar_under_a_child_with_later_siblings() {
 }
 
 #[test]
-fn item25_separate_traces_are_printed_separately() {
+fn separate_traces_are_printed_separately() {
     let a = trace_of(&[span(1, None, "A", WireKind::Http, 0, 1_000)], 1);
     let mut b_span = span(2, None, "B", WireKind::Sql, 0, 999);
     b_span.trace_id = WireTraceId::Short(0xdef);
@@ -159,7 +160,7 @@ fn http_500_is_an_error_and_colours_apply() {
 }
 
 #[test]
-fn item25_duration_boundaries() {
+fn durations_round_half_up_and_pick_the_unit_after_rounding() {
     let cases = [
         (0, "0ns"),
         (999, "999ns"),

@@ -1,5 +1,6 @@
-//! Spec §11 item 15 (snapshots, Lagged(n), callbacks) and the server's ingest over a real
-//! Unix socket: trees, stats, max_connections, oversize lines.
+//! Subscriptions (`docs/collector.md#subscriptions`: snapshots, `Lagged(n)`, callbacks) and
+//! the server's ingest over a real Unix socket: trees, stats, max_connections, oversize
+//! lines.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -110,7 +111,7 @@ async fn extra_connections_over_max_connections_are_closed_and_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item15_snapshot_is_a_deep_copy() {
+async fn snapshot_is_a_deep_copy() {
     let r = start(fast_limits(), false).await;
     let mut traces = r.collector.subscribe_traces();
     send(&r.ingest, &root_spans(0, 3)).await;
@@ -134,7 +135,7 @@ async fn item15_snapshot_is_a_deep_copy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item15_a_never_reading_subscriber_gets_exact_lagged_n_and_ingest_is_unaffected() {
+async fn a_never_reading_subscriber_gets_exact_lagged_n_and_ingest_is_unaffected() {
     let mut limits = fast_limits();
     limits.subscriber_capacity = 16;
     let r = start(limits, false).await;
@@ -195,7 +196,7 @@ async fn item15_a_never_reading_subscriber_gets_exact_lagged_n_and_ingest_is_una
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item15_a_panicking_callback_is_unregistered_and_counted() {
+async fn a_panicking_callback_is_unregistered_and_counted() {
     let r = start(fast_limits(), false).await;
     let seen = Arc::new(AtomicU64::new(0));
     let s2 = Arc::clone(&seen);

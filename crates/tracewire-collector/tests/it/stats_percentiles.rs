@@ -1,4 +1,5 @@
-//! Statistics of spec §9 (§11 item 26).
+//! Span statistics (`docs/collector.md#statistics`): nearest-rank percentiles, grouping,
+//! errors, sorting and the table.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,7 +27,7 @@ fn span(name: &str, kind: WireKind, dur_ms: u64) -> CompletedSpan {
 }
 
 #[test]
-fn item26_nearest_rank_cases() {
+fn nearest_rank_takes_the_ceil_rank_clamped_to_the_slice() {
     let ms: Vec<u64> = (1..=20).collect();
     assert_eq!(nearest_rank(&ms, 95), Some(19));
     assert_eq!(nearest_rank(&[1, 2, 3, 4, 5], 50), Some(3));
@@ -38,7 +39,7 @@ fn item26_nearest_rank_cases() {
 }
 
 #[test]
-fn item26_span_stats_p95_of_1_to_20_ms() {
+fn span_stats_p95_of_1_to_20_ms_is_19_ms() {
     let mut stats = SpanStats::new();
     for d in 1..=20 {
         stats.add(&span("q", WireKind::Sql, d));

@@ -1,5 +1,6 @@
-//! Spec §11 items 17 (backlog + live, no gap or duplicate), 18 (a never-reading viewer is
-//! dropped, others and ingest unaffected) and 19 (`ViewClient`).
+//! The view server (`docs/collector.md#view-server`): backlog then live lines with no gap or
+//! duplicate, a never-reading viewer dropped while the others and ingest keep going, and
+//! `ViewClient`'s outcomes.
 
 use std::io::Write;
 use std::time::Duration;
@@ -59,7 +60,7 @@ impl RawViewer {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item17_late_viewer_gets_seq_501_to_1500_then_live_spans() {
+async fn late_viewer_gets_seq_501_to_1500_then_live_spans() {
     let r = start(limits(), true).await;
     send(&r.ingest, &root_spans(0, 1500)).await;
     wait_for("1500 spans", || {
@@ -76,7 +77,7 @@ async fn item17_late_viewer_gets_seq_501_to_1500_then_live_spans() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item17_viewer_joining_during_ingest_sees_no_gap_and_no_duplicate() {
+async fn viewer_joining_during_ingest_sees_no_gap_and_no_duplicate() {
     let r = start(limits(), true).await;
     let ingest = r.ingest.clone();
     let sender = tokio::spawn(async move {
@@ -102,7 +103,7 @@ async fn item17_viewer_joining_during_ingest_sees_no_gap_and_no_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item18_never_reading_viewer_is_disconnected_others_and_ingest_keep_going() {
+async fn never_reading_viewer_is_disconnected_others_and_ingest_keep_going() {
     let mut l = limits();
     l.viewer_queue = 1024;
     l.backlog = 0;
@@ -160,7 +161,7 @@ async fn item18_never_reading_viewer_is_disconnected_others_and_ingest_keep_goin
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn item19_view_client_ok_on_server_eof_with_all_spans() {
+async fn view_client_ok_on_server_eof_with_all_spans() {
     let r = start(limits(), true).await;
     send(&r.ingest, &root_spans(0, 5)).await;
     wait_for("5 spans", || r.collector.stats().assembly.completed == 5).await;
@@ -184,7 +185,7 @@ async fn item19_view_client_ok_on_server_eof_with_all_spans() {
 }
 
 #[tokio::test]
-async fn item19_view_client_ok_on_cancel_and_err_with_no_server() {
+async fn view_client_ok_on_cancel_and_err_with_no_server() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("none.sock");
     assert!(matches!(
@@ -207,7 +208,7 @@ async fn item19_view_client_ok_on_cancel_and_err_with_no_server() {
 }
 
 #[tokio::test]
-async fn item19_view_client_skips_and_counts_bad_and_long_lines() {
+async fn view_client_skips_and_counts_bad_and_long_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("fake.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();

@@ -1,4 +1,5 @@
-//! Ingest line decoding (spec §1–2; §11 items 1, 3, 4, 5, 6, 7).
+//! Ingest line decoding (`docs/wire-formats.md#collector-ingest-lines`): the documented
+//! examples and go-trace's own lines, every rejection and its order, ids, times, framing.
 
 use std::collections::BTreeMap;
 
@@ -40,8 +41,9 @@ fn ts(s: &str) -> Timestamp {
     Timestamp::parse_rfc3339(s).unwrap()
 }
 
+/// The three example lines of `docs/wire-formats.md#collector-ingest-lines`.
 #[test]
-fn item1_spec_examples_decode() {
+fn the_documented_example_lines_decode() {
     let s = start(START);
     assert_eq!(s.span_id, SpanId::from_u64(0x9f86d081884c7d65));
     assert_eq!(s.trace_id, WireTraceId::Short(0x3a7bd3e2360a3d29));
@@ -71,7 +73,7 @@ fn item1_spec_examples_decode() {
 /// Lines exactly as go-trace's `json.Marshal` writes them: root and child starts, ends with
 /// attrs (keys sorted, `<>&` escaped as `\u003c…`), local zones with trimmed fractions.
 #[test]
-fn item1_golden_go_trace_lines_decode() {
+fn golden_go_trace_lines_decode() {
     let golden = [
         r#"{"type":0,"span_id":"a1b2c3d4e5f60718","trace_id":"0badc0ffee0ddf00","name":"GET /hello","kind":1,"time":"2025-06-01T10:00:00.5+02:00"}"#,
         r#"{"type":0,"span_id":"1112131415161718","trace_id":"0badc0ffee0ddf00","parent_id":"a1b2c3d4e5f60718","name":"Greet","kind":0,"time":"2025-06-01T10:00:00.500012-07:00"}"#,
@@ -112,7 +114,7 @@ fn item1_golden_go_trace_lines_decode() {
 }
 
 #[test]
-fn item3_missing_and_invalid_type_and_kind() {
+fn missing_type_invalid_type_and_invalid_kind_are_rejected() {
     let no_type = r#"{"span_id":"9f86d081884c7d65","trace_id":"3a7bd3e2360a3d29","name":"x","time":"2025-06-01T10:00:00Z"}"#;
     assert_eq!(rejection(no_type), LineRejection::MissingType);
     let type2 = START.replace(r#""type":0"#, r#""type":2"#);
@@ -130,8 +132,9 @@ fn item3_missing_and_invalid_type_and_kind() {
 }
 
 #[test]
-fn item3_rejection_order_first_applicable_counter() {
-    // Everything wrong at once: the first counter in §2 order wins.
+fn only_the_first_applicable_rejection_is_counted() {
+    // Everything wrong at once: the first applicable counter wins, in the order oversize,
+    // malformed, missing_type, invalid_type, invalid_id, invalid_kind, invalid_time.
     let all_bad = r#"{"type":7,"span_id":"zz","trace_id":"","kind":"x","time":"never"}"#;
     assert_eq!(rejection(all_bad), LineRejection::InvalidType);
     let ids_kind_time = r#"{"type":0,"span_id":"zz","kind":"x","time":"never"}"#;
@@ -177,7 +180,7 @@ fn malformed_lines() {
 }
 
 #[test]
-fn item4_unknown_keys_parent_forms_attrs_and_string_forms() {
+fn unknown_keys_root_parent_forms_null_attrs_and_string_forms_are_accepted() {
     let unknown = START.replace('}', r#","extra":{"deep":[1,2]},"pid":42}"#);
     assert_eq!(start(&unknown), start(START));
     for parent in ["", r#","parent_id":"""#, r#","parent_id":null"#] {
@@ -223,7 +226,7 @@ fn item4_unknown_keys_parent_forms_attrs_and_string_forms() {
 }
 
 #[test]
-fn item5_id_widths_case_and_invalid_ids() {
+fn ids_keep_their_width_are_lowercased_and_bad_ones_are_invalid_id() {
     let upper = START
         .replace("9f86d081884c7d65", "9F86D081884C7D65")
         .replace("3a7bd3e2360a3d29", "3A7BD3E2360A3D29");
@@ -272,7 +275,7 @@ fn item5_id_widths_case_and_invalid_ids() {
 }
 
 #[test]
-fn item6_time_forms() {
+fn rfc3339_times_parse_exactly_and_other_forms_are_invalid_time() {
     let with_time = |t: &str| START.replace("2025-06-01T10:00:00.123456789+09:00", t);
     let cases = [
         ("2025-06-01T01:00:00Z", 1_748_739_600_000_000_000i64),
@@ -330,7 +333,7 @@ fn ingest(max: usize, chunks: &[&[u8]]) -> (IngestCounts, Vec<IngestEvent>) {
 }
 
 #[test]
-fn item7_line_of_exactly_max_bytes_accepted_one_more_skipped() {
+fn line_of_exactly_max_bytes_is_accepted_one_more_is_skipped() {
     let base = START.len();
     // Pad with an unknown key so the line has an exact length.
     let padded = |len: usize| {
@@ -355,7 +358,7 @@ fn item7_line_of_exactly_max_bytes_accepted_one_more_skipped() {
 }
 
 #[test]
-fn item7_malformed_mid_stream_crlf_blank_and_eof_line() {
+fn malformed_line_mid_stream_crlf_blank_lines_and_last_line_at_eof() {
     let stream = format!("{START}\r\n\r\n{{oops\n   \n{END}");
     let (counts, events) = ingest(1 << 20, &[stream.as_bytes()]);
     assert_eq!(counts.malformed, 1);

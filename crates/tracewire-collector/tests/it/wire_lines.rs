@@ -1,5 +1,6 @@
-//! Property tests of the line splitter (spec §1–2 framing): any chunking of any byte stream
-//! gives the lines a simple reference splitter gives, and memory stays bounded.
+//! Property tests of the line splitter (the framing of
+//! `docs/wire-formats.md#collector-ingest-lines`): any chunking of any byte stream gives
+//! the lines a simple reference splitter gives, and memory stays bounded.
 
 use proptest::prelude::*;
 use tracewire_collector::lines::{LineEvent, LineSplitter};

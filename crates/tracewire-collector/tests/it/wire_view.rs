@@ -1,4 +1,4 @@
-//! View line encoding (spec §5; §11 item 16).
+//! View line encoding and decoding (`docs/wire-formats.md#collector-view-lines`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -35,7 +35,7 @@ fn sample() -> CompletedSpan {
 }
 
 #[test]
-fn item16_golden_view_line() {
+fn view_line_matches_the_golden_bytes() {
     let line = String::from_utf8(view_line(&sample())).unwrap();
     // Go's RFC3339Nano trims trailing zeros: .1262766 (not .126276600).
     let expected = concat!(
@@ -51,7 +51,7 @@ fn item16_golden_view_line() {
 }
 
 #[test]
-fn item16_omissions_for_root_without_attrs_or_status() {
+fn root_without_attrs_or_status_omits_those_keys() {
     let mut span = sample();
     span.parent_id = None;
     span.attrs.clear();
@@ -91,7 +91,7 @@ struct GoSpan {
 }
 
 #[test]
-fn item16_decodes_with_go_trace_span_struct() {
+fn view_line_decodes_with_go_traces_span_struct() {
     let line = view_line(&sample());
     let go: GoSpan = serde_json::from_slice(&line).unwrap();
     assert_eq!(go.id, "9f86d081884c7d65");

@@ -1,7 +1,7 @@
-//! Diagnostics (spec §7): events about exports and drops, delivered to handlers on a
-//! dedicated thread and to async subscribers, always through bounded channels the worker
-//! only `try_send`s to, so a slow consumer can never stall exports (lost events are
-//! counted in `events_lost`).
+//! Diagnostics (`docs/exporter.md#diagnostics`): events about exports and drops, delivered
+//! to handlers on a dedicated thread and to async subscribers, always through bounded
+//! channels the worker only `try_send`s to, so a slow consumer can never stall exports
+//! (lost events are counted in `events_lost`).
 
 use std::collections::HashMap;
 use std::fmt;

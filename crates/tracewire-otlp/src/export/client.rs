@@ -1,4 +1,5 @@
-//! The pluggable HTTP client of [`OtlpHttpExporter`](super::OtlpHttpExporter) (spec §6).
+//! The pluggable HTTP client of [`OtlpHttpExporter`](super::OtlpHttpExporter)
+//! (`docs/exporter.md#requests`).
 //!
 //! The exporter only needs "send this request, give me the response": a dyn-compatible
 //! trait keeps reqwest optional and lets tests and embedders bring their own client.

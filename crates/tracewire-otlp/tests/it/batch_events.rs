@@ -1,5 +1,6 @@
-//! Diagnostics (spec §10 item 29): slow handlers never slow exports, lost events are
-//! counted, one `ExportError` per failed attempt and one `StatusReport` per batch.
+//! Diagnostics (`docs/exporter.md#diagnostics`): slow handlers never slow exports, lost
+//! events are counted, one `ExportError` per failed attempt and one `StatusReport` per
+//! batch.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ fn otlp(rx: &Receiver) -> OtlpHttpExporter {
 }
 
 #[tokio::test]
-async fn b29_slow_handler_does_not_slow_exports_and_losses_are_counted() {
+async fn slow_handler_does_not_slow_exports_and_lost_events_are_counted() {
     let rx = Receiver::start().await;
     let handled = Arc::new(AtomicUsize::new(0));
     let thread_name = Arc::new(std::sync::Mutex::new(String::new()));
@@ -76,7 +77,7 @@ async fn b29_slow_handler_does_not_slow_exports_and_losses_are_counted() {
 }
 
 #[tokio::test]
-async fn b29_one_export_error_per_failed_attempt_and_one_status_report_per_batch() {
+async fn one_export_error_per_failed_attempt_and_one_status_report_per_batch() {
     let rx = Receiver::start().await;
     rx.script([
         Reply::Status(503),

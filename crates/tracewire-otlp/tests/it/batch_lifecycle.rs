@@ -1,4 +1,5 @@
-//! BatchExporter back-pressure, accounting and lifecycle.
+//! BatchExporter back-pressure, accounting and lifecycle (`docs/exporter.md#batch-exporter`,
+//! `docs/exporter.md#accounting-invariant`, `docs/exporter.md#flush-and-shutdown`).
 
 use std::time::Duration;
 
@@ -30,7 +31,7 @@ fn no_env() -> Vec<(String, String)> {
 }
 
 #[tokio::test]
-async fn b24_drop_newest_counts_and_reports_once() {
+async fn drop_newest_counts_the_overflow_and_reports_it_once() {
     let rx = Receiver::start().await;
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
@@ -70,7 +71,7 @@ async fn b24_drop_newest_counts_and_reports_once() {
 }
 
 #[tokio::test]
-async fn b24_wait_overflow_drops_nothing() {
+async fn wait_overflow_drops_nothing() {
     let rx = Receiver::start().await;
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
@@ -95,7 +96,7 @@ async fn b24_wait_overflow_drops_nothing() {
 }
 
 #[tokio::test]
-async fn b25_accounting_invariant_holds_after_every_flush() {
+async fn accounting_invariant_holds_after_every_flush() {
     let rx = Receiver::start().await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
     let replies: Vec<Reply> = (0..400)
@@ -152,7 +153,7 @@ async fn b25_accounting_invariant_holds_after_every_flush() {
 }
 
 #[tokio::test]
-async fn b26_shutdown_against_hanging_receiver_meets_deadline() {
+async fn shutdown_against_a_hanging_receiver_meets_its_deadline() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::Hang);
     let batch = BatchExporter::builder(otlp(&rx))
@@ -194,7 +195,7 @@ async fn b26_shutdown_against_hanging_receiver_meets_deadline() {
 }
 
 #[tokio::test]
-async fn b26_shutdown_against_failing_receiver_is_never_ok() {
+async fn shutdown_against_a_failing_receiver_is_never_ok() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::Status(500));
     let batch = BatchExporter::builder(otlp(&rx))
@@ -226,7 +227,7 @@ async fn b26_shutdown_against_failing_receiver_is_never_ok() {
 }
 
 #[test]
-fn b27_current_thread_runtime_flush_and_shutdown_complete() {
+fn current_thread_runtime_flush_and_shutdown_complete() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -261,7 +262,7 @@ fn b27_current_thread_runtime_flush_and_shutdown_complete() {
 }
 
 #[test]
-fn b27_blocking_variants_work_outside_a_runtime() {
+fn blocking_variants_work_outside_a_runtime() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -361,7 +362,7 @@ async fn dropping_last_handle_shuts_down_in_background() {
 }
 
 #[tokio::test]
-async fn b21_partial_success_through_the_batch_counts_failed() {
+async fn partial_success_through_the_batch_counts_failed() {
     let rx = Receiver::start().await;
     rx.script([Reply::Partial {
         rejected: 3,

@@ -1,5 +1,6 @@
-//! Zero loss through a receiver outage (spec §10 item 28): 503s or refused connections
-//! for 3 s, then recovery; every span submitted during the outage arrives exactly once.
+//! Zero loss through a receiver outage (`docs/exporter.md#retry`,
+//! `docs/exporter.md#accounting-invariant`): 503s or refused connections for 3 s, then
+//! recovery; every span submitted during the outage arrives exactly once.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -51,7 +52,7 @@ fn assert_exactly_once(rx: &Receiver) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b28_zero_loss_through_503_outage() {
+async fn zero_loss_through_a_503_outage() {
     let rx = Receiver::start().await;
     rx.set_default(Reply::Status(503));
     let batch = batch_for(&rx);
@@ -77,7 +78,7 @@ async fn b28_zero_loss_through_503_outage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b28_zero_loss_through_refused_connections() {
+async fn zero_loss_through_refused_connections() {
     let rx = Receiver::start().await;
     rx.refuse().await;
     let batch = batch_for(&rx);

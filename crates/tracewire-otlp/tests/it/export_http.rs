@@ -1,4 +1,7 @@
-//! Exporter behaviours against a real local receiver (spec §10 items 18, 21, 22).
+//! Exporter behaviours against a real local receiver: the requests
+//! (`docs/exporter.md#requests`, bodies decoded with opentelemetry-proto), partial success
+//! (`docs/exporter.md#partial-success`), splitting (`docs/exporter.md#splitting`) and which
+//! failures are retried (`docs/exporter.md#retry`).
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ fn exporter(rx: &Receiver) -> tracewire_otlp::export::OtlpHttpExporterBuilder {
 }
 
 #[tokio::test]
-async fn b18_protobuf_body_decodes_with_headers() {
+async fn protobuf_body_decodes_with_headers() {
     let rx = Receiver::start().await;
     let exp = exporter(&rx)
         .with_header("x-api-key", "secret-1")
@@ -63,7 +66,7 @@ async fn b18_protobuf_body_decodes_with_headers() {
 }
 
 #[tokio::test]
-async fn b18_gzip_bodies_decode() {
+async fn gzip_bodies_decode() {
     let rx = Receiver::start().await;
     let exp = exporter(&rx)
         .with_compression(Compression::Gzip)
@@ -80,7 +83,7 @@ async fn b18_gzip_bodies_decode() {
 }
 
 #[tokio::test]
-async fn b18_json_uses_string_int64s() {
+async fn json_writes_int64s_as_strings() {
     let rx = Receiver::start().await;
     let exp = exporter(&rx)
         .with_protocol(Protocol::HttpJson)
@@ -110,7 +113,7 @@ async fn b18_json_uses_string_int64s() {
 }
 
 #[tokio::test]
-async fn b18_empty_input_sends_no_request() {
+async fn empty_input_sends_no_request() {
     let rx = Receiver::start().await;
     let exp = exporter(&rx).build().expect("build");
     let outcome = exp.export(&[]).await.expect("export");
@@ -120,7 +123,7 @@ async fn b18_empty_input_sends_no_request() {
 }
 
 #[tokio::test]
-async fn b21_partial_success_counts_rejected_and_surfaces_message() {
+async fn partial_success_counts_rejected_and_surfaces_the_message() {
     for protocol in [Protocol::HttpProtobuf, Protocol::HttpJson] {
         let rx = Receiver::start().await;
         rx.script([Reply::Partial {
@@ -144,7 +147,7 @@ async fn b21_partial_success_counts_rejected_and_surfaces_message() {
 }
 
 #[tokio::test]
-async fn b22_size_limit_splits_every_span_once() {
+async fn size_limit_splits_and_every_span_arrives_once() {
     let rx = Receiver::start().await;
     let limit = 256 << 10;
     let exp = exporter(&rx)
@@ -172,7 +175,7 @@ async fn b22_size_limit_splits_every_span_once() {
 }
 
 #[tokio::test]
-async fn b22_oversize_span_is_too_large_and_others_are_sent() {
+async fn oversize_span_is_too_large_and_the_others_are_sent() {
     let rx = Receiver::start().await;
     let exp = exporter(&rx)
         .with_max_request_bytes(4096)
@@ -196,7 +199,7 @@ async fn b22_oversize_span_is_too_large_and_others_are_sent() {
 }
 
 #[tokio::test]
-async fn b20_non_retryable_statuses_make_one_attempt() {
+async fn non_retryable_statuses_make_one_attempt() {
     for code in [400u16, 401, 500] {
         let rx = Receiver::start().await;
         rx.set_default(Reply::Status(code));
@@ -219,7 +222,7 @@ async fn b20_non_retryable_statuses_make_one_attempt() {
 }
 
 #[tokio::test]
-async fn b20_connection_refused_is_retried() {
+async fn connection_refused_is_retried() {
     // Bind, note the port, close it: connections are refused.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -255,7 +258,7 @@ async fn b20_connection_refused_is_retried() {
 }
 
 #[tokio::test]
-async fn b21_partial_success_with_protojson_string_int64() {
+async fn partial_success_with_a_protojson_string_int64_is_read() {
     // Receivers built on protojson (the OpenTelemetry Collector) write int64 as a string.
     let rx = Receiver::start().await;
     rx.script([Reply::Raw(
@@ -276,7 +279,7 @@ async fn b21_partial_success_with_protojson_string_int64() {
 }
 
 #[tokio::test]
-async fn b21_empty_or_undecodable_2xx_is_full_success() {
+async fn empty_or_undecodable_2xx_is_full_success() {
     let rx = Receiver::start().await;
     rx.script([Reply::Raw(
         200,

@@ -1,4 +1,4 @@
-//! Retry rules on Tokio's paused clock with a fake HTTP client (spec §10 item 20).
+//! Retry rules (`docs/exporter.md#retry`) on Tokio's paused clock with a fake HTTP client.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -69,7 +69,7 @@ fn exporter(fake: &Fake, policy: RetryPolicy) -> OtlpHttpExporter {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_503_503_200_three_attempts_then_success() {
+async fn status_503_503_200_gives_three_attempts_then_success() {
     let fake = Fake::new([Ok((503, None)), Ok((503, None)), Ok((200, None))]);
     let exp = exporter(&fake, RetryPolicy::default());
     let outcome = exp.export(&spans(3)).await.expect("export succeeds");
@@ -90,7 +90,7 @@ async fn b20_503_503_200_three_attempts_then_success() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_429_retry_after_is_honoured() {
+async fn retry_after_on_429_is_honoured() {
     let fake = Fake::new([Ok((429, Some("2"))), Ok((200, None))]);
     let exp = exporter(&fake, RetryPolicy::default());
     exp.export(&spans(1)).await.expect("export succeeds");
@@ -104,7 +104,7 @@ async fn b20_429_retry_after_is_honoured() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_retryable_statuses_and_transport_errors_are_retried() {
+async fn retryable_statuses_and_transport_errors_are_retried() {
     for answer in [
         Ok((502, None)),
         Ok((504, None)),
@@ -131,7 +131,7 @@ async fn b20_retryable_statuses_and_transport_errors_are_retried() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_retry_after_past_window_fails_without_sleeping() {
+async fn retry_after_past_the_window_fails_without_sleeping() {
     let fake = Fake::new([Ok((503, Some("120")))]);
     let exp = exporter(&fake, RetryPolicy::default());
     let start = Instant::now();
@@ -153,7 +153,7 @@ async fn b20_retry_after_past_window_fails_without_sleeping() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_window_bounds_the_attempts() {
+async fn the_window_bounds_the_attempts() {
     let fake = Fake::new(std::iter::repeat_n(Ok((503, None)), 100));
     let exp = exporter(
         &fake,
@@ -179,7 +179,7 @@ async fn b20_window_bounds_the_attempts() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn b20_disabled_policy_never_retries() {
+async fn disabled_policy_never_retries() {
     let fake = Fake::new([Ok((503, None)), Ok((200, None))]);
     let exp = exporter(&fake, RetryPolicy::disabled());
     assert!(matches!(

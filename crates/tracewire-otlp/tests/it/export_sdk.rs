@@ -1,5 +1,5 @@
 //! `OtlpHttpExporter` as an `opentelemetry_sdk` exporter behind the SDK's thread-based
-//! batch processor, with and without a Tokio runtime (spec §10 item 23).
+//! batch processor, with and without a Tokio runtime (`docs/exporter.md#opentelemetry-sdk`).
 
 use std::time::Duration;
 
@@ -36,7 +36,7 @@ fn wait_for(rx: &Receiver, spans: usize) -> usize {
 }
 
 #[test]
-fn b23_sdk_batch_processor_without_runtime() {
+fn sdk_batch_processor_exports_without_a_runtime() {
     let rt = receiver_runtime();
     let rx = rt.block_on(Receiver::start());
     // Built outside any runtime: exports run on the exporter's own runtime thread.
@@ -72,7 +72,7 @@ fn b23_sdk_batch_processor_without_runtime() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn b23_sdk_batch_processor_inside_runtime() {
+async fn sdk_batch_processor_exports_inside_a_runtime() {
     let rx = Receiver::start().await;
     let exporter = OtlpHttpExporter::builder()
         .with_env_vars(Vec::<(String, String)>::new())
@@ -102,7 +102,7 @@ async fn b23_sdk_batch_processor_inside_runtime() {
 }
 
 #[tokio::test]
-async fn b23_sdk_export_errors_and_shutdown() {
+async fn sdk_export_errors_become_internal_failure_then_already_shutdown() {
     let rx = Receiver::start().await;
     rx.set_default(tracewire_test_support::Reply::Status(500));
     let exporter = OtlpHttpExporter::builder()

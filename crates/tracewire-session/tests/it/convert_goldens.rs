@@ -2,7 +2,7 @@
 //! (`execution_id`) PromptKit recordings, and order independence.
 //!
 //! Regenerate the goldens after an intended change with
-//! `TRACEWIRE_BLESS=1 cargo test -p tracewire-session --test convert_goldens`.
+//! `TRACEWIRE_BLESS=1 cargo test -p tracewire-session --test it convert_goldens`.
 
 use crate::convert_support::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

@@ -1,7 +1,7 @@
-//! Global set-up (feature `otlp`). These tests touch the OpenTelemetry globals, so they
-//! run one at a time (`serial`); none reads or changes this process's environment: the
-//! `OTEL_*` variables are injected, and the implicit-init test, which must read the
-//! process environment, runs in a child process.
+//! Global set-up (feature `otlp`, `docs/websocket.md#global-set-up`). These tests touch the
+//! OpenTelemetry globals, so they run one at a time (`serial`); none reads or changes this
+//! process's environment: the `OTEL_*` variables are injected, and the implicit-init test,
+//! which must read the process environment, runs in a child process.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
