@@ -169,22 +169,22 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
         }
     }
     let mut builder = Collector::builder()
-        .view_socket_path(view)
-        .extra_view_socket_path(args.go_trace_view.then(paths::go_trace_view_path))
-        .limits(limits);
+        .with_view_socket_path(view)
+        .with_extra_view_socket_path(args.go_trace_view.then(paths::go_trace_view_path))
+        .with_limits(limits);
     if let Some(s) = &args.socket {
-        builder = builder.socket_path(s);
+        builder = builder.with_socket_path(s);
     }
     if let Some(j) = &args.journal {
-        builder = builder.journal(j);
+        builder = builder.with_journal(j);
     }
     if let Some(addr) = args.otlp_http {
-        builder = builder.otlp_http(addr);
+        builder = builder.with_otlp_http(addr);
     }
     if let Some(url) = &args.forward {
         match forward_config(url.as_deref(), args.service_name.as_deref()) {
             Ok(Some((resolved, service))) => {
-                builder = builder.forward_resolved(resolved, service);
+                builder = builder.with_forward_resolved(resolved, service);
             }
             Ok(None) => {}
             Err(code) => return code,

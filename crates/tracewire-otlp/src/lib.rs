@@ -29,7 +29,7 @@
 //!     .with_endpoint("http://127.0.0.1:9/v1/traces") // nothing listens there
 //!     .with_retry(RetryPolicy::disabled())
 //!     .build()?;
-//! let batch = BatchExporter::builder(exporter).overflow(Overflow::Wait).build()?;
+//! let batch = BatchExporter::builder(exporter).with_overflow(Overflow::Wait).build()?;
 //!
 //! let span = Span::new(
 //!     TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c),

@@ -1,5 +1,5 @@
 //! Global set-up (feature `otlp`): `init_tracer` and friends live in tracewire-otlp and
-//! are re-exported here; this module keeps `Options::implicit_init`'s once-per-process
+//! are re-exported here; this module keeps `Options::with_implicit_init`'s once-per-process
 //! set-up.
 
 use std::sync::{Mutex, Once};

@@ -131,7 +131,7 @@ impl Exporters {
         };
         match BatchExporter::builder(exporter)
             .with_settings(batch)
-            .without_default_handler()
+            .with_default_handler(false)
             .build()
         {
             Ok(b) => Some(b),

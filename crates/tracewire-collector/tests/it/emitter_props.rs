@@ -28,10 +28,10 @@ fn end(i: u64, attr_len: usize) -> IngestEvent {
 
 fn emitter(dir: &std::path::Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
-        .socket_path(dir.join("nobody.sock"))
-        .queue_capacity(cap)
-        .drop_policy(drop_policy)
-        .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
+        .with_socket_path(dir.join("nobody.sock"))
+        .with_queue_capacity(cap)
+        .with_drop_policy(drop_policy)
+        .with_backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
         .build()
 }
 

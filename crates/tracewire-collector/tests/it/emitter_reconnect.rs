@@ -54,10 +54,10 @@ fn read_names(listener: &UnixListener, n: usize) -> Vec<String> {
 
 fn emitter(path: &Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
-        .socket_path(path)
-        .queue_capacity(cap)
-        .drop_policy(drop_policy)
-        .backoff(fast_backoff())
+        .with_socket_path(path)
+        .with_queue_capacity(cap)
+        .with_drop_policy(drop_policy)
+        .with_backoff(fast_backoff())
         .build()
 }
 

@@ -244,8 +244,8 @@ async fn item15_a_panicking_callback_is_unregistered_and_counted() {
 async fn ingest_completed_reassigns_seq_and_serve_stops_on_its_future() {
     let dir = tempfile::tempdir().unwrap();
     let bound = tracewire_collector::server::Collector::builder()
-        .socket_path(dir.path().join("in.sock"))
-        .limits(fast_limits())
+        .with_socket_path(dir.path().join("in.sock"))
+        .with_limits(fast_limits())
         .bind()
         .await
         .unwrap();
