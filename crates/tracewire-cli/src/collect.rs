@@ -330,7 +330,7 @@ async fn print_trees(collector: Collector, opts: RenderOptions) {
             Err(RecvError::Lagged(n)) => {
                 eprintln!("tracewire: {n} trees not shown (the terminal is too slow)");
             }
-            Err(RecvError::Closed) => break,
+            // `Closed`: the collector stopped (and any error kind added later).
             Err(_) => break,
         }
     }

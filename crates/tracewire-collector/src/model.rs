@@ -302,6 +302,7 @@ impl Timestamp {
     }
 
     /// `self + d`, saturating at the end of the range.
+    #[must_use]
     pub fn saturating_add(self, d: Duration) -> Self {
         let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(ns))

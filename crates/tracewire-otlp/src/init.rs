@@ -80,6 +80,7 @@ pub struct TracerGuard {
 
 impl TracerGuard {
     /// Sets the bound of flush + shutdown (default 5 s).
+    #[must_use = "dropping the returned guard shuts the tracer down"]
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self

@@ -39,12 +39,14 @@ impl Default for ReadOptions {
 
 impl ReadOptions {
     /// Options with strict mode on or off.
+    #[must_use]
     pub fn with_strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
     }
 
     /// Options with a different line-length limit.
+    #[must_use]
     pub fn with_max_line_bytes(mut self, max: usize) -> Self {
         self.max_line_bytes = max;
         self

@@ -53,6 +53,7 @@ pub(crate) struct OtlpConfig {
 impl CollectorBuilder {
     /// Runs the OTLP/HTTP receiver on `addr` (`127.0.0.1:4318` is the usual one). There is
     /// no authentication: prefer loopback addresses.
+    #[must_use]
     pub fn with_otlp_http(mut self, addr: SocketAddr) -> Self {
         self.otlp.http_addr = Some(addr);
         self

@@ -195,6 +195,7 @@ impl Collector {
 impl CollectorBuilder {
     /// The ingest socket. Default: `TRACEWIRE_SOCKET`, else `GOTRACE_SOCKET`, else
     /// `<runtime dir>/ingest.sock`.
+    #[must_use]
     pub fn with_socket_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.socket_path = Some(path.into());
         self
@@ -202,6 +203,7 @@ impl CollectorBuilder {
 
     /// The view socket; `None` (the default) runs no view server. The CLI passes
     /// [`paths::default_view_path`].
+    #[must_use]
     pub fn with_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
         self.view_socket_path = path;
         self
@@ -209,18 +211,21 @@ impl CollectorBuilder {
 
     /// A second path for the same view server (the CLI's `--go-trace-view` binds
     /// `${TMPDIR:-/tmp}/go-trace-view-<pid>.sock` so go-trace's viewer discovers it).
+    #[must_use]
     pub fn with_extra_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
         self.extra_view_socket_path = path;
         self
     }
 
     /// Bounds, timers and queue sizes.
+    #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
     /// Appends every completed span as a view line to this file (0600, `O_APPEND`).
+    #[must_use]
     pub fn with_journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = Some(path.into());
         self

@@ -101,6 +101,7 @@ impl ViewClient {
     }
 
     /// Longest accepted line (default 1 MiB); longer ones are skipped as `oversize`.
+    #[must_use]
     pub fn with_max_line_bytes(mut self, n: usize) -> Self {
         self.max_line_bytes = n;
         self

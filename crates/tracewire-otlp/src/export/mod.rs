@@ -127,12 +127,14 @@ impl fmt::Debug for ExportContext<'_> {
 
 impl<'a> ExportContext<'a> {
     /// Sets the retry-window override.
+    #[must_use]
     pub fn with_retry_window(mut self, window: Option<Duration>) -> Self {
         self.retry_window = window;
         self
     }
 
     /// Sets the observer of retried attempts.
+    #[must_use]
     pub fn with_observer(mut self, observer: &'a dyn AttemptObserver) -> Self {
         self.observer = Some(observer);
         self

@@ -51,30 +51,35 @@ impl RetryPolicy {
     }
 
     /// Sets the first delay.
+    #[must_use]
     pub fn with_initial(mut self, initial: Duration) -> Self {
         self.initial = initial;
         self
     }
 
     /// Sets the growth factor (values below 1 are treated as 1).
+    #[must_use]
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
         self.multiplier = multiplier;
         self
     }
 
     /// Sets the cap of the un-jittered delay.
+    #[must_use]
     pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
         self.max_backoff = max_backoff;
         self
     }
 
     /// Sets the jitter fraction (clamped to 0..=1).
+    #[must_use]
     pub fn with_jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter;
         self
     }
 
     /// Sets the retry window.
+    #[must_use]
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window = window;
         self

@@ -108,9 +108,8 @@ fn grpc_without_the_feature_is_an_error_naming_it() {
                 .with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
         )
         .install();
-    let err = match result {
-        Err(e) => e,
-        Ok(_) => panic!("gRPC must fail here"),
+    let Err(err) = result else {
+        panic!("gRPC must fail here")
     };
     if cfg!(feature = "grpc") {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.

@@ -213,13 +213,12 @@ fn resource_honours_injected_env_and_code_attributes_win() {
 #[test]
 fn grpc_without_feature_or_runtime_is_an_error() {
     let _s = serial();
-    let err = match TracerInit::new()
+    let Err(err) = TracerInit::new()
         .with_config(OtlpConfig::new().with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]))
         .with_endpoint("http://127.0.0.1:4317")
         .install()
-    {
-        Err(e) => e,
-        Ok(_) => panic!("gRPC must fail here"),
+    else {
+        panic!("gRPC must fail here")
     };
     if cfg!(feature = "grpc") {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.
