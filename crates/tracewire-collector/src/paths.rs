@@ -124,13 +124,6 @@ pub fn runtime_dir_path_from(
     tmp.join(format!("tracewire-{}", rustix::process::getuid().as_raw()))
 }
 
-/// `${TMPDIR:-/tmp}`, where go-trace puts its view sockets.
-pub fn tmp_dir() -> PathBuf {
-    env_nonempty("TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-}
-
 /// The runtime directory path from the process environment, without creating it.
 pub fn runtime_dir_path() -> PathBuf {
     runtime_dir_path_from(env_nonempty("XDG_RUNTIME_DIR"), env_nonempty("TMPDIR"))
@@ -180,16 +173,6 @@ pub fn check_private_dir(dir: &Path) -> Result<(), BindError> {
 /// The default ingest socket, `<runtime dir>/ingest.sock` (creates the runtime dir).
 pub fn default_ingest_path() -> Result<PathBuf, BindError> {
     Ok(runtime_dir()?.join(DEFAULT_INGEST_NAME))
-}
-
-/// The default view socket of this process, `<runtime dir>/view-<pid>.sock`.
-pub fn default_view_path() -> Result<PathBuf, BindError> {
-    Ok(runtime_dir()?.join(format!("view-{}.sock", std::process::id())))
-}
-
-/// go-trace's discoverable view path for this process, `${TMPDIR:-/tmp}/go-trace-view-<pid>.sock`.
-pub fn go_trace_view_path() -> PathBuf {
-    tmp_dir().join(format!("go-trace-view-{}.sock", std::process::id()))
 }
 
 /// The explicitly configured ingest path: `explicit`, else `TRACEWIRE_SOCKET`, else

@@ -202,7 +202,7 @@ impl CollectorBuilder {
     }
 
     /// The view socket; `None` (the default) runs no view server. The CLI passes
-    /// [`paths::default_view_path`].
+    /// `<runtime dir>/view-<pid>.sock`.
     #[must_use]
     pub fn with_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
         self.view_socket_path = path;
