@@ -107,7 +107,7 @@ fn env_nonempty(name: &str) -> Option<OsString> {
 /// Where the runtime directory would be, from explicit `XDG_RUNTIME_DIR` and `TMPDIR`
 /// values (pure, for tests): `$XDG_RUNTIME_DIR/tracewire` if that is an absolute existing
 /// directory, else `${TMPDIR:-/tmp}/tracewire-<uid>`.
-pub fn runtime_dir_path_from(
+pub(crate) fn runtime_dir_path_from(
     xdg_runtime_dir: Option<OsString>,
     tmpdir: Option<OsString>,
 ) -> PathBuf {
@@ -178,7 +178,7 @@ pub fn default_ingest_path() -> Result<PathBuf, BindError> {
 /// The explicitly configured ingest path: `explicit`, else `TRACEWIRE_SOCKET`, else
 /// `GOTRACE_SOCKET` (empty values count as unset); `None` when none is set. The
 /// `lookup` function reads a variable, so tests need not mutate the process environment.
-pub fn configured_socket_path_with(
+pub(crate) fn configured_socket_path_with(
     explicit: Option<&Path>,
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Option<PathBuf> {

@@ -75,6 +75,15 @@ pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPo
 pub use resource::Resource;
 pub use span::{Attributes, KeyValue, Span, SpanEvent, SpanKind, Status, StatusCode, Value};
 
+/// Internals reached by the fuzz targets in `fuzz/` (feature `fuzzing`). Not a stable API:
+/// anything here may change or go away in any release.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    #[cfg(feature = "export")]
+    pub use crate::export::retry::parse_retry_after;
+}
+
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "export"))]
 #[doc = include_str!("../README.md")]

@@ -18,7 +18,7 @@
 
 mod convert;
 mod forward;
-mod parse;
+pub(crate) mod parse;
 mod receiver;
 
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use forward::traces_url;
-pub use parse::{parse_export_request, ParsedRequest};
 pub use receiver::MAX_BODY_BYTES;
 pub use tracewire_otlp::proto::{DecodeError, Encoding};
 

@@ -11,7 +11,7 @@ mod config;
 mod encode;
 mod error;
 mod prepared;
-mod retry;
+pub(crate) mod retry;
 mod sdk;
 mod send;
 
@@ -33,7 +33,7 @@ pub use config::{
 };
 pub use error::{BuildError, ExportError};
 pub use prepared::PreparedSpans;
-pub use retry::{is_retryable_status, parse_retry_after, RetryPolicy, RetryState};
+pub use retry::{RetryPolicy, RetryState};
 
 use crate::config::ConfigWarning;
 use crate::proto::{resource_to_proto, scope_to_proto, to_proto_span};

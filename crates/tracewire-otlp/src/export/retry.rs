@@ -137,11 +137,13 @@ impl RetryState {
 }
 
 /// Whether OTLP/HTTP allows retrying this status (429, 502, 503, 504).
-pub fn is_retryable_status(status: http::StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: http::StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
-/// Parses `Retry-After`: delta-seconds or an HTTP-date (a past date means "now").
+/// Parses `Retry-After`: delta-seconds or an HTTP-date (a past date means "now"). Reached
+/// from outside only by the fuzz targets, through `__fuzz` (feature `fuzzing`).
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 pub fn parse_retry_after(value: &http::HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
