@@ -21,6 +21,7 @@ pub mod header {
 
 /// A header that was present but rejected by the strict parsers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rejection {
     /// The lowercase header name.
     pub header: &'static str,

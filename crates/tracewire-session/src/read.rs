@@ -94,6 +94,7 @@ pub enum MalformedReason {
 
 /// One malformed line, as remembered in [`ReadStats::first_malformed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MalformedLine {
     /// 1-based line number.
     pub line: u64,

@@ -8,22 +8,22 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tracewire_collector::emitter::{Backoff, DropPolicy, Emitter, FlushError};
-use tracewire_collector::{IngestEvent, SpanEnd, SpanId, Status, Timestamp, WireTraceId};
+use tracewire_collector::{IngestEvent, SpanEnd, SpanId, Timestamp, WireTraceId};
 
 fn end(i: u64, attr_len: usize) -> IngestEvent {
     let mut attrs = BTreeMap::new();
     if attr_len > 0 {
         attrs.insert("big".to_string(), "x".repeat(attr_len));
     }
-    IngestEvent::End(SpanEnd {
-        trace_id: WireTraceId::Short(i + 1),
-        span_id: SpanId::from_u64(i + 1),
-        name: String::new(),
-        time: Timestamp::from_unix_nanos(0),
-        attrs,
-        duration_ns: Some(5),
-        status: Status::default(),
-    })
+    IngestEvent::End(
+        SpanEnd::new(
+            WireTraceId::Short(i + 1),
+            SpanId::from_u64(i + 1),
+            Timestamp::from_unix_nanos(0),
+        )
+        .with_attrs(attrs)
+        .with_duration_ns(Some(5)),
+    )
 }
 
 fn emitter(dir: &std::path::Path, cap: usize, drop_policy: DropPolicy) -> Emitter {

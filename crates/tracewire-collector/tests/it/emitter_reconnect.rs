@@ -3,7 +3,6 @@
 //! `flush` returns `Timeout`.
 #![cfg(feature = "emitter")]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -20,15 +19,13 @@ fn fast_backoff() -> Backoff {
 }
 
 fn start_event(i: u64) -> IngestEvent {
-    IngestEvent::Start(SpanStart {
-        trace_id: WireTraceId::Short(i + 1),
-        span_id: SpanId::from_u64(i + 1),
-        parent_id: None,
-        name: format!("op{i}"),
-        kind: WireKind::Function,
-        time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
-        attrs: BTreeMap::new(),
-    })
+    IngestEvent::Start(SpanStart::new(
+        WireTraceId::Short(i + 1),
+        SpanId::from_u64(i + 1),
+        format!("op{i}"),
+        WireKind::Function,
+        Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+    ))
 }
 
 /// Accepts one connection and reads `n` lines (bounded by time); returns the span names.
