@@ -191,8 +191,9 @@ pub(crate) fn configured_socket_path_with(
         .map(PathBuf::from)
 }
 
-/// [`configured_socket_path_with`] on the process environment (the emitter's resolution:
-/// no default, so `None` means "disabled").
+/// The explicitly configured ingest path: `explicit`, else `TRACEWIRE_SOCKET`, else
+/// `GOTRACE_SOCKET` from the process environment (empty values count as unset). This is
+/// the emitter's resolution: no default, so `None` means "disabled".
 pub fn configured_socket_path(explicit: Option<&Path>) -> Option<PathBuf> {
     configured_socket_path_with(explicit, |name| std::env::var_os(name))
 }
