@@ -30,8 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut limits = Limits::default();
     limits.grace = Duration::from_millis(50);
     let bound = Collector::builder()
-        .socket_path(&socket)
-        .limits(limits)
+        .with_socket_path(&socket)
+        .with_limits(limits)
         .bind()
         .await?;
     let collector = bound.handle();
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = tokio::spawn(bound.serve_with_token(stop.clone()));
 
     // 2. An OpenTelemetry app: SimpleSpanProcessor + TracewireSpanExporter (no batching delay).
-    let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&socket).build());
+    let exporter = TracewireSpanExporter::new(Emitter::builder().with_socket_path(&socket).build());
     let provider = SdkTracerProvider::builder()
         .with_resource(
             Resource::builder_empty()
@@ -60,7 +60,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     provider.shutdown()?;
 
     // 3. A raw Emitter app: go-trace style spans with a failing child.
-    let emitter = Emitter::builder().socket_path(&socket).build();
+    let emitter = Emitter::builder().with_socket_path(&socket).build();
     let root = emitter.enter("POST /orders", WireKind::Http, None);
     let auth = emitter.enter("AuthCheck", WireKind::Function, Some(&root.ids()));
     auth.end([("user", "42")], None);

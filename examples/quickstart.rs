@@ -75,8 +75,8 @@ async fn main() -> Result<(), BoxError> {
     let mut limits = Limits::default();
     limits.grace = Duration::from_millis(100);
     let bound = Collector::builder()
-        .socket_path(&socket)
-        .limits(limits)
+        .with_socket_path(&socket)
+        .with_limits(limits)
         .bind()
         .await?;
     let collector = bound.handle();
@@ -116,7 +116,7 @@ async fn main() -> Result<(), BoxError> {
     );
     let response = reqwest::Client::new()
         .post(format!("http://{http_addr}/orders"))
-        .trace_context(&trace_context(&cx))
+        .with_trace_context(&trace_context(&cx))
         .body("one coffee")
         .send()
         .await?;
@@ -166,7 +166,7 @@ async fn main() -> Result<(), BoxError> {
 
 /// An app-side emitter for the collector's socket.
 fn emitter(socket: &Path) -> Emitter {
-    Emitter::builder().socket_path(socket).build()
+    Emitter::builder().with_socket_path(socket).build()
 }
 
 /// The OTLP/HTTP exporter, only when `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` is set.
@@ -207,7 +207,7 @@ async fn wait_for_tree(
 async fn serve_ws_echo(provider: SdkTracerProvider) -> Result<SocketAddr, BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let options = tracewire_ws::Options::default().tracer_provider(provider);
+    let options = tracewire_ws::Options::default().with_tracer_provider(provider);
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let Ok(mut ws) = tracewire_ws::accept(tcp, options.clone()).await else {
@@ -293,7 +293,7 @@ async fn handle_order(
     let cx = Context::current().with_span(span);
 
     // WebSocket hop: the reply's context continues the trace through the echo server.
-    let options = tracewire_ws::Options::default().tracer_provider(provider);
+    let options = tracewire_ws::Options::default().with_tracer_provider(provider);
     let (mut ws, _) = tracewire_ws::connect(format!("ws://{ws_addr}/"), options).await?;
     ws.send(&cx, tracewire_ws::Message::text(r#"{"op":"brew"}"#))
         .await?;

@@ -64,8 +64,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. Batch, export, and watch the diagnostics.
     let batch = BatchExporter::builder(builder.build()?)
-        .overflow(Overflow::Wait)
-        .scheduled_delay(Duration::from_millis(200))
+        .with_overflow(Overflow::Wait)
+        .with_scheduled_delay(Duration::from_millis(200))
         .build()?;
     let mut events = batch.events();
     let watcher = tokio::spawn(async move {

@@ -19,7 +19,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cx = Context::current_with_span(span);
     println!("client trace {}", cx.span().span_context().trace_id());
 
-    let options = Options::default().tracer_provider(provider.clone());
+    let options = Options::default().with_tracer_provider(provider.clone());
     let (mut ws, _response) = connect(url.as_str(), options).await?;
     let messages = [
         Message::text(r#"{"op":"subscribe","channel":"ticks"}"#),

@@ -47,10 +47,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = arg(&args, "--addr").unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let mut options = Options::default();
     if let Some(f) = arg(&args, "--format") {
-        options = options.format(parse_format(&f)?);
+        options = options.with_format(parse_format(&f)?);
     }
     if let Some(n) = arg(&args, "--negotiation") {
-        options = options.negotiation(parse_negotiation(&n)?);
+        options = options.with_negotiation(parse_negotiation(&n)?);
     }
     // OTLP when configured, else a local provider so spans (and trace ids) are real.
     let configured = [
@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Attributes set in code beat OTEL_SERVICE_NAME: name the service only when the
         // environment does not.
         if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-            init = init.attributes([opentelemetry::KeyValue::new("service.name", "ws_echo")]);
+            init = init.with_attributes([opentelemetry::KeyValue::new("service.name", "ws_echo")]);
         }
         let guard = init.install()?;
         for w in guard.warnings() {
@@ -72,7 +72,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Some(guard)
     } else {
-        options = options.tracer_provider(SdkTracerProvider::builder().build());
+        options = options.with_tracer_provider(SdkTracerProvider::builder().build());
         None
     };
 

@@ -8,11 +8,11 @@
 //! [`TraceContextLayer`]), and for each element, **before replying**, POSTs the
 //! element's `arguments` as the JSON body to the element's `url` with a propagated
 //! `traceparent`/`tracestate` carrying a fresh parent id per call (through
-//! [`RequestBuilderExt::trace_context`]); then it answers 200. A request without a
+//! [`RequestBuilderExt::with_trace_context`]); then it answers 200. A request without a
 //! valid `traceparent` starts a new trace (and, as W3C requires, does not propagate
 //! its `tracestate`).
 //!
-//! [`RequestBuilderExt::trace_context`]: tracewire_context::reqwest::RequestBuilderExt::trace_context
+//! [`RequestBuilderExt::with_trace_context`]: tracewire_context::reqwest::RequestBuilderExt::with_trace_context
 //!
 //! Used by the `w3c_service` example binary and by `examples/tests/w3c_service.rs`.
 
@@ -190,7 +190,7 @@ async fn handle(
         let sent = client
             .post(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
-            .trace_context(&outgoing_context(&incoming))
+            .with_trace_context(&outgoing_context(&incoming))
             .body(body)
             .send()
             .await;

@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tracewire_otlp::config::{Env, OtlpConfig};
-use tracewire_otlp::export::parse_retry_after;
+use tracewire_otlp::__fuzz::parse_retry_after;
 use tracewire_otlp::resource::Resource;
 
 const VARIABLES: [&str; 21] = [

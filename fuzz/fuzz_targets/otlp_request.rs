@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tracewire_collector::otlp::{parse_export_request, Encoding};
+use tracewire_collector::__fuzz::parse_export_request;
+use tracewire_collector::otlp::Encoding;
 
 fuzz_target!(|data: &[u8]| {
     for format in [Encoding::Protobuf, Encoding::Json] {

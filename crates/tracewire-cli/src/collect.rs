@@ -11,13 +11,14 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tracewire_collector::otlp::traces_url;
-use tracewire_collector::paths::{self, ENV_GOTRACE_SOCKET, ENV_SOCKET};
+use tracewire_collector::paths::{ENV_GOTRACE_SOCKET, ENV_SOCKET};
 use tracewire_collector::render::{render_tree, RenderOptions};
 use tracewire_collector::server::{Collector, RecvError};
 use tracewire_collector::{BindError, Limits};
 use tracewire_otlp::config::{OtlpConfig, Precedence, ResolvedConfig};
 
 use crate::exit;
+use crate::sockets;
 
 /// Options of `tracewire collect`.
 #[derive(Debug, clap::Args)]
@@ -155,7 +156,7 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
     } else {
         match &args.view_socket {
             Some(p) => Some(p.clone()),
-            None => match paths::default_view_path() {
+            None => match sockets::default_view_path() {
                 Ok(p) => Some(p),
                 Err(e) => return bind_exit(&e),
             },
@@ -169,22 +170,22 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
         }
     }
     let mut builder = Collector::builder()
-        .view_socket_path(view)
-        .extra_view_socket_path(args.go_trace_view.then(paths::go_trace_view_path))
-        .limits(limits);
+        .with_view_socket_path(view)
+        .with_extra_view_socket_path(args.go_trace_view.then(sockets::go_trace_view_path))
+        .with_limits(limits);
     if let Some(s) = &args.socket {
-        builder = builder.socket_path(s);
+        builder = builder.with_socket_path(s);
     }
     if let Some(j) = &args.journal {
-        builder = builder.journal(j);
+        builder = builder.with_journal(j);
     }
     if let Some(addr) = args.otlp_http {
-        builder = builder.otlp_http(addr);
+        builder = builder.with_otlp_http(addr);
     }
     if let Some(url) = &args.forward {
         match forward_config(url.as_deref(), args.service_name.as_deref()) {
             Ok(Some((resolved, service))) => {
-                builder = builder.forward_resolved(resolved, service);
+                builder = builder.with_forward_resolved(resolved, service);
             }
             Ok(None) => {}
             Err(code) => return code,
@@ -202,7 +203,7 @@ async fn collect(args: CollectArgs, limits: Limits) -> ExitCode {
     if args.go_trace_view {
         eprintln!(
             "tracewire: go-trace view {}",
-            paths::go_trace_view_path().display()
+            sockets::go_trace_view_path().display()
         );
     }
     if let Some(a) = bound.otlp_http_addr() {
@@ -330,7 +331,7 @@ async fn print_trees(collector: Collector, opts: RenderOptions) {
             Err(RecvError::Lagged(n)) => {
                 eprintln!("tracewire: {n} trees not shown (the terminal is too slow)");
             }
-            Err(RecvError::Closed) => break,
+            // `Closed`: the collector stopped (and any error kind added later).
             Err(_) => break,
         }
     }

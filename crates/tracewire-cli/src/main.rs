@@ -12,6 +12,7 @@ mod collect;
 mod exit;
 mod session;
 mod session_export;
+mod sockets;
 mod stats;
 mod view;
 

@@ -220,7 +220,7 @@ pub(crate) fn run(args: ExportArgs) -> ExitCode {
         let exporter = builder.build().map_err(|e| e.to_string())?;
         let batch = BatchExporter::builder(exporter)
             .with_settings(batch_settings)
-            .overflow(Overflow::Wait)
+            .with_overflow(Overflow::Wait)
             .build()
             .map_err(|e| e.to_string())?;
         let bar = show_progress.then(|| spans_bar(total));

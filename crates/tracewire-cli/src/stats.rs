@@ -47,12 +47,9 @@ fn print(stats: &SpanStats, args: &StatsArgs) {
 
 pub(crate) fn run(args: StatsArgs) -> ExitCode {
     // Negative, NaN, infinite and too-large values are all refused here (never a panic later).
-    let read_for = match args.for_secs.map(Duration::try_from_secs_f64).transpose() {
-        Ok(d) => d,
-        Err(_) => {
-            eprintln!("tracewire: --for takes a number of seconds, e.g. --for 30");
-            return ExitCode::from(exit::USAGE);
-        }
+    let Ok(read_for) = args.for_secs.map(Duration::try_from_secs_f64).transpose() else {
+        eprintln!("tracewire: --for takes a number of seconds, e.g. --for 30");
+        return ExitCode::from(exit::USAGE);
     };
     let mut stats = SpanStats::new();
     if let Some(journal) = &args.journal {

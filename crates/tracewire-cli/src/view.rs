@@ -15,6 +15,7 @@ use tracewire_collector::wire::view_line;
 use tracewire_collector::{Assembler, CompletedSpan, Limits, Output};
 
 use crate::exit;
+use crate::sockets::{self, pid_from};
 
 /// Options of `tracewire view`.
 #[derive(Debug, clap::Args)]
@@ -45,13 +46,6 @@ pub(crate) struct Session {
     pub(crate) path: PathBuf,
     pub(crate) pid: Option<u32>,
     pub(crate) go_trace: bool,
-}
-
-fn pid_from(name: &str, prefix: &str) -> Option<u32> {
-    name.strip_prefix(prefix)?
-        .strip_suffix(".sock")?
-        .parse()
-        .ok()
 }
 
 fn candidates(dir: &Path, prefix: &str, go_trace: bool) -> Vec<Session> {
@@ -86,8 +80,12 @@ pub(crate) fn socket_or_discover(explicit: Option<&PathBuf>) -> Result<PathBuf, 
 /// Finds the one session to attach to, or the exit code (with its message printed).
 pub(crate) fn discover() -> Result<PathBuf, ExitCode> {
     let runtime = paths::runtime_dir_path();
-    let mut all = candidates(&runtime, "view-", false);
-    all.extend(candidates(&paths::tmp_dir(), "go-trace-view-", true));
+    let mut all = candidates(&runtime, sockets::VIEW_PREFIX, false);
+    all.extend(candidates(
+        &sockets::tmp_dir(),
+        sockets::GO_TRACE_VIEW_PREFIX,
+        true,
+    ));
     let mut live = Vec::new();
     for s in all {
         match paths::probe_socket(&s.path) {

@@ -17,7 +17,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tracewire_collector::assemble::{Assembler, Limits};
 use tracewire_collector::lines::{LineEvent, LineSplitter};
 use tracewire_collector::model::{
-    IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, WireKind, WireTraceId,
+    IngestEvent, SpanEnd, SpanId, SpanStart, Timestamp, WireKind, WireTraceId,
 };
 use tracewire_collector::wire::{decode_ingest_line, encode_ingest_line};
 
@@ -42,19 +42,11 @@ fn lines() -> Vec<Vec<u8>> {
                 WireKind::Sql
             };
             let start = Timestamp(base + (t * 1_000 + s) as i64 * 1_000);
-            events.push(IngestEvent::Start(SpanStart {
-                trace_id,
-                span_id,
-                parent_id: (s > 0).then_some(root),
-                name: if s == 0 {
-                    "GET /users".into()
-                } else {
-                    "SQL Query".into()
-                },
-                kind,
-                time: start,
-                attrs: Default::default(),
-            }));
+            let name = if s == 0 { "GET /users" } else { "SQL Query" };
+            events.push(IngestEvent::Start(
+                SpanStart::new(trace_id, span_id, name, kind, start)
+                    .with_parent((s > 0).then_some(root)),
+            ));
             let attrs = if s == 0 {
                 [("method", "GET"), ("path", "/users"), ("status", "200")].as_slice()
             } else {
@@ -64,18 +56,10 @@ fn lines() -> Vec<Vec<u8>> {
                 ]
                 .as_slice()
             };
-            ends.push(IngestEvent::End(SpanEnd {
-                trace_id,
-                span_id,
-                name: String::new(),
-                time: Timestamp(start.0 + 250_000),
-                attrs: attrs
-                    .iter()
-                    .map(|(k, v)| ((*k).into(), (*v).into()))
-                    .collect(),
-                duration_ns: None,
-                status: Status::default(),
-            }));
+            ends.push(IngestEvent::End(
+                SpanEnd::new(trace_id, span_id, Timestamp(start.0 + 250_000))
+                    .with_attrs(attrs.iter().copied()),
+            ));
         }
         ends.reverse();
         events.extend(ends);

@@ -127,8 +127,8 @@ fn collector(rt: &tokio::runtime::Runtime, data: &[u8], spans: u64, conns: usize
     let bound = rt
         .block_on(
             Collector::builder()
-                .socket_path(&path)
-                .limits(limits)
+                .with_socket_path(&path)
+                .with_limits(limits)
                 .bind(),
         )
         .unwrap();
@@ -214,7 +214,7 @@ fn rss_child() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rss.sock");
     let bound = rt
-        .block_on(Collector::builder().socket_path(&path).bind())
+        .block_on(Collector::builder().with_socket_path(&path).bind())
         .unwrap();
     let c = bound.handle();
     let token = CancellationToken::new();

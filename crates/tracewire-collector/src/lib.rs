@@ -83,3 +83,33 @@ pub mod otel;
 pub mod otlp;
 #[cfg(feature = "server")]
 pub mod server;
+
+/// Internals reached by the fuzz targets in `fuzz/` and by the property and resolution
+/// tests (feature `fuzzing`). Not a stable API: anything here may change or go away in any
+/// release.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    #[cfg(feature = "otlp")]
+    pub use crate::otlp::parse::{parse_export_request, ParsedRequest};
+
+    /// The ingest path configured by `explicit`, `TRACEWIRE_SOCKET` or `GOTRACE_SOCKET`,
+    /// with the variables read through `lookup` (the emitter's resolution).
+    pub fn configured_socket_path_with(
+        explicit: Option<&Path>,
+        lookup: impl Fn(&str) -> Option<OsString>,
+    ) -> Option<PathBuf> {
+        crate::paths::configured_socket_path_with(explicit, lookup)
+    }
+
+    /// The runtime directory for these `XDG_RUNTIME_DIR` and `TMPDIR` values.
+    pub fn runtime_dir_path_from(
+        xdg_runtime_dir: Option<OsString>,
+        tmpdir: Option<OsString>,
+    ) -> PathBuf {
+        crate::paths::runtime_dir_path_from(xdg_runtime_dir, tmpdir)
+    }
+}

@@ -302,6 +302,7 @@ impl Timestamp {
     }
 
     /// `self + d`, saturating at the end of the range.
+    #[must_use]
     pub fn saturating_add(self, d: Duration) -> Self {
         let ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(ns))
@@ -381,8 +382,10 @@ impl FromStr for Timestamp {
 /// `error` (see [`crate::wire`]).
 pub use tracewire_otlp::span::{Status, StatusCode};
 
-/// The start half of a span as sent by an app (`type` 0 / `"span_start"`).
+/// The start half of a span as sent by an app (`type` 0 / `"span_start"`). Built with
+/// [`SpanStart::new`] (fields may be added).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpanStart {
     /// The trace this span belongs to.
     pub trace_id: WireTraceId,
@@ -400,8 +403,10 @@ pub struct SpanStart {
     pub attrs: BTreeMap<String, String>,
 }
 
-/// The end half of a span (`type` 1 / `"span_end"`).
+/// The end half of a span (`type` 1 / `"span_end"`). Built with [`SpanEnd::new`] (fields
+/// may be added).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SpanEnd {
     /// The trace this span belongs to.
     pub trace_id: WireTraceId,
@@ -417,6 +422,96 @@ pub struct SpanEnd {
     pub duration_ns: Option<u64>,
     /// The span's outcome.
     pub status: Status,
+}
+
+impl SpanStart {
+    /// A root span's start without attributes.
+    pub fn new(
+        trace_id: WireTraceId,
+        span_id: SpanId,
+        name: impl Into<String>,
+        kind: WireKind,
+        time: Timestamp,
+    ) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            parent_id: None,
+            name: name.into(),
+            kind,
+            time,
+            attrs: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the parent span (`None`: a root).
+    #[must_use]
+    pub fn with_parent(mut self, parent_id: Option<SpanId>) -> Self {
+        self.parent_id = parent_id;
+        self
+    }
+
+    /// Sets the attributes known at start.
+    #[must_use]
+    pub fn with_attrs(
+        mut self,
+        attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Self {
+        self.attrs = attrs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+}
+
+impl SpanEnd {
+    /// An end without a name, attributes or monotonic duration, with an unset status.
+    pub fn new(trace_id: WireTraceId, span_id: SpanId, time: Timestamp) -> Self {
+        Self {
+            trace_id,
+            span_id,
+            name: String::new(),
+            time,
+            attrs: BTreeMap::new(),
+            duration_ns: None,
+            status: Status::default(),
+        }
+    }
+
+    /// Sets the name that replaces the start's (empty: keep the start's).
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Sets the attributes known at end.
+    #[must_use]
+    pub fn with_attrs(
+        mut self,
+        attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Self {
+        self.attrs = attrs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Sets the monotonic duration measured by the app.
+    #[must_use]
+    pub fn with_duration_ns(mut self, duration_ns: Option<u64>) -> Self {
+        self.duration_ns = duration_ns;
+        self
+    }
+
+    /// Sets the span's outcome.
+    #[must_use]
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
 }
 
 /// One decoded ingest line: a span start or a span end (the halves apps send; a timed
@@ -456,7 +551,9 @@ impl IngestEvent {
 }
 
 /// A finished span: a start paired with its end, or a span that arrived complete (OTLP).
+/// Built with [`CompletedSpan::new`] (fields may be added).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CompletedSpan {
     /// The trace this span belongs to.
     pub trace_id: WireTraceId,
@@ -516,6 +613,68 @@ impl CompletedSpan {
     /// True for the all-zero id of a synthetic root.
     pub fn is_synthetic(&self) -> bool {
         self.span_id == SYNTHETIC_SPAN_ID
+    }
+}
+
+impl CompletedSpan {
+    /// A root span from `start` to `end` (an `end` before `start` is taken as `start`),
+    /// with its duration, no attributes, an unset status and `seq` 0.
+    pub fn new(
+        trace_id: WireTraceId,
+        span_id: SpanId,
+        name: impl Into<String>,
+        kind: WireKind,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Self {
+        let end = end.max(start);
+        Self {
+            trace_id,
+            span_id,
+            parent_id: None,
+            name: name.into(),
+            kind,
+            start,
+            end,
+            duration: end.duration_since(start).unwrap_or(Duration::ZERO),
+            attrs: BTreeMap::new(),
+            status: Status::default(),
+            seq: 0,
+        }
+    }
+
+    /// Sets the parent span (`None`: a root).
+    #[must_use]
+    pub fn with_parent(mut self, parent_id: Option<SpanId>) -> Self {
+        self.parent_id = parent_id;
+        self
+    }
+
+    /// Sets the attributes.
+    #[must_use]
+    pub fn with_attrs(
+        mut self,
+        attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+    ) -> Self {
+        self.attrs = attrs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        self
+    }
+
+    /// Sets the outcome.
+    #[must_use]
+    pub fn with_status(mut self, status: Status) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Sets the completion order number.
+    #[must_use]
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        self.seq = seq;
+        self
     }
 }
 
@@ -617,8 +776,10 @@ impl Drop for SpanNode {
     }
 }
 
-/// An assembled trace as emitted by the [`Assembler`](crate::assemble::Assembler).
+/// An assembled trace as emitted by the [`Assembler`](crate::assemble::Assembler). Built
+/// with [`Trace::new`] (fields may be added).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Trace {
     /// The trace id (at its received width).
     pub trace_id: WireTraceId,
@@ -631,6 +792,24 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// The first revision of a trace with this root; it is partial when the root is
+    /// synthetic.
+    pub fn new(trace_id: WireTraceId, root: SpanNode) -> Self {
+        Self {
+            trace_id,
+            revision: 1,
+            partial: root.is_synthetic(),
+            root,
+        }
+    }
+
+    /// Sets the revision (1 for the first emission).
+    #[must_use]
+    pub fn with_revision(mut self, revision: u32) -> Self {
+        self.revision = revision;
+        self
+    }
+
     /// Number of real (non-synthetic) spans in the tree.
     pub fn span_count(&self) -> usize {
         self.root.iter().filter(|(_, n)| !n.is_synthetic()).count()

@@ -14,7 +14,7 @@
 //! use tracewire_collector::emitter::Emitter;
 //! use tracewire_collector::otel::TracewireSpanExporter;
 //!
-//! let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path("/tmp/t.sock").build());
+//! let exporter = TracewireSpanExporter::new(Emitter::builder().with_socket_path("/tmp/t.sock").build());
 //! let provider = SdkTracerProvider::builder().with_simple_exporter(exporter).build();
 //! provider.tracer("app").in_span("work", |_cx| {});
 //! provider.shutdown().ok();

@@ -107,7 +107,7 @@ fn env_nonempty(name: &str) -> Option<OsString> {
 /// Where the runtime directory would be, from explicit `XDG_RUNTIME_DIR` and `TMPDIR`
 /// values (pure, for tests): `$XDG_RUNTIME_DIR/tracewire` if that is an absolute existing
 /// directory, else `${TMPDIR:-/tmp}/tracewire-<uid>`.
-pub fn runtime_dir_path_from(
+pub(crate) fn runtime_dir_path_from(
     xdg_runtime_dir: Option<OsString>,
     tmpdir: Option<OsString>,
 ) -> PathBuf {
@@ -122,13 +122,6 @@ pub fn runtime_dir_path_from(
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp"));
     tmp.join(format!("tracewire-{}", rustix::process::getuid().as_raw()))
-}
-
-/// `${TMPDIR:-/tmp}`, where go-trace puts its view sockets.
-pub fn tmp_dir() -> PathBuf {
-    env_nonempty("TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
 }
 
 /// The runtime directory path from the process environment, without creating it.
@@ -182,20 +175,10 @@ pub fn default_ingest_path() -> Result<PathBuf, BindError> {
     Ok(runtime_dir()?.join(DEFAULT_INGEST_NAME))
 }
 
-/// The default view socket of this process, `<runtime dir>/view-<pid>.sock`.
-pub fn default_view_path() -> Result<PathBuf, BindError> {
-    Ok(runtime_dir()?.join(format!("view-{}.sock", std::process::id())))
-}
-
-/// go-trace's discoverable view path for this process, `${TMPDIR:-/tmp}/go-trace-view-<pid>.sock`.
-pub fn go_trace_view_path() -> PathBuf {
-    tmp_dir().join(format!("go-trace-view-{}.sock", std::process::id()))
-}
-
 /// The explicitly configured ingest path: `explicit`, else `TRACEWIRE_SOCKET`, else
 /// `GOTRACE_SOCKET` (empty values count as unset); `None` when none is set. The
 /// `lookup` function reads a variable, so tests need not mutate the process environment.
-pub fn configured_socket_path_with(
+pub(crate) fn configured_socket_path_with(
     explicit: Option<&Path>,
     lookup: impl Fn(&str) -> Option<OsString>,
 ) -> Option<PathBuf> {
@@ -208,8 +191,9 @@ pub fn configured_socket_path_with(
         .map(PathBuf::from)
 }
 
-/// [`configured_socket_path_with`] on the process environment (the emitter's resolution:
-/// no default, so `None` means "disabled").
+/// The explicitly configured ingest path: `explicit`, else `TRACEWIRE_SOCKET`, else
+/// `GOTRACE_SOCKET` from the process environment (empty values count as unset). This is
+/// the emitter's resolution: no default, so `None` means "disabled".
 pub fn configured_socket_path(explicit: Option<&Path>) -> Option<PathBuf> {
     configured_socket_path_with(explicit, |name| std::env::var_os(name))
 }

@@ -34,6 +34,7 @@ impl<'a> Lookup<'a> {
 
     /// The same answer with a [`OneField`](Self::OneField) value turned into the text
     /// [`Extractor::get_all`] yields for it.
+    #[must_use]
     pub fn to_text(self) -> Self {
         match self {
             Self::OneField(bytes) => Self::One(field_text(bytes)),

@@ -21,6 +21,7 @@ pub mod header {
 
 /// A header that was present but rejected by the strict parsers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rejection {
     /// The lowercase header name.
     pub header: &'static str,
@@ -248,6 +249,7 @@ impl TraceContext {
 
     /// The context to send downstream from a span `span_id`: same trace, new parent id,
     /// tracestate, baggage and X-Ray fields unchanged. Without a trace, a plain copy.
+    #[must_use]
     pub fn child(&self, span_id: SpanId) -> Self {
         Self {
             traceparent: self.effective_traceparent().map(|tp| tp.child(span_id)),
@@ -261,6 +263,7 @@ impl TraceContext {
 
     /// [`child`](Self::child) with a new random span id (read it back with
     /// [`parent_id`](Self::parent_id)).
+    #[must_use]
     pub fn child_random(&self) -> Self {
         self.child(SpanId::random())
     }

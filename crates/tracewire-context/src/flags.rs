@@ -40,6 +40,7 @@ impl TraceFlags {
     }
 
     /// With the sampled bit set or cleared.
+    #[must_use]
     pub const fn with_sampled(self, sampled: bool) -> Self {
         if sampled {
             Self(self.0 | 0x01)
@@ -49,6 +50,7 @@ impl TraceFlags {
     }
 
     /// Only the bits that are propagated (sampled and random).
+    #[must_use]
     pub const fn propagated(self) -> Self {
         Self(self.0 & Self::KNOWN.0)
     }

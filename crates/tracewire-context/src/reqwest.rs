@@ -1,9 +1,9 @@
 //! Client side of HTTP propagation: put a trace context on an outgoing
 //! [`reqwest::RequestBuilder`].
 //!
-//! [`RequestBuilderExt::trace_context`] writes an explicit [`TraceContext`] (usually a
+//! [`RequestBuilderExt::with_trace_context`] writes an explicit [`TraceContext`] (usually a
 //! [`child`](TraceContext::child_random) of the incoming one);
-//! [`RequestBuilderExt::current_trace_context`] writes the *current* OpenTelemetry
+//! [`RequestBuilderExt::with_current_trace_context`] writes the *current* OpenTelemetry
 //! context (the active span and baggage), through the same strict formatters the
 //! crate's propagators use. Headers already set on the builder under the same names are
 //! replaced, never duplicated; headers that have nothing to carry are not written.
@@ -16,7 +16,7 @@
 //! let client = reqwest::Client::new();
 //! client
 //!     .post("http://127.0.0.1:8080/work")
-//!     .trace_context(&incoming.child_random())
+//!     .with_trace_context(&incoming.child_random())
 //!     .send()
 //!     .await?;
 //! # Ok(())
@@ -32,17 +32,17 @@ pub trait RequestBuilderExt: sealed::Sealed {
     /// Sets the headers of `context` (`traceparent`, `tracestate`, `baggage`,
     /// `X-Amzn-Trace-Id` — those that are present) on the request.
     #[must_use]
-    fn trace_context(self, context: &TraceContext) -> Self;
+    fn with_trace_context(self, context: &TraceContext) -> Self;
 
     /// Sets the headers describing the current OpenTelemetry context
     /// ([`opentelemetry::Context::current`]): its span becomes the parent of the
     /// remote side. Writes nothing when there is no valid span context or baggage.
     #[must_use]
-    fn current_trace_context(self) -> Self;
+    fn with_current_trace_context(self) -> Self;
 }
 
 impl RequestBuilderExt for reqwest::RequestBuilder {
-    fn trace_context(self, context: &TraceContext) -> Self {
+    fn with_trace_context(self, context: &TraceContext) -> Self {
         let mut headers = http::HeaderMap::new();
         context.inject(&mut headers);
         if headers.is_empty() {
@@ -52,9 +52,9 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
         self.headers(headers)
     }
 
-    fn current_trace_context(self) -> Self {
+    fn with_current_trace_context(self) -> Self {
         let current = crate::otel::trace_context(&opentelemetry::Context::current());
-        self.trace_context(&current)
+        self.with_trace_context(&current)
     }
 }
 

@@ -39,6 +39,7 @@ impl Traceparent {
 
     /// The context to send downstream: same trace, `parent_id` replaced, only the
     /// propagated flag bits kept.
+    #[must_use]
     pub const fn child(&self, parent_id: SpanId) -> Self {
         Self::new(self.trace_id, parent_id, self.flags.propagated())
     }

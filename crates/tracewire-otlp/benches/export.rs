@@ -58,9 +58,9 @@ fn export_throughput(c: &mut Criterion) {
             .build()
             .expect("exporter");
         BatchExporter::builder(exporter)
-            .max_queue_spans(QUEUE)
-            .max_batch_spans(BATCH)
-            .overflow(Overflow::DropNewest)
+            .with_max_queue_spans(QUEUE)
+            .with_max_batch_spans(BATCH)
+            .with_overflow(Overflow::DropNewest)
             .build()
             .expect("batch")
     });

@@ -50,12 +50,14 @@ impl Backoff {
     }
 
     /// Sets the growth factor per failure.
+    #[must_use]
     pub const fn with_multiplier(mut self, multiplier: f64) -> Self {
         self.multiplier = multiplier;
         self
     }
 
     /// Sets the jitter fraction.
+    #[must_use]
     pub const fn with_jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter;
         self

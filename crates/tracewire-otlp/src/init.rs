@@ -80,6 +80,7 @@ pub struct TracerGuard {
 
 impl TracerGuard {
     /// Sets the bound of flush + shutdown (default 5 s).
+    #[must_use = "dropping the returned guard shuts the tracer down"]
     pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -129,14 +130,14 @@ impl TracerInit {
 
     /// The OTLP settings made in code, the variable source and the precedence.
     #[must_use]
-    pub fn config(mut self, config: OtlpConfig) -> Self {
+    pub fn with_config(mut self, config: OtlpConfig) -> Self {
         self.config = config;
         self
     }
 
     /// The full traces URL set in code; `OTEL_EXPORTER_OTLP_*ENDPOINT` beat it.
     #[must_use]
-    pub fn endpoint(mut self, url: impl Into<String>) -> Self {
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
         self.config = self.config.with_endpoint(url);
         self
     }
@@ -144,7 +145,7 @@ impl TracerInit {
     /// Resource attributes set in code; they win over `OTEL_SERVICE_NAME` and
     /// `OTEL_RESOURCE_ATTRIBUTES` (as the resource specification asks).
     #[must_use]
-    pub fn attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
         self.attributes.extend(attributes);
         self
     }

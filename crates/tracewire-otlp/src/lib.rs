@@ -29,7 +29,7 @@
 //!     .with_endpoint("http://127.0.0.1:9/v1/traces") // nothing listens there
 //!     .with_retry(RetryPolicy::disabled())
 //!     .build()?;
-//! let batch = BatchExporter::builder(exporter).overflow(Overflow::Wait).build()?;
+//! let batch = BatchExporter::builder(exporter).with_overflow(Overflow::Wait).build()?;
 //!
 //! let span = Span::new(
 //!     TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c),
@@ -74,6 +74,15 @@ pub use config::{OtlpConfig, ResolvedConfig};
 pub use export::{ExportError, ExportOutcome, OtlpHttpExporter, Protocol, RetryPolicy};
 pub use resource::Resource;
 pub use span::{Attributes, KeyValue, Span, SpanEvent, SpanKind, Status, StatusCode, Value};
+
+/// Internals reached by the fuzz targets in `fuzz/` (feature `fuzzing`). Not a stable API:
+/// anything here may change or go away in any release.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    #[cfg(feature = "export")]
+    pub use crate::export::retry::parse_retry_after;
+}
 
 /// The README's examples, compiled as doctests.
 #[cfg(all(doctest, feature = "export"))]

@@ -48,12 +48,14 @@ impl Resource {
     }
 
     /// Sets one attribute; it beats any value from the environment.
+    #[must_use]
     pub fn with_attribute(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.attributes.insert(key, value);
         self
     }
 
     /// Sets several attributes; they beat values from the environment.
+    #[must_use]
     pub fn with_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
         self.attributes.extend(attrs);
         self

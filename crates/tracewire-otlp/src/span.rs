@@ -410,6 +410,7 @@ impl IntoIterator for Attributes {
 
 /// A timestamped event inside a span (e.g. `gen_ai.user.message`).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SpanEvent {
     /// Event name.
     pub name: String,
@@ -427,6 +428,13 @@ impl SpanEvent {
             time_unix_nano,
             attributes: Attributes::new(),
         }
+    }
+
+    /// Sets the event's attributes.
+    #[must_use]
+    pub fn with_attributes(mut self, attributes: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.attributes = attributes.into_iter().collect();
+        self
     }
 }
 

@@ -41,6 +41,7 @@ pub struct RecordedTime {
 /// Why a timestamp text could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid RFC 3339 timestamp {text:?}: {reason}")]
+#[non_exhaustive]
 pub struct RecordedTimeError {
     /// The offending text (truncated to 64 characters).
     pub text: String,

@@ -22,6 +22,7 @@ pub fn promptkit_resource() -> Resource {
 }
 
 /// `resource` with PromptKit's prompt-pack key `pack.id` set to `id`.
+#[must_use]
 pub fn with_pack_id(resource: Resource, id: impl Into<String>) -> Resource {
     resource.with_attribute("pack.id", id.into())
 }

@@ -39,12 +39,14 @@ impl Default for ReadOptions {
 
 impl ReadOptions {
     /// Options with strict mode on or off.
+    #[must_use]
     pub fn with_strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
     }
 
     /// Options with a different line-length limit.
+    #[must_use]
     pub fn with_max_line_bytes(mut self, max: usize) -> Self {
         self.max_line_bytes = max;
         self
@@ -92,6 +94,7 @@ pub enum MalformedReason {
 
 /// One malformed line, as remembered in [`ReadStats::first_malformed`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MalformedLine {
     /// 1-based line number.
     pub line: u64,

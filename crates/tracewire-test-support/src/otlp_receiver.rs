@@ -271,15 +271,13 @@ async fn handle(
         let mut st = lock(&state);
         let reply = st.script.pop_front().unwrap_or_else(|| st.default.clone());
         let label = match &reply {
-            Reply::Ok => "ok".to_owned(),
-            Reply::Status(c) => format!("status {c}"),
-            Reply::RetryAfter(c, v) => format!("status {c} retry-after {v}"),
-            Reply::Partial { rejected, .. } => format!("partial {rejected}"),
             Reply::Raw(c, _, b) if (200..300).contains(c) && b.contains("rejected") => {
                 "partial raw".to_owned()
             }
-            Reply::Raw(c, _, _) if (200..300).contains(c) => "ok".to_owned(),
-            Reply::Raw(c, _, _) => format!("status {c}"),
+            Reply::Ok | Reply::Raw(200..300, _, _) => "ok".to_owned(),
+            Reply::Status(c) | Reply::Raw(c, _, _) => format!("status {c}"),
+            Reply::RetryAfter(c, v) => format!("status {c} retry-after {v}"),
+            Reply::Partial { rejected, .. } => format!("partial {rejected}"),
             Reply::Hang => "hang".to_owned(),
         };
         let record = Recorded {

@@ -113,14 +113,14 @@ impl Variant {
 
     fn options(self, providers: &EndProviders) -> Options {
         match self {
-            Variant::Raw | Variant::SpanFloor => Options::default().enabled(false),
-            Variant::Noop(f) => Options::default().format(f),
+            Variant::Raw | Variant::SpanFloor => Options::default().with_enabled(false),
+            Variant::Noop(f) => Options::default().with_format(f),
             Variant::Sdk(f) => Options::default()
-                .format(f)
-                .tracer_provider(providers.simple.clone()),
+                .with_format(f)
+                .with_tracer_provider(providers.simple.clone()),
             Variant::SdkBatch(f) => Options::default()
-                .format(f)
-                .tracer_provider(providers.batch.clone()),
+                .with_format(f)
+                .with_tracer_provider(providers.batch.clone()),
         }
     }
 }

@@ -126,7 +126,7 @@ where
 }
 
 /// Wraps an already-upgraded stream (like Go's `NewConn`). The envelope is on under
-/// `Negotiation::Off`; otherwise only if `options.negotiated_subprotocol(..)` names an
+/// `Negotiation::Off`; otherwise only if `options.with_negotiated_subprotocol(..)` names an
 /// otel-ws token (`wrap` cannot see the handshake and never forces the envelope).
 pub fn wrap<S>(stream: WebSocketStream<S>, options: Options) -> TracedWebSocket<S>
 where
@@ -334,7 +334,7 @@ fn implicit_init(options: &Options) {
     if options.implicit_init && options.tracer_provider.is_none() && options.enabled {
         WARNED.call_once(|| {
             tracing::warn!(
-                "tracewire-ws: Options::implicit_init(true) needs the `otlp` feature; no tracer was set up"
+                "tracewire-ws: Options::with_implicit_init(true) needs the `otlp` feature; no tracer was set up"
             );
         });
     }

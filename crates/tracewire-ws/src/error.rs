@@ -23,7 +23,7 @@ pub enum Error {
         /// The configured limit.
         max: usize,
     },
-    /// An envelope (encoded or received) exceeded `Options::max_envelope_size`.
+    /// An envelope (encoded or received) exceeded `Options::with_max_envelope_size`.
     #[error("envelope of {size} bytes exceeds {max}")]
     EnvelopeTooLarge {
         /// Size of the envelope in bytes.

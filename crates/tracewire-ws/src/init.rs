@@ -1,6 +1,6 @@
 //! Global set-up (feature `otlp`, `docs/websocket.md#global-set-up`): `init_tracer` and
 //! friends live in tracewire-otlp and are re-exported here; this module keeps
-//! `Options::implicit_init`'s once-per-process set-up.
+//! `Options::with_implicit_init`'s once-per-process set-up.
 
 use std::sync::{Mutex, Once};
 

@@ -12,7 +12,7 @@
 //! arrives with exactly the sender's bytes and opcode, in every [`Format`].
 //!
 //! Nothing here touches the OpenTelemetry globals unless you call `init_tracer` (feature
-//! `otlp`): connections use [`Options::tracer_provider`] or the global provider, and the
+//! `otlp`): connections use [`Options::with_tracer_provider`] or the global provider, and the
 //! strict W3C + Baggage propagator of `tracewire-context`.
 //!
 //! ```
@@ -54,7 +54,7 @@
 //!   wrapper alone: no exporter, no HTTP client.
 //! - `native-tls`, `rustls-tls-native-roots`, `rustls-tls-webpki-roots`: TLS for `wss://`.
 //! - `otlp` (opt-in): `init_tracer` / `TracerInit` / `shutdown_tracer` and
-//!   `Options::implicit_init`, re-exported from tracewire-otlp: OTLP/HTTP (protobuf or
+//!   `Options::with_implicit_init`, re-exported from tracewire-otlp: OTLP/HTTP (protobuf or
 //!   JSON, gzip), sampler, batch processor and propagators from the `OTEL_*` variables
 //!   (`docs/configuration.md`).
 //! - `grpc`: OTLP/gRPC for `init_tracer` (pulls tonic through opentelemetry-otlp).

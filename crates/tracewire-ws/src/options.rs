@@ -119,7 +119,8 @@ impl Options {
 
     /// Use this provider for the connection's spans instead of the global one; it is never
     /// installed globally.
-    pub fn tracer_provider<P, T, S>(mut self, provider: P) -> Self
+    #[must_use]
+    pub fn with_tracer_provider<P, T, S>(mut self, provider: P) -> Self
     where
         S: Span + Send + Sync + 'static,
         T: Tracer<Span = S> + Send + Sync + 'static,
@@ -130,7 +131,8 @@ impl Options {
     }
 
     /// Inject and extract with `propagator` instead of the strict W3C + Baggage default.
-    pub fn propagator<P>(mut self, propagator: P) -> Self
+    #[must_use]
+    pub fn with_propagator<P>(mut self, propagator: P) -> Self
     where
         P: TextMapPropagator + Send + Sync + 'static,
     {
@@ -139,46 +141,53 @@ impl Options {
     }
 
     /// Use the OpenTelemetry global propagator, read on every message.
-    pub fn global_propagator(mut self) -> Self {
+    #[must_use]
+    pub fn with_global_propagator(mut self) -> Self {
         self.propagator = PropagatorChoice::Global;
         self
     }
 
     /// The envelope format written (unset: Seed, or OtelWs when otel-ws was negotiated).
-    pub fn format(mut self, format: Format) -> Self {
+    #[must_use]
+    pub fn with_format(mut self, format: Format) -> Self {
         self.format = Some(format);
         self
     }
 
     /// How receive spans relate to the sender (default `ParentAndLink`).
-    pub fn span_policy(mut self, policy: SpanPolicy) -> Self {
+    #[must_use]
+    pub fn with_span_policy(mut self, policy: SpanPolicy) -> Self {
         self.span_policy = policy;
         self
     }
 
     /// `false` behaves exactly as raw tokio-tungstenite: no envelope, spans, tokens or
     /// handshake headers.
-    pub fn enabled(mut self, enabled: bool) -> Self {
+    #[must_use]
+    pub fn with_enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
         self
     }
 
     /// Bound of encoded and received envelopes (default 64 MiB); keep it at most the
     /// peer's `max_message_size`.
-    pub fn max_envelope_size(mut self, max: usize) -> Self {
+    #[must_use]
+    pub fn with_max_envelope_size(mut self, max: usize) -> Self {
         self.max_envelope_size = max;
         self
     }
 
     /// Subprotocol negotiation mode (default `Off`; see
     /// [docs/wire-formats.md#subprotocol-negotiation](https://github.com/tracewire/tracewire/blob/main/docs/wire-formats.md#subprotocol-negotiation)).
-    pub fn negotiation(mut self, negotiation: Negotiation) -> Self {
+    #[must_use]
+    pub fn with_negotiation(mut self, negotiation: Negotiation) -> Self {
         self.negotiation = negotiation;
         self
     }
 
     /// Application subprotocols offered (client) or supported (server), in preference order.
-    pub fn subprotocols<I, P>(mut self, protocols: I) -> Self
+    #[must_use]
+    pub fn with_subprotocols<I, P>(mut self, protocols: I) -> Self
     where
         I: IntoIterator<Item = P>,
         P: Into<String>,
@@ -188,48 +197,55 @@ impl Options {
     }
 
     /// For [`crate::wrap`] only: the subprotocol the handshake settled on.
-    pub fn negotiated_subprotocol(mut self, protocol: Option<String>) -> Self {
+    #[must_use]
+    pub fn with_negotiated_subprotocol(mut self, protocol: Option<String>) -> Self {
         self.negotiated_subprotocol = protocol;
         self
     }
 
     /// Reconnect once without `Sec-WebSocket-Protocol` when a server ignores a bare
     /// `otel-ws` offer (default `true`).
-    pub fn retry_without_subprotocols(mut self, retry: bool) -> Self {
+    #[must_use]
+    pub fn with_retry_without_subprotocols(mut self, retry: bool) -> Self {
         self.retry_without_subprotocols = retry;
         self
     }
 
     /// Put trace headers on the upgrade request (client) and read them (server); default
     /// `true`.
-    pub fn handshake_propagation(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_handshake_propagation(mut self, on: bool) -> Self {
         self.handshake_propagation = on;
         self
     }
 
     /// Record receive spans for messages without an envelope (default `true`).
-    pub fn trace_passthrough(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_trace_passthrough(mut self, on: bool) -> Self {
         self.trace_passthrough = on;
         self
     }
 
     /// Send Close 1009 before reporting a peer message over `max_message_size`
     /// (default `true`).
-    pub fn close_on_capacity(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_close_on_capacity(mut self, on: bool) -> Self {
         self.close_on_capacity = on;
         self
     }
 
     /// tungstenite's configuration, passed through.
-    pub fn websocket_config(mut self, config: WebSocketConfig) -> Self {
+    #[must_use]
+    pub fn with_websocket_config(mut self, config: WebSocketConfig) -> Self {
         self.websocket_config = Some(config);
         self
     }
 
     /// Let the first connection call `init_tracer()` (the `OTEL_*` configuration) when
-    /// no `tracer_provider` is set (default `false`). Needs the `otlp` feature; without it
+    /// no `with_tracer_provider` is set (default `false`). Needs the `otlp` feature; without it
     /// the first such connection logs a warning that nothing was set up.
-    pub fn implicit_init(mut self, on: bool) -> Self {
+    #[must_use]
+    pub fn with_implicit_init(mut self, on: bool) -> Self {
         self.implicit_init = on;
         self
     }

@@ -14,7 +14,7 @@
 //! use tracewire_collector::emitter::Emitter;
 //! use tracewire_collector::model::WireKind;
 //!
-//! let emitter = Emitter::builder().socket_path("/tmp/tracewire-demo.sock").build();
+//! let emitter = Emitter::builder().with_socket_path("/tmp/tracewire-demo.sock").build();
 //! let root = emitter.enter("GET /users", WireKind::Http, None);
 //! let child = emitter.enter("SQL Query", WireKind::Sql, Some(&root.ids()));
 //! child.end([("query", "SELECT 1")], None);
@@ -132,37 +132,43 @@ impl Default for EmitterBuilder {
 impl EmitterBuilder {
     /// The collector's ingest socket. Without it, `TRACEWIRE_SOCKET` then `GOTRACE_SOCKET`
     /// are used; with none of them the emitter is a disabled no-op.
-    pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
+    #[must_use]
+    pub fn with_socket_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.socket_path = Some(path.into());
         self
     }
 
     /// Queue capacity in lines (default 8192).
-    pub fn queue_capacity(mut self, lines: usize) -> Self {
+    #[must_use]
+    pub fn with_queue_capacity(mut self, lines: usize) -> Self {
         self.queue_capacity = Some(lines);
         self
     }
 
     /// What to drop when the queue is full (default [`DropPolicy::DropOldest`]).
-    pub fn drop_policy(mut self, policy: DropPolicy) -> Self {
+    #[must_use]
+    pub fn with_drop_policy(mut self, policy: DropPolicy) -> Self {
         self.drop_policy = policy;
         self
     }
 
     /// Reconnect backoff (default [`DEFAULT_BACKOFF`]: 50 ms doubling to 5 s, jitter 0.5).
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
+    #[must_use]
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
         self
     }
 
     /// Deadline of one socket write (default 1 s); a timed-out write counts as failed.
-    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+    #[must_use]
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = Some(timeout);
         self
     }
 
     /// Width of generated trace ids (default [`IdWidth::W3c`]).
-    pub fn id_width(mut self, width: IdWidth) -> Self {
+    #[must_use]
+    pub fn with_id_width(mut self, width: IdWidth) -> Self {
         self.id_width = width;
         self
     }

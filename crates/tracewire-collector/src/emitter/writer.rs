@@ -139,9 +139,7 @@ fn connect(config: &WriterConfig) -> io::Result<UnixStream> {
 fn peer_closed(stream: &UnixStream) -> bool {
     let mut buf = [0u8; 1];
     match rustix::net::recv(stream, &mut buf[..], RecvFlags::DONTWAIT | RecvFlags::PEEK) {
-        Ok((0, _)) => true,
-        Ok(_) => false,
-        Err(rustix::io::Errno::AGAIN) => false,
-        Err(_) => true,
+        Ok((n, _)) => n == 0,
+        Err(e) => e != rustix::io::Errno::AGAIN,
     }
 }

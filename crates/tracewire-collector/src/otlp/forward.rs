@@ -54,12 +54,11 @@ pub fn traces_url(url: &str) -> String {
 /// rest 1:1.
 pub(crate) fn otlp_kind(kind: WireKind) -> OtlpKind {
     match kind {
-        WireKind::Function | WireKind::Internal => OtlpKind::Internal,
+        WireKind::Function | WireKind::Internal | WireKind::Other(_) => OtlpKind::Internal,
         WireKind::Http | WireKind::Server => OtlpKind::Server,
         WireKind::Sql | WireKind::Client => OtlpKind::Client,
         WireKind::Producer => OtlpKind::Producer,
         WireKind::Consumer => OtlpKind::Consumer,
-        _ => OtlpKind::Internal,
     }
 }
 
@@ -131,7 +130,7 @@ impl Exporters {
         };
         match BatchExporter::builder(exporter)
             .with_settings(batch)
-            .without_default_handler()
+            .with_default_handler(false)
             .build()
         {
             Ok(b) => Some(b),

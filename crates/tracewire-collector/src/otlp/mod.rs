@@ -7,9 +7,9 @@
 //! use tracewire_collector::server::Collector;
 //!
 //! let bound = Collector::builder()
-//!     .socket_path("/tmp/tracewire-demo.sock")
-//!     .otlp_http("127.0.0.1:4318".parse()?)
-//!     .forward("http://otel-collector:4318", "my-service")
+//!     .with_socket_path("/tmp/tracewire-demo.sock")
+//!     .with_otlp_http("127.0.0.1:4318".parse()?)
+//!     .with_forward("http://otel-collector:4318", "my-service")
 //!     .bind()
 //!     .await?;
 //! bound.serve(async { let _ = tokio::signal::ctrl_c().await; }).await?;
@@ -18,7 +18,7 @@
 
 mod convert;
 mod forward;
-mod parse;
+pub(crate) mod parse;
 mod receiver;
 
 use std::net::{IpAddr, SocketAddr};
@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use forward::traces_url;
-pub use parse::{parse_export_request, ParsedRequest};
 pub use receiver::MAX_BODY_BYTES;
 pub use tracewire_otlp::proto::{DecodeError, Encoding};
 
@@ -53,7 +52,8 @@ pub(crate) struct OtlpConfig {
 impl CollectorBuilder {
     /// Runs the OTLP/HTTP receiver on `addr` (`127.0.0.1:4318` is the usual one). There is
     /// no authentication: prefer loopback addresses.
-    pub fn otlp_http(mut self, addr: SocketAddr) -> Self {
+    #[must_use]
+    pub fn with_otlp_http(mut self, addr: SocketAddr) -> Self {
         self.otlp.http_addr = Some(addr);
         self
     }
@@ -64,9 +64,9 @@ impl CollectorBuilder {
     /// `OTEL_EXPORTER_OTLP_*ENDPOINT`; the other settings come from the `OTEL_*`
     /// variables.
     #[must_use]
-    pub fn forward(self, url: impl Into<String>, service_name: impl Into<String>) -> Self {
+    pub fn with_forward(self, url: impl Into<String>, service_name: impl Into<String>) -> Self {
         let url = forward::traces_url(&url.into());
-        self.forward_with(
+        self.with_forward_config(
             OtelConfig::new()
                 .with_endpoint(url)
                 .with_precedence(Precedence::CodeFirst),
@@ -79,7 +79,11 @@ impl CollectorBuilder {
     /// `service_name`. With `OTEL_SDK_DISABLED=true` the forwarder is not started (a
     /// warning is logged).
     #[must_use]
-    pub fn forward_with(mut self, config: OtelConfig, service_name: impl Into<String>) -> Self {
+    pub fn with_forward_config(
+        mut self,
+        config: OtelConfig,
+        service_name: impl Into<String>,
+    ) -> Self {
         self.otlp.forward = Some(ForwardConfig {
             config,
             resolved: None,
@@ -89,9 +93,9 @@ impl CollectorBuilder {
     }
 
     /// Forwards with settings already resolved (the CLI resolves to print the warnings
-    /// first); see [`forward_with`](Self::forward_with).
+    /// first); see [`with_forward_config`](Self::with_forward_config).
     #[must_use]
-    pub fn forward_resolved(
+    pub fn with_forward_resolved(
         mut self,
         resolved: ResolvedConfig,
         service_name: impl Into<String>,

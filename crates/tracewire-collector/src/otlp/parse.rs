@@ -1,5 +1,5 @@
-//! Parsing one OTLP/HTTP export request body into completed spans (the receiver's parser,
-//! public so it can be fuzzed and reused). Decoding and the OTLP mapping are
+//! Parsing one OTLP/HTTP export request body into completed spans (the receiver's parser;
+//! the fuzz targets reach it through `__fuzz`, feature `fuzzing`). Decoding and the OTLP mapping are
 //! `tracewire-otlp`'s; this adds the collector's view of a span.
 
 use tracewire_otlp::proto::{decode_request, spans_from_request, DecodeError, Encoding};
@@ -12,6 +12,7 @@ use crate::model::CompletedSpan;
 /// resource into attrs) and how many were rejected.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 pub struct ParsedRequest {
     /// Valid spans.
     pub spans: Vec<CompletedSpan>,
@@ -23,6 +24,7 @@ pub struct ParsedRequest {
 
 /// Decodes a (possibly gzip-compressed) OTLP/HTTP traces body of at most
 /// [`MAX_BODY_BYTES`] once decompressed. Never panics.
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 pub fn parse_export_request(
     encoding: Encoding,
     body: &[u8],

@@ -198,33 +198,38 @@ impl Collector {
 impl CollectorBuilder {
     /// The ingest socket. Default: `TRACEWIRE_SOCKET`, else `GOTRACE_SOCKET`, else
     /// `<runtime dir>/ingest.sock`.
-    pub fn socket_path(mut self, path: impl Into<PathBuf>) -> Self {
+    #[must_use]
+    pub fn with_socket_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.socket_path = Some(path.into());
         self
     }
 
     /// The view socket; `None` (the default) runs no view server. The CLI passes
-    /// [`paths::default_view_path`].
-    pub fn view_socket_path(mut self, path: Option<PathBuf>) -> Self {
+    /// `<runtime dir>/view-<pid>.sock`.
+    #[must_use]
+    pub fn with_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
         self.view_socket_path = path;
         self
     }
 
     /// A second path for the same view server (the CLI's `--go-trace-view` binds
     /// `${TMPDIR:-/tmp}/go-trace-view-<pid>.sock` so go-trace's viewer discovers it).
-    pub fn extra_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
+    #[must_use]
+    pub fn with_extra_view_socket_path(mut self, path: Option<PathBuf>) -> Self {
         self.extra_view_socket_path = path;
         self
     }
 
     /// Bounds, timers and queue sizes.
-    pub fn limits(mut self, limits: Limits) -> Self {
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
     }
 
     /// Appends every completed span as a view line to this file (0600, `O_APPEND`).
-    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+    #[must_use]
+    pub fn with_journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal = Some(path.into());
         self
     }

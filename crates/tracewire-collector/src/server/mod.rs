@@ -6,7 +6,7 @@
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use tracewire_collector::server::Collector;
 //!
-//! let bound = Collector::builder().socket_path("/tmp/tracewire-demo.sock").bind().await?;
+//! let bound = Collector::builder().with_socket_path("/tmp/tracewire-demo.sock").bind().await?;
 //! let collector = bound.handle();
 //! let mut traces = collector.subscribe_traces();
 //! let server = tokio::spawn(bound.serve(async { let _ = tokio::signal::ctrl_c().await; }));

@@ -102,7 +102,8 @@ impl ViewClient {
     }
 
     /// Longest accepted line (default 1 MiB); longer ones are skipped as `oversize`.
-    pub fn max_line_bytes(mut self, n: usize) -> Self {
+    #[must_use]
+    pub fn with_max_line_bytes(mut self, n: usize) -> Self {
         self.max_line_bytes = n;
         self
     }

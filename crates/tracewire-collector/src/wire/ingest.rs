@@ -304,9 +304,8 @@ impl<'de> Visitor<'de> for LineVisitor {
                 Key::Time => set_once(&mut raw.time, map.next_value_seed(StrSeed)?)?,
                 Key::Attrs => set_once(&mut raw.attrs, map.next_value_seed(Attrs)?)?,
                 Key::DurationNs => {
-                    let v = match map.next_value::<Scalar<'de>>()? {
-                        Scalar::U64(v) => v,
-                        _ => return Err(de::Error::custom("duration_ns must be a u64")),
+                    let Scalar::U64(v) = map.next_value::<Scalar<'de>>()? else {
+                        return Err(de::Error::custom("duration_ns must be a u64"));
                     };
                     set_once(&mut raw.duration_ns, v)?;
                 }

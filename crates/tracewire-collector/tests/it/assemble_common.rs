@@ -1,13 +1,11 @@
 //! Shared helpers for the assembler tests (included with `#[path]`, not a test itself).
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tracewire_collector::assemble::{Assembler, Output};
 use tracewire_collector::model::{
-    CompletedSpan, IngestEvent, SpanEnd, SpanId, SpanStart, Status, Timestamp, Trace, WireKind,
-    WireTraceId,
+    CompletedSpan, IngestEvent, SpanEnd, SpanId, SpanStart, Timestamp, Trace, WireKind, WireTraceId,
 };
 
 /// Wall-clock origin of the tests (2025-06-01T01:00:00Z) in ns.
@@ -25,28 +23,25 @@ pub fn wall(ms_offset: i64) -> Timestamp {
 
 /// A start event of span `span` in short trace `trace`.
 pub fn start(trace: u64, span: u64, parent: Option<u64>, name: &str, at_ms: i64) -> IngestEvent {
-    IngestEvent::Start(SpanStart {
-        trace_id: WireTraceId::Short(trace),
-        span_id: SpanId::from_u64(span),
-        parent_id: parent.map(SpanId::from_u64),
-        name: name.to_owned(),
-        kind: WireKind::Function,
-        time: wall(at_ms),
-        attrs: BTreeMap::new(),
-    })
+    IngestEvent::Start(
+        SpanStart::new(
+            WireTraceId::Short(trace),
+            SpanId::from_u64(span),
+            name,
+            WireKind::Function,
+            wall(at_ms),
+        )
+        .with_parent(parent.map(SpanId::from_u64)),
+    )
 }
 
 /// An end event (wall time only, unset status).
 pub fn end(trace: u64, span: u64, at_ms: i64) -> IngestEvent {
-    IngestEvent::End(SpanEnd {
-        trace_id: WireTraceId::Short(trace),
-        span_id: SpanId::from_u64(span),
-        name: String::new(),
-        time: wall(at_ms),
-        attrs: BTreeMap::new(),
-        duration_ns: None,
-        status: Status::default(),
-    })
+    IngestEvent::End(SpanEnd::new(
+        WireTraceId::Short(trace),
+        SpanId::from_u64(span),
+        wall(at_ms),
+    ))
 }
 
 /// Drains outputs into (flat spans, trees).

@@ -114,19 +114,16 @@ proptest! {
                     prop_assert_eq!(asm.stats().ends, before.ends + 1);
                 }
                 Op::Completed { trace, span, parent } => {
-                    asm.push_completed(CompletedSpan {
-                        trace_id: WireTraceId::Short(trace),
-                        span_id: SpanId::from_u64(1000 + span),
-                        parent_id: parent.map(SpanId::from_u64),
-                        name: "otlp".into(),
-                        kind: WireKind::Server,
-                        start: wall(0),
-                        end: wall(1),
-                        duration: Duration::from_millis(1),
-                        attrs: Default::default(),
-                        status: Default::default(),
-                        seq: 0,
-                    }, now);
+                    let span = CompletedSpan::new(
+                        WireTraceId::Short(trace),
+                        SpanId::from_u64(1000 + span),
+                        "otlp",
+                        WireKind::Server,
+                        wall(0),
+                        wall(1),
+                    )
+                    .with_parent(parent.map(SpanId::from_u64));
+                    asm.push_completed(span, now);
                     prop_assert_eq!(asm.stats().completed_ingested, before.completed_ingested + 1);
                 }
                 Op::Advance(ms_step) => now += Duration::from_millis(ms_step),

@@ -8,30 +8,30 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 use tracewire_collector::emitter::{Backoff, DropPolicy, Emitter, FlushError};
-use tracewire_collector::{IngestEvent, SpanEnd, SpanId, Status, Timestamp, WireTraceId};
+use tracewire_collector::{IngestEvent, SpanEnd, SpanId, Timestamp, WireTraceId};
 
 fn end(i: u64, attr_len: usize) -> IngestEvent {
     let mut attrs = BTreeMap::new();
     if attr_len > 0 {
         attrs.insert("big".to_string(), "x".repeat(attr_len));
     }
-    IngestEvent::End(SpanEnd {
-        trace_id: WireTraceId::Short(i + 1),
-        span_id: SpanId::from_u64(i + 1),
-        name: String::new(),
-        time: Timestamp::from_unix_nanos(0),
-        attrs,
-        duration_ns: Some(5),
-        status: Status::default(),
-    })
+    IngestEvent::End(
+        SpanEnd::new(
+            WireTraceId::Short(i + 1),
+            SpanId::from_u64(i + 1),
+            Timestamp::from_unix_nanos(0),
+        )
+        .with_attrs(attrs)
+        .with_duration_ns(Some(5)),
+    )
 }
 
 fn emitter(dir: &std::path::Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
-        .socket_path(dir.join("nobody.sock"))
-        .queue_capacity(cap)
-        .drop_policy(drop_policy)
-        .backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
+        .with_socket_path(dir.join("nobody.sock"))
+        .with_queue_capacity(cap)
+        .with_drop_policy(drop_policy)
+        .with_backoff(Backoff::new(Duration::from_secs(5), Duration::from_secs(5)))
         .build()
 }
 

@@ -3,7 +3,6 @@
 //! for both policies; a late `flush` returns `Timeout`.
 #![cfg(feature = "emitter")]
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -20,15 +19,13 @@ fn fast_backoff() -> Backoff {
 }
 
 fn start_event(i: u64) -> IngestEvent {
-    IngestEvent::Start(SpanStart {
-        trace_id: WireTraceId::Short(i + 1),
-        span_id: SpanId::from_u64(i + 1),
-        parent_id: None,
-        name: format!("op{i}"),
-        kind: WireKind::Function,
-        time: Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
-        attrs: BTreeMap::new(),
-    })
+    IngestEvent::Start(SpanStart::new(
+        WireTraceId::Short(i + 1),
+        SpanId::from_u64(i + 1),
+        format!("op{i}"),
+        WireKind::Function,
+        Timestamp::from_unix_nanos(1_700_000_000_000_000_000),
+    ))
 }
 
 /// Accepts one connection and reads `n` lines (bounded by time); returns the span names.
@@ -54,10 +51,10 @@ fn read_names(listener: &UnixListener, n: usize) -> Vec<String> {
 
 fn emitter(path: &Path, cap: usize, drop_policy: DropPolicy) -> Emitter {
     Emitter::builder()
-        .socket_path(path)
-        .queue_capacity(cap)
-        .drop_policy(drop_policy)
-        .backoff(fast_backoff())
+        .with_socket_path(path)
+        .with_queue_capacity(cap)
+        .with_drop_policy(drop_policy)
+        .with_backoff(fast_backoff())
         .build()
 }
 

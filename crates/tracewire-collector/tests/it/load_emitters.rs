@@ -59,8 +59,8 @@ async fn load_many_emitters_and_a_stalled_viewer_lose_no_completed_span() {
                     // A generous write deadline: on 2 shared cores a debug-build collector
                     // can stall a writer for over the default 1 s (counted as write_failed).
                     let em = Emitter::builder()
-                        .socket_path(&path)
-                        .write_timeout(Duration::from_secs(60))
+                        .with_socket_path(&path)
+                        .with_write_timeout(Duration::from_secs(60))
                         .build();
                     // Traces of 10 spans: a root and 9 children; flush every 50 traces so
                     // the emitter's own queue never overflows (this test is about the collector).

@@ -14,6 +14,9 @@ mod otel_exporter;
 mod otlp_parse_props;
 mod otlp_receiver;
 mod paths_bind;
+// Needs the internal resolution functions (`__fuzz`, feature `fuzzing`; CI tests with
+// `--all-features`).
+#[cfg(feature = "fuzzing")]
 mod paths_resolution;
 mod render_tree;
 mod server_subscriptions;

@@ -46,8 +46,8 @@ impl BackgroundCollector {
                 let mut limits = Limits::default();
                 limits.grace = Duration::from_millis(20);
                 let bound = Collector::builder()
-                    .socket_path(&p)
-                    .limits(limits)
+                    .with_socket_path(&p)
+                    .with_limits(limits)
                     .bind()
                     .await
                     .unwrap();
@@ -160,7 +160,7 @@ fn resource() -> Resource {
 #[test]
 fn simple_span_processor_without_tokio_delivers_ids_kinds_status() {
     let c = BackgroundCollector::start();
-    let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&c.path).build());
+    let exporter = TracewireSpanExporter::new(Emitter::builder().with_socket_path(&c.path).build());
     let provider = SdkTracerProvider::builder()
         .with_resource(resource())
         .with_simple_exporter(exporter)
@@ -174,7 +174,7 @@ fn simple_span_processor_without_tokio_delivers_ids_kinds_status() {
 #[test]
 fn thread_based_batch_span_processor_delivers_ids_kinds_status() {
     let c = BackgroundCollector::start();
-    let exporter = TracewireSpanExporter::new(Emitter::builder().socket_path(&c.path).build());
+    let exporter = TracewireSpanExporter::new(Emitter::builder().with_socket_path(&c.path).build());
     let provider = SdkTracerProvider::builder()
         .with_resource(resource())
         .with_batch_exporter(exporter)
@@ -189,7 +189,7 @@ fn failed_final_flush_makes_shutdown_err() {
     let dir = tempfile::tempdir().unwrap();
     let exporter = TracewireSpanExporter::new(
         Emitter::builder()
-            .socket_path(dir.path().join("none.sock"))
+            .with_socket_path(dir.path().join("none.sock"))
             .build(),
     );
     let provider = SdkTracerProvider::builder()
@@ -204,7 +204,7 @@ fn failed_final_flush_makes_shutdown_err() {
     // With nothing queued, shutdown succeeds even without a collector.
     let idle = TracewireSpanExporter::new(
         Emitter::builder()
-            .socket_path(dir.path().join("none.sock"))
+            .with_socket_path(dir.path().join("none.sock"))
             .build(),
     );
     assert!(idle

@@ -1,7 +1,7 @@
 //! Property tests of the OTLP receiver's parser: every span of a request is either accepted
 //! (ids, times, kind, status and service.name preserved) or counted as rejected; protobuf and
 //! JSON encodings of the same request parse to the same spans; arbitrary bytes never panic.
-#![cfg(feature = "otlp")]
+#![cfg(all(feature = "otlp", feature = "fuzzing"))]
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -9,7 +9,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use proptest::prelude::*;
 use prost::Message;
-use tracewire_collector::otlp::{parse_export_request, Encoding};
+use tracewire_collector::__fuzz::parse_export_request;
+use tracewire_collector::otlp::Encoding;
 use tracewire_collector::WireTraceId;
 
 fn span_strategy() -> impl Strategy<Value = Span> {

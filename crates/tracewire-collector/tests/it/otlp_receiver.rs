@@ -38,11 +38,11 @@ async fn start(forward: Option<String>) -> Otlp {
     let mut limits = Limits::default();
     limits.grace = Duration::from_millis(20);
     let mut b = Collector::builder()
-        .socket_path(&ingest)
-        .limits(limits)
-        .otlp_http("127.0.0.1:0".parse().unwrap());
+        .with_socket_path(&ingest)
+        .with_limits(limits)
+        .with_otlp_http("127.0.0.1:0".parse().unwrap());
     if let Some(url) = forward {
-        b = b.forward(url, "fallback-service");
+        b = b.with_forward(url, "fallback-service");
     }
     let bound = b.bind().await.unwrap();
     let addr = bound.otlp_http_addr().unwrap();
@@ -333,9 +333,9 @@ async fn a_forward_url_pointing_at_our_own_receiver_is_refused() {
         .port();
     let dir = tempfile::tempdir().unwrap();
     let err = Collector::builder()
-        .socket_path(dir.path().join("in.sock"))
-        .otlp_http(format!("127.0.0.1:{port}").parse().unwrap())
-        .forward(format!("http://localhost:{port}"), "x")
+        .with_socket_path(dir.path().join("in.sock"))
+        .with_otlp_http(format!("127.0.0.1:{port}").parse().unwrap())
+        .with_forward(format!("http://localhost:{port}"), "x")
         .bind()
         .await
         .expect_err("loop refused");

@@ -18,7 +18,7 @@ async fn bind_refuses_a_live_socket_and_leaves_it_alone() {
     let r = crate::common::start(Limits::default(), false).await;
     let ino = std::fs::metadata(&r.ingest).unwrap().ino();
     let err = Collector::builder()
-        .socket_path(&r.ingest)
+        .with_socket_path(&r.ingest)
         .bind()
         .await
         .expect_err("in use");
@@ -46,7 +46,7 @@ async fn bind_refuses_a_regular_file_and_keeps_it() {
     let p = dir.path().join("file.sock");
     std::fs::write(&p, b"precious").unwrap();
     let err = Collector::builder()
-        .socket_path(&p)
+        .with_socket_path(&p)
         .bind()
         .await
         .expect_err("not a socket");
@@ -61,7 +61,7 @@ async fn a_stale_socket_is_replaced_and_the_new_one_is_0600() {
     drop(std::os::unix::net::UnixListener::bind(&p).unwrap());
     assert_eq!(probe_socket(&p).unwrap(), SocketProbe::Stale);
     let bound = Collector::builder()
-        .socket_path(&p)
+        .with_socket_path(&p)
         .bind()
         .await
         .expect("stale replaced");
@@ -77,7 +77,7 @@ async fn a_long_path_is_rejected_before_any_filesystem_change() {
     let sub = dir.path().join("not-created");
     let long = sub.join("x".repeat(200));
     let err = Collector::builder()
-        .socket_path(&long)
+        .with_socket_path(&long)
         .bind()
         .await
         .expect_err("too long");
@@ -100,8 +100,8 @@ async fn a_long_path_is_rejected_before_any_filesystem_change() {
     // A long view path is refused before the (valid) ingest socket is created.
     let ingest = dir.path().join("ok.sock");
     let err = Collector::builder()
-        .socket_path(&ingest)
-        .view_socket_path(Some(long.clone()))
+        .with_socket_path(&ingest)
+        .with_view_socket_path(Some(long.clone()))
         .bind()
         .await
         .expect_err("view too long");

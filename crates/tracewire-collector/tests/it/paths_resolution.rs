@@ -5,9 +5,8 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use tracewire_collector::paths::{
-    configured_socket_path_with, resolve_socket_path, runtime_dir_path_from,
-};
+use tracewire_collector::__fuzz::{configured_socket_path_with, runtime_dir_path_from};
+use tracewire_collector::paths::resolve_socket_path;
 
 fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
     let map: HashMap<String, OsString> = vars

@@ -1,7 +1,6 @@
 //! Tree rendering and durations (`docs/collector.md#rendering`): go-trace's display cases
 //! and our additions.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tracewire_collector::assemble::build_tree;
@@ -19,29 +18,23 @@ fn span(
     dur_ns: u64,
 ) -> CompletedSpan {
     let start = Timestamp(1_748_739_600_000_000_000 + start_us * 1_000);
-    CompletedSpan {
-        trace_id: WireTraceId::Short(0xabc),
-        span_id: SpanId::from_u64(id),
-        parent_id: parent.map(SpanId::from_u64),
-        name: name.to_owned(),
+    CompletedSpan::new(
+        WireTraceId::Short(0xabc),
+        SpanId::from_u64(id),
+        name,
         kind,
         start,
-        end: start.saturating_add(Duration::from_nanos(dur_ns)),
-        duration: Duration::from_nanos(dur_ns),
-        attrs: BTreeMap::new(),
-        status: Status::default(),
-        seq: id,
-    }
+        start.saturating_add(Duration::from_nanos(dur_ns)),
+    )
+    .with_parent(parent.map(SpanId::from_u64))
+    .with_seq(id)
 }
 
 fn trace_of(spans: &[CompletedSpan], revision: u32) -> Trace {
     let (root, partial) = build_tree(spans[0].trace_id, spans);
-    Trace {
-        trace_id: spans[0].trace_id,
-        revision,
-        partial,
-        root,
-    }
+    let trace = Trace::new(spans[0].trace_id, root).with_revision(revision);
+    assert_eq!(trace.partial, partial);
+    trace
 }
 
 fn plain(t: &Trace) -> String {

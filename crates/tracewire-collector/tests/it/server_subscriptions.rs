@@ -245,8 +245,8 @@ async fn a_panicking_callback_is_unregistered_and_counted() {
 async fn ingest_completed_reassigns_seq_and_serve_stops_on_its_future() {
     let dir = tempfile::tempdir().unwrap();
     let bound = tracewire_collector::server::Collector::builder()
-        .socket_path(dir.path().join("in.sock"))
-        .limits(fast_limits())
+        .with_socket_path(dir.path().join("in.sock"))
+        .with_limits(fast_limits())
         .bind()
         .await
         .unwrap();
@@ -256,19 +256,15 @@ async fn ingest_completed_reassigns_seq_and_serve_stops_on_its_future() {
     let server = tokio::spawn(bound.serve(async {
         let _ = stop_rx.await;
     }));
-    let span = tracewire_collector::CompletedSpan {
-        trace_id: tracewire_collector::WireTraceId::w3c(7),
-        span_id: tracewire_collector::SpanId::from_u64(9),
-        parent_id: None,
-        name: "from otlp".into(),
-        kind: tracewire_collector::WireKind::Server,
-        start: tracewire_collector::Timestamp::from_unix_nanos(1_000),
-        end: tracewire_collector::Timestamp::from_unix_nanos(2_000),
-        duration: Duration::from_nanos(1_000),
-        attrs: Default::default(),
-        status: Default::default(),
-        seq: 999,
-    };
+    let span = tracewire_collector::CompletedSpan::new(
+        tracewire_collector::WireTraceId::w3c(7),
+        tracewire_collector::SpanId::from_u64(9),
+        "from otlp",
+        tracewire_collector::WireKind::Server,
+        tracewire_collector::Timestamp::from_unix_nanos(1_000),
+        tracewire_collector::Timestamp::from_unix_nanos(2_000),
+    )
+    .with_seq(999);
     c.ingest_completed(span);
     let got = tokio::time::timeout(Duration::from_secs(10), spans.recv())
         .await

@@ -1,29 +1,22 @@
 //! Span statistics (`docs/collector.md#statistics`): nearest-rank percentiles, grouping,
 //! errors, sorting and the table.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use proptest::prelude::*;
 use tracewire_collector::model::{
-    CompletedSpan, SpanId, Status, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
+    CompletedSpan, SpanId, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
 };
 use tracewire_collector::stats::{nearest_rank, SortKey, SpanStats};
 
 fn span(name: &str, kind: WireKind, dur_ms: u64) -> CompletedSpan {
-    CompletedSpan {
-        trace_id: WireTraceId::Short(1),
-        span_id: SpanId::from_u64(dur_ms + 1),
-        parent_id: None,
-        name: name.to_owned(),
+    CompletedSpan::new(
+        WireTraceId::Short(1),
+        SpanId::from_u64(dur_ms + 1),
+        name,
         kind,
-        start: Timestamp(0),
-        end: Timestamp((dur_ms * 1_000_000) as i64),
-        duration: Duration::from_millis(dur_ms),
-        attrs: BTreeMap::new(),
-        status: Status::default(),
-        seq: 1,
-    }
+        Timestamp(0),
+        Timestamp((dur_ms * 1_000_000) as i64),
+    )
+    .with_seq(1)
 }
 
 #[test]

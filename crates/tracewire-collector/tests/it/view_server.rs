@@ -224,7 +224,7 @@ async fn view_client_skips_and_counts_bad_and_long_lines() {
     let client = ViewClient::connect(&path)
         .await
         .unwrap()
-        .max_line_bytes(1000);
+        .with_max_line_bytes(1000);
     let mut names = Vec::new();
     let summary = tokio::time::timeout(
         Duration::from_secs(10),

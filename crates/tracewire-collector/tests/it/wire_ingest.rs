@@ -418,15 +418,15 @@ fn arb_event() -> impl Strategy<Value = IngestEvent> {
             attrs.clone()
         )
             .prop_map(|(trace_id, s, p, name, k, time, attrs)| IngestEvent::Start(
-                SpanStart {
+                SpanStart::new(
                     trace_id,
-                    span_id: SpanId::from_u64(s),
-                    parent_id: p.map(SpanId::from_u64),
+                    SpanId::from_u64(s),
                     name,
-                    kind: WireKind::from_u8(k),
-                    time,
-                    attrs,
-                }
+                    WireKind::from_u8(k),
+                    time
+                )
+                .with_parent(p.map(SpanId::from_u64))
+                .with_attrs(attrs)
             )),
         (
             tid,
@@ -438,15 +438,13 @@ fn arb_event() -> impl Strategy<Value = IngestEvent> {
             status
         )
             .prop_map(|(trace_id, s, name, time, attrs, duration_ns, status)| {
-                IngestEvent::End(SpanEnd {
-                    trace_id,
-                    span_id: SpanId::from_u64(s),
-                    name,
-                    time,
-                    attrs,
-                    duration_ns,
-                    status,
-                })
+                IngestEvent::End(
+                    SpanEnd::new(trace_id, SpanId::from_u64(s), time)
+                        .with_name(name)
+                        .with_attrs(attrs)
+                        .with_duration_ns(duration_ns)
+                        .with_status(status),
+                )
             }),
     ]
 }

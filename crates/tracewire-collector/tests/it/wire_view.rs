@@ -1,6 +1,6 @@
 //! View line encoding and decoding (`docs/wire-formats.md#collector-view-lines`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -12,26 +12,22 @@ use tracewire_collector::wire::{decode_view_line, encode_view_line, view_line, L
 
 fn sample() -> CompletedSpan {
     let start = Timestamp::parse_rfc3339("2025-06-01T10:00:00.123400+09:00").unwrap();
-    CompletedSpan {
-        trace_id: WireTraceId::Short(0x3a7bd3e2360a3d29),
-        span_id: SpanId::from_u64(0x9f86d081884c7d65),
-        parent_id: Some(SpanId::from_u64(0x00f067aa0ba902b7)),
-        name: "SQL \"Query\" <x>".into(),
-        kind: WireKind::Sql,
+    CompletedSpan::new(
+        WireTraceId::Short(0x3a7bd3e2360a3d29),
+        SpanId::from_u64(0x9f86d081884c7d65),
+        "SQL \"Query\" <x>",
+        WireKind::Sql,
         start,
-        end: start.saturating_add(Duration::from_nanos(2_876_600)),
-        duration: Duration::from_nanos(2_876_600),
-        attrs: [
-            ("query", "SELECT 1"),
-            ("error", "deadlock detected"),
-            ("db", "main"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect(),
-        status: Status::error("deadlock detected"),
-        seq: 42,
-    }
+        start.saturating_add(Duration::from_nanos(2_876_600)),
+    )
+    .with_parent(Some(SpanId::from_u64(0x00f067aa0ba902b7)))
+    .with_attrs([
+        ("query", "SELECT 1"),
+        ("error", "deadlock detected"),
+        ("db", "main"),
+    ])
+    .with_status(Status::error("deadlock detected"))
+    .with_seq(42)
 }
 
 #[test]
@@ -171,19 +167,18 @@ proptest! {
     ) {
         let start = Timestamp(start);
         let duration = Duration::from_nanos(dur);
-        let span = CompletedSpan {
-            trace_id: if w3c { WireTraceId::w3c(u128::from(seq) + 1) } else { WireTraceId::Short(seq | 1) },
-            span_id: SpanId::from_u64(seq | 1),
-            parent_id: parent.map(SpanId::from_u64),
+        let span = CompletedSpan::new(
+            if w3c { WireTraceId::w3c(u128::from(seq) + 1) } else { WireTraceId::Short(seq | 1) },
+            SpanId::from_u64(seq | 1),
             name,
-            kind: WireKind::from_u8(kind),
+            WireKind::from_u8(kind),
             start,
-            end: start.saturating_add(duration),
-            duration,
-            attrs: attrs.into_iter().collect::<BTreeMap<_, _>>(),
-            status,
-            seq,
-        };
+            start.saturating_add(duration),
+        )
+        .with_parent(parent.map(SpanId::from_u64))
+        .with_attrs(attrs)
+        .with_status(status)
+        .with_seq(seq);
         let mut out = Vec::new();
         encode_view_line(&span, &mut out);
         prop_assert_eq!(decode_view_line(&out[..out.len() - 1]), Ok(span));

@@ -76,8 +76,12 @@ fn full_context() -> TraceContext {
 async fn trace_context_sends_every_present_header_once() {
     let url = echo_server().await;
     let child = full_context().child(SpanId::from_u64(0x1122_3344_5566_7788));
-    let echo =
-        crate::support::send_json(crate::support::client().get(&url).trace_context(&child)).await;
+    let echo = crate::support::send_json(
+        crate::support::client()
+            .get(&url)
+            .with_trace_context(&child),
+    )
+    .await;
     let received = trace_headers(&echo);
 
     let mut expected = std::collections::BTreeMap::new();
@@ -132,7 +136,7 @@ async fn trace_context_replaces_headers_already_on_the_builder() {
                 "00-ffffffffffffffffffffffffffffffff-ffffffffffffffff-00",
             )
             .header("tracestate", "stale=1")
-            .trace_context(&context),
+            .with_trace_context(&context),
     )
     .await;
     let received = trace_headers(&echo);
@@ -154,7 +158,7 @@ async fn empty_trace_context_writes_no_header() {
         crate::support::client()
             .get(&url)
             .header("tracestate", "kept=1")
-            .trace_context(&TraceContext::default()),
+            .with_trace_context(&TraceContext::default()),
     )
     .await;
     assert_eq!(
@@ -180,7 +184,9 @@ async fn current_trace_context_sends_the_active_opentelemetry_span() {
         let _guard = opentelemetry::Context::current()
             .with_remote_span_context(span_context)
             .attach();
-        crate::support::client().get(&url).current_trace_context()
+        crate::support::client()
+            .get(&url)
+            .with_current_trace_context()
     };
     let received = trace_headers(&crate::support::send_json(request).await);
     assert!(
@@ -199,7 +205,11 @@ async fn current_trace_context_sends_the_active_opentelemetry_span() {
 #[tokio::test]
 async fn current_trace_context_without_a_span_writes_nothing() {
     let url = echo_server().await;
-    let echo =
-        crate::support::send_json(crate::support::client().get(&url).current_trace_context()).await;
+    let echo = crate::support::send_json(
+        crate::support::client()
+            .get(&url)
+            .with_current_trace_context(),
+    )
+    .await;
     assert_eq!(trace_headers(&echo), Vec::<(String, String)>::new());
 }

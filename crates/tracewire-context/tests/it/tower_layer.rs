@@ -238,7 +238,7 @@ async fn layer_wraps_an_in_process_service() {
 }
 
 /// The whole path through the bridges: the layer extracts, the handler calls a downstream
-/// service with `current_trace_context()`, and the downstream receives the same trace
+/// service with `with_current_trace_context()`, and the downstream receives the same trace
 /// (the remote span as parent, no local span in between), the full strict tracestate
 /// (Level 2 keys included, which OpenTelemetry's own `TraceState` cannot hold) and the
 /// baggage.
@@ -271,7 +271,9 @@ async fn handler_forwards_the_incoming_context_downstream_with_current_trace_con
             async move {
                 // Runs inside the request's OpenTelemetry context.
                 let seen = crate::support::send_json(
-                    crate::support::client().get(&url).current_trace_context(),
+                    crate::support::client()
+                        .get(&url)
+                        .with_current_trace_context(),
                 )
                 .await;
                 Ok::<_, Infallible>(crate::support::json_response(&seen))

@@ -163,28 +163,28 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
 impl BatchExporterBuilder {
     /// Maximum spans waiting in the queue (`OTEL_BSP_MAX_QUEUE_SIZE`).
     #[must_use]
-    pub fn max_queue_spans(mut self, n: usize) -> Self {
+    pub fn with_max_queue_spans(mut self, n: usize) -> Self {
         self.code.max_queue_size = Some(n);
         self
     }
 
     /// Maximum encoded bytes waiting in the queue.
     #[must_use]
-    pub fn max_queue_bytes(mut self, n: usize) -> Self {
+    pub fn with_max_queue_bytes(mut self, n: usize) -> Self {
         self.max_queue_bytes = n;
         self
     }
 
     /// Maximum spans per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`); at most the queue size.
     #[must_use]
-    pub fn max_batch_spans(mut self, n: usize) -> Self {
+    pub fn with_max_batch_spans(mut self, n: usize) -> Self {
         self.code.max_export_batch_size = Some(n);
         self
     }
 
     /// Maximum exports in flight (`OTEL_BSP_MAX_CONCURRENT_EXPORTS`).
     #[must_use]
-    pub fn max_concurrent_exports(mut self, n: usize) -> Self {
+    pub fn with_max_concurrent_exports(mut self, n: usize) -> Self {
         self.code.max_concurrent_exports = Some(n);
         self
     }
@@ -192,14 +192,14 @@ impl BatchExporterBuilder {
     /// Time after the last export when queued spans are exported anyway
     /// (`OTEL_BSP_SCHEDULE_DELAY`).
     #[must_use]
-    pub fn scheduled_delay(mut self, d: Duration) -> Self {
+    pub fn with_scheduled_delay(mut self, d: Duration) -> Self {
         self.code.scheduled_delay = Some(d);
         self
     }
 
     /// Overrides the exporter's retry window (`OTEL_BSP_EXPORT_TIMEOUT`).
     #[must_use]
-    pub fn export_timeout(mut self, d: Duration) -> Self {
+    pub fn with_export_timeout(mut self, d: Duration) -> Self {
         self.code.export_timeout = Some(d);
         self
     }
@@ -214,29 +214,30 @@ impl BatchExporterBuilder {
 
     /// Back-pressure mode.
     #[must_use]
-    pub fn overflow(mut self, overflow: Overflow) -> Self {
+    pub fn with_overflow(mut self, overflow: Overflow) -> Self {
         self.overflow = overflow;
         self
     }
 
     /// Capacity of each event consumer's channel; overflow is counted in `events_lost`.
     #[must_use]
-    pub fn event_capacity(mut self, n: usize) -> Self {
+    pub fn with_event_capacity(mut self, n: usize) -> Self {
         self.event_capacity = n;
         self
     }
 
     /// Adds an event handler (run on the `tracewire-otlp-events` thread).
     #[must_use]
-    pub fn event_handler(mut self, handler: impl EventHandler) -> Self {
+    pub fn with_event_handler(mut self, handler: impl EventHandler) -> Self {
         self.handlers.push(Box::new(handler));
         self
     }
 
-    /// Removes the default [`TracingEventHandler`].
+    /// Whether the default [`TracingEventHandler`] (which logs every event through
+    /// `tracing`) runs besides the handlers added here (default `true`).
     #[must_use]
-    pub fn without_default_handler(mut self) -> Self {
-        self.default_handler = false;
+    pub fn with_default_handler(mut self, on: bool) -> Self {
+        self.default_handler = on;
         self
     }
 

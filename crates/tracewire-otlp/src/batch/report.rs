@@ -31,6 +31,7 @@ pub struct FlushReport {
 
 impl FlushReport {
     /// The change since an earlier report (`pending` is the current value, not a delta).
+    #[must_use]
     pub fn delta(&self, previous: &FlushReport) -> FlushReport {
         FlushReport {
             submitted: self.submitted.saturating_sub(previous.submitted),

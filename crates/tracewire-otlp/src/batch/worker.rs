@@ -11,7 +11,7 @@ use super::events::{DropReason, ExportEvent, StatusReport};
 use super::queue::Batch;
 use super::Shared;
 use crate::export::{
-    AttemptObserver, Export, ExportContext, ExportError, ExportReport, RetryState,
+    AttemptObserver, Export, ExportContext, ExportError, ExportReport, PreparedSpans, RetryState,
 };
 
 /// A finished batch export.
@@ -48,7 +48,9 @@ async fn export_one(shared: Arc<Shared>, exporter: Arc<dyn Export>, batch: Batch
     let ctx = ExportContext::default()
         .with_retry_window(shared.retry_window)
         .with_observer(&observer);
-    let report = exporter.export_batch(batch.spans, ctx).await;
+    let report = exporter
+        .export_batch(PreparedSpans::from_proto(batch.spans), ctx)
+        .await;
     Done {
         id: batch.id,
         count,

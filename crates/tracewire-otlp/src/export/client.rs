@@ -50,6 +50,7 @@ impl fmt::Display for TransportErrorKind {
 /// A request that produced no HTTP response.
 #[derive(Debug, thiserror::Error)]
 #[error("{kind} error: {source}")]
+#[non_exhaustive]
 pub struct TransportError {
     /// Classification used by the retry policy.
     pub kind: TransportErrorKind,

@@ -10,7 +10,8 @@ mod client;
 mod config;
 mod encode;
 mod error;
-mod retry;
+mod prepared;
+pub(crate) mod retry;
 mod sdk;
 mod send;
 
@@ -31,10 +32,11 @@ pub use config::{
     DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT,
 };
 pub use error::{BuildError, ExportError};
-pub use retry::{is_retryable_status, parse_retry_after, RetryPolicy, RetryState};
+pub use prepared::PreparedSpans;
+pub use retry::{RetryPolicy, RetryState};
 
 use crate::config::ConfigWarning;
-use crate::proto::to_proto_span;
+use crate::proto::{resource_to_proto, scope_to_proto, to_proto_span};
 use crate::span::Span;
 use encode::SpanBatch;
 
@@ -127,12 +129,14 @@ impl fmt::Debug for ExportContext<'_> {
 
 impl<'a> ExportContext<'a> {
     /// Sets the retry-window override.
+    #[must_use]
     pub fn with_retry_window(mut self, window: Option<Duration>) -> Self {
         self.retry_window = window;
         self
     }
 
     /// Sets the observer of retried attempts.
+    #[must_use]
     pub fn with_observer(mut self, observer: &'a dyn AttemptObserver) -> Self {
         self.observer = Some(observer);
         self
@@ -141,13 +145,14 @@ impl<'a> ExportContext<'a> {
 
 /// A transport the [`BatchExporter`](crate::batch::BatchExporter) can drive.
 ///
-/// Spans arrive as OTLP proto messages because the batch queue converts each span once at
-/// submit (it needs the encoded size for its byte bound).
+/// Spans arrive as [`PreparedSpans`] because the batch queue converts each span to its wire
+/// message once, at submit (it needs the encoded size for its byte bound); a transport
+/// takes the messages out with [`proto::from_prepared`](crate::proto::from_prepared).
 pub trait Export: Send + Sync + 'static {
     /// Exports the spans; must account for every one of them in the report.
     fn export_batch<'a>(
         &'a self,
-        spans: Vec<ProtoSpan>,
+        spans: PreparedSpans,
         ctx: ExportContext<'a>,
     ) -> BoxFuture<'a, ExportReport>;
 
@@ -205,8 +210,8 @@ impl OtlpHttpExporter {
             Some(c) => c,
             None => default_client(config.endpoint.scheme_str() == Some("https"))?,
         };
-        let resource = resource.to_proto();
-        let scope = builder.scope.clone().unwrap_or_default().to_proto();
+        let resource = resource_to_proto(&resource);
+        let scope = scope_to_proto(&builder.scope.clone().unwrap_or_default());
         let user_agent =
             http::HeaderValue::from_static(concat!("tracewire-otlp/", env!("CARGO_PKG_VERSION")));
         Ok(Self {
@@ -283,10 +288,10 @@ impl OtlpHttpExporterBuilder {
 impl Export for OtlpHttpExporter {
     fn export_batch<'a>(
         &'a self,
-        spans: Vec<ProtoSpan>,
+        spans: PreparedSpans,
         ctx: ExportContext<'a>,
     ) -> BoxFuture<'a, ExportReport> {
-        Box::pin(self.export_proto(spans, ctx))
+        Box::pin(self.export_proto(spans.into_proto(), ctx))
     }
 
     fn max_request_bytes(&self) -> usize {

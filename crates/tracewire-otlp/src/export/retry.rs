@@ -51,30 +51,35 @@ impl RetryPolicy {
     }
 
     /// Sets the first delay.
+    #[must_use]
     pub fn with_initial(mut self, initial: Duration) -> Self {
         self.initial = initial;
         self
     }
 
     /// Sets the growth factor (values below 1 are treated as 1).
+    #[must_use]
     pub fn with_multiplier(mut self, multiplier: f64) -> Self {
         self.multiplier = multiplier;
         self
     }
 
     /// Sets the cap of the un-jittered delay.
+    #[must_use]
     pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
         self.max_backoff = max_backoff;
         self
     }
 
     /// Sets the jitter fraction (clamped to 0..=1).
+    #[must_use]
     pub fn with_jitter(mut self, jitter: f64) -> Self {
         self.jitter = jitter;
         self
     }
 
     /// Sets the retry window.
+    #[must_use]
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window = window;
         self
@@ -132,11 +137,13 @@ impl RetryState {
 }
 
 /// Whether OTLP/HTTP allows retrying this status (429, 502, 503, 504).
-pub fn is_retryable_status(status: http::StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: http::StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 502 | 503 | 504)
 }
 
-/// Parses `Retry-After`: delta-seconds or an HTTP-date (a past date means "now").
+/// Parses `Retry-After`: delta-seconds or an HTTP-date (a past date means "now"). Reached
+/// from outside only by the fuzz targets, through `__fuzz` (feature `fuzzing`).
+#[cfg_attr(not(feature = "fuzzing"), allow(unreachable_pub))]
 pub fn parse_retry_after(value: &http::HeaderValue) -> Option<Duration> {
     let text = value.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {

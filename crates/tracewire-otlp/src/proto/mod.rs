@@ -3,7 +3,10 @@
 //! opentelemetry-proto's serde), and the decoding of received requests.
 //!
 //! This is the only module of the workspace whose public API names `opentelemetry-proto`
-//! types, so that a new `opentelemetry-proto` release changes one module. Nothing here
+//! types, so that a new `opentelemetry-proto` release changes one module: elsewhere they
+//! are wrapped (an [`Export`](crate::export::Export) transport receives
+//! [`PreparedSpans`](crate::export::PreparedSpans), opened with [`from_prepared`]), and the
+//! other crates use `opentelemetry-proto` only in their tests and benchmarks. Nothing here
 //! writes protobuf or OTLP/JSON by hand.
 
 mod receive;
@@ -27,27 +30,38 @@ use prost::Message;
 use crate::resource::{Resource, Scope};
 use crate::span::{Attributes, KeyValue, Span, StatusCode, Value};
 
-impl Resource {
-    /// The OTLP proto resource (attributes sorted by key).
-    pub fn to_proto(&self) -> ProtoResource {
-        ProtoResource {
-            attributes: to_proto_attributes(self.attributes()),
-            dropped_attributes_count: 0,
-            entity_refs: Vec::new(),
-        }
+/// The OTLP proto resource of `resource` (attributes sorted by key).
+pub fn resource_to_proto(resource: &Resource) -> ProtoResource {
+    ProtoResource {
+        attributes: to_proto_attributes(resource.attributes()),
+        dropped_attributes_count: 0,
+        entity_refs: Vec::new(),
     }
 }
 
-impl Scope {
-    /// The proto instrumentation scope.
-    pub fn to_proto(&self) -> ProtoScope {
-        ProtoScope {
-            name: self.name.clone(),
-            version: self.version.clone(),
-            attributes: Vec::new(),
-            dropped_attributes_count: 0,
-        }
+/// The proto instrumentation scope of `scope`.
+pub fn scope_to_proto(scope: &Scope) -> ProtoScope {
+    ProtoScope {
+        name: scope.name.clone(),
+        version: scope.version.clone(),
+        attributes: Vec::new(),
+        dropped_attributes_count: 0,
     }
+}
+
+/// Wraps proto span messages as the [`PreparedSpans`](crate::export::PreparedSpans) an
+/// [`Export`](crate::export::Export) transport receives (e.g. to drive a transport in a
+/// test).
+#[cfg(feature = "export")]
+pub fn to_prepared(spans: Vec<ProtoSpan>) -> crate::export::PreparedSpans {
+    crate::export::PreparedSpans::from_proto(spans)
+}
+
+/// The proto span messages of a batch handed to an
+/// [`Export`](crate::export::Export) transport, in order.
+#[cfg(feature = "export")]
+pub fn from_prepared(spans: crate::export::PreparedSpans) -> Vec<ProtoSpan> {
+    spans.into_proto()
 }
 
 /// Builds the OTLP export request: one `ResourceSpans` (resource attributes sorted) with one
@@ -65,9 +79,9 @@ pub(crate) fn request_from_proto_spans(
 ) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: Some(resource.to_proto()),
+            resource: Some(resource_to_proto(resource)),
             scope_spans: vec![ScopeSpans {
-                scope: Some(scope.to_proto()),
+                scope: Some(scope_to_proto(scope)),
                 spans,
                 schema_url: String::new(),
             }],

@@ -32,10 +32,10 @@ async fn slow_handler_does_not_slow_exports_and_lost_events_are_counted() {
     let (h, t) = (Arc::clone(&handled), Arc::clone(&thread_name));
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(Vec::<(String, String)>::new())
-        .max_batch_spans(10)
-        .event_capacity(2)
-        .without_default_handler()
-        .event_handler(move |_e: &ExportEvent| {
+        .with_max_batch_spans(10)
+        .with_event_capacity(2)
+        .with_default_handler(false)
+        .with_event_handler(move |_e: &ExportEvent| {
             if let Ok(mut name) = t.lock() {
                 *name = std::thread::current().name().unwrap_or_default().to_owned();
             }
@@ -87,8 +87,8 @@ async fn one_export_error_per_failed_attempt_and_one_status_report_per_batch() {
     ]);
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(Vec::<(String, String)>::new())
-        .scheduled_delay(Duration::from_secs(3600))
-        .without_default_handler()
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_default_handler(false)
         .build()
         .expect("build");
     let mut events = batch.events();

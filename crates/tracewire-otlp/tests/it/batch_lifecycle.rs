@@ -35,10 +35,10 @@ async fn drop_newest_counts_the_overflow_and_reports_it_once() {
     let rx = Receiver::start().await;
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .max_queue_spans(10)
-        .max_batch_spans(512)
-        .scheduled_delay(Duration::from_secs(3600))
-        .without_default_handler()
+        .with_max_queue_spans(10)
+        .with_max_batch_spans(512)
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_default_handler(false)
         .build()
         .expect("build");
     let mut events = batch.events();
@@ -75,11 +75,11 @@ async fn wait_overflow_drops_nothing() {
     let rx = Receiver::start().await;
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .max_queue_spans(10)
-        .max_batch_spans(512)
-        .scheduled_delay(Duration::from_secs(3600))
-        .overflow(Overflow::Wait)
-        .without_default_handler()
+        .with_max_queue_spans(10)
+        .with_max_batch_spans(512)
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_overflow(Overflow::Wait)
+        .with_default_handler(false)
         .build()
         .expect("build");
     let outcome = tokio::time::timeout(Duration::from_secs(10), batch.submit_wait(spans(12)))
@@ -113,11 +113,11 @@ async fn accounting_invariant_holds_after_every_flush() {
     rx.script(replies);
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .max_queue_spans(rng.random_range(20..200))
-        .max_batch_spans(rng.random_range(1..50))
-        .max_concurrent_exports(rng.random_range(1..4))
-        .scheduled_delay(Duration::from_millis(rng.random_range(1..50)))
-        .without_default_handler()
+        .with_max_queue_spans(rng.random_range(20..200))
+        .with_max_batch_spans(rng.random_range(1..50))
+        .with_max_concurrent_exports(rng.random_range(1..4))
+        .with_scheduled_delay(Duration::from_millis(rng.random_range(1..50)))
+        .with_default_handler(false)
         .build()
         .expect("build");
     let mut previous = batch.report();
@@ -158,8 +158,8 @@ async fn shutdown_against_a_hanging_receiver_meets_its_deadline() {
     rx.set_default(Reply::Hang);
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .scheduled_delay(Duration::from_millis(1))
-        .without_default_handler()
+        .with_scheduled_delay(Duration::from_millis(1))
+        .with_default_handler(false)
         .build()
         .expect("build");
     batch.submit(spans(20)).expect("submit");
@@ -200,8 +200,8 @@ async fn shutdown_against_a_failing_receiver_is_never_ok() {
     rx.set_default(Reply::Status(500));
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .scheduled_delay(Duration::from_secs(3600))
-        .without_default_handler()
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_default_handler(false)
         .build()
         .expect("build");
     batch.submit(spans(5)).expect("submit");
@@ -236,8 +236,8 @@ fn current_thread_runtime_flush_and_shutdown_complete() {
         let rx = Receiver::start().await;
         let batch = BatchExporter::builder(otlp(&rx))
             .with_env_vars(no_env())
-            .scheduled_delay(Duration::from_secs(3600))
-            .without_default_handler()
+            .with_scheduled_delay(Duration::from_secs(3600))
+            .with_default_handler(false)
             .build()
             .expect("build");
         batch.submit(spans(30)).expect("submit");
@@ -272,8 +272,8 @@ fn blocking_variants_work_outside_a_runtime() {
     let batch = rt.block_on(async {
         BatchExporter::builder(otlp(&rx))
             .with_env_vars(no_env())
-            .scheduled_delay(Duration::from_secs(3600))
-            .without_default_handler()
+            .with_scheduled_delay(Duration::from_secs(3600))
+            .with_default_handler(false)
             .build()
             .expect("build")
     });
@@ -307,7 +307,7 @@ async fn build_outside_runtime_is_an_error_and_bsp_variables_beat_builder_calls(
             ("OTEL_BSP_MAX_QUEUE_SIZE", "3"),
             ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
         ])
-        .without_default_handler()
+        .with_default_handler(false)
         .build()
         .expect("build");
     assert_eq!(batch.submit(spans(5)).expect("submit").dropped, 2);
@@ -316,15 +316,15 @@ async fn build_outside_runtime_is_an_error_and_bsp_variables_beat_builder_calls(
             ("OTEL_BSP_MAX_QUEUE_SIZE", "3"),
             ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
         ])
-        .max_queue_spans(4)
-        .without_default_handler()
+        .with_max_queue_spans(4)
+        .with_default_handler(false)
         .build()
         .expect("build");
     assert_eq!(batch2.submit(spans(5)).expect("submit").dropped, 2);
     let batch3 = BatchExporter::builder(otlp(&rx))
         .with_env_vars([("OTEL_BSP_SCHEDULE_DELAY", "3600000")])
-        .max_queue_spans(4)
-        .without_default_handler()
+        .with_max_queue_spans(4)
+        .with_default_handler(false)
         .build()
         .expect("build");
     assert_eq!(batch3.submit(spans(5)).expect("submit").dropped, 1);
@@ -338,8 +338,8 @@ async fn dropping_last_handle_shuts_down_in_background() {
     let rx = Receiver::start().await;
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .scheduled_delay(Duration::from_secs(3600))
-        .without_default_handler()
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_default_handler(false)
         .build()
         .expect("build");
     batch.submit(spans(6)).expect("submit");
@@ -370,8 +370,8 @@ async fn partial_success_through_the_batch_counts_failed() {
     }]);
     let batch = BatchExporter::builder(otlp(&rx))
         .with_env_vars(no_env())
-        .scheduled_delay(Duration::from_secs(3600))
-        .without_default_handler()
+        .with_scheduled_delay(Duration::from_secs(3600))
+        .with_default_handler(false)
         .build()
         .expect("build");
     batch.submit(spans(10)).expect("submit");
@@ -403,7 +403,7 @@ async fn bsp_export_timeout_env_sets_the_retry_window() {
             ("OTEL_BSP_EXPORT_TIMEOUT", "150"),
             ("OTEL_BSP_SCHEDULE_DELAY", "3600000"),
         ])
-        .without_default_handler()
+        .with_default_handler(false)
         .build()
         .expect("build");
     batch.submit(spans(4)).expect("submit");

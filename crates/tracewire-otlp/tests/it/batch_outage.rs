@@ -25,9 +25,9 @@ fn batch_for(rx: &Receiver) -> BatchExporter {
         .expect("build exporter");
     BatchExporter::builder(exporter)
         .with_env_vars(Vec::<(String, String)>::new())
-        .max_batch_spans(100)
-        .scheduled_delay(Duration::from_millis(50))
-        .overflow(Overflow::Wait)
+        .with_max_batch_spans(100)
+        .with_scheduled_delay(Duration::from_millis(50))
+        .with_overflow(Overflow::Wait)
         .build()
         .expect("build batch")
 }

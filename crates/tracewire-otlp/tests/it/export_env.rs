@@ -94,7 +94,7 @@ async fn batch_settings_come_from_injected_bsp_variables_over_code() {
         .build()
         .expect("build");
     let batch = tracewire_otlp::BatchExporter::builder(exporter)
-        .max_queue_spans(1000)
+        .with_max_queue_spans(1000)
         .with_env_vars([
             ("OTEL_BSP_MAX_QUEUE_SIZE", "2"),
             ("OTEL_BSP_SCHEDULE_DELAY", "later"),

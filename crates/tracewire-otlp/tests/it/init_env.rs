@@ -29,7 +29,7 @@ fn child_init_tracer_from_process_env() {
     if !is_child() {
         return;
     }
-    let guard = match TracerInit::new().endpoint(DEAD_ENDPOINT).install() {
+    let guard = match TracerInit::new().with_endpoint(DEAD_ENDPOINT).install() {
         Ok(g) => g,
         Err(e) => {
             println!("TW error: {e}");
@@ -103,14 +103,13 @@ async fn init_tracer_follows_the_env_table_in_child_processes() {
 #[test]
 fn grpc_without_the_feature_is_an_error_naming_it() {
     let result = TracerInit::new()
-        .config(
+        .with_config(
             tracewire_otlp::OtlpConfig::new()
                 .with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]),
         )
         .install();
-    let err = match result {
-        Err(e) => e,
-        Ok(_) => panic!("gRPC must fail here"),
+    let Err(err) = result else {
+        panic!("gRPC must fail here")
     };
     if cfg!(feature = "grpc") {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.

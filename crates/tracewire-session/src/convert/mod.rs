@@ -123,30 +123,35 @@ impl fmt::Debug for ConvertOptions {
 
 impl ConvertOptions {
     /// Sets the naming mode.
+    #[must_use]
     pub fn with_naming(mut self, naming: Naming) -> Self {
         self.naming = naming;
         self
     }
 
     /// Turns content capture on or off.
+    #[must_use]
     pub fn with_capture_content(mut self, capture: bool) -> Self {
         self.capture_content = capture;
         self
     }
 
     /// Installs a redactor (used only when capture is on).
+    #[must_use]
     pub fn with_redactor(mut self, redactor: Arc<dyn Redactor>) -> Self {
         self.redactor = Some(redactor);
         self
     }
 
     /// Sets the root status policy.
+    #[must_use]
     pub fn with_root_status(mut self, root_status: RootStatus) -> Self {
         self.root_status = root_status;
         self
     }
 
     /// Sets the orphan policy.
+    #[must_use]
     pub fn with_orphans(mut self, orphans: Orphans) -> Self {
         self.orphans = orphans;
         self

@@ -14,7 +14,7 @@ fn small() -> WebSocketConfig {
 #[tokio::test]
 async fn oversize_peer_message_gives_message_too_long_and_close_1009() {
     let (mut raw, mut s) =
-        raw_client_traced_server(Options::default().websocket_config(small())).await;
+        raw_client_traced_server(Options::default().with_websocket_config(small())).await;
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
     match recv(&mut s).await {
         Err(Error::MessageTooLong { size, max }) => {
@@ -32,8 +32,8 @@ async fn oversize_peer_message_gives_message_too_long_and_close_1009() {
 #[tokio::test]
 async fn oversize_peer_message_without_close_on_capacity_sends_no_close() {
     let opts = Options::default()
-        .websocket_config(small())
-        .close_on_capacity(false);
+        .with_websocket_config(small())
+        .with_close_on_capacity(false);
     let (mut raw, mut s) = raw_client_traced_server(opts).await;
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
     assert!(matches!(
@@ -50,7 +50,8 @@ async fn oversize_peer_message_without_close_on_capacity_sends_no_close() {
 
 #[tokio::test]
 async fn oversize_message_on_split_stream_makes_the_sink_send_close_1009() {
-    let (mut raw, s) = raw_client_traced_server(Options::default().websocket_config(small())).await;
+    let (mut raw, s) =
+        raw_client_traced_server(Options::default().with_websocket_config(small())).await;
     let (mut sink, mut stream) = s.split();
     raw.send(Message::binary(vec![b'x'; 4096])).await.unwrap();
     let got = tokio::time::timeout(TIMEOUT, stream.next())

@@ -31,8 +31,8 @@ fn serial() -> MutexGuard<'static, ()> {
 /// to `endpoint`.
 fn init_at(endpoint: &str) -> TracerInit {
     TracerInit::new()
-        .config(OtlpConfig::new().with_env_vars(Vec::<(String, String)>::new()))
-        .endpoint(endpoint)
+        .with_config(OtlpConfig::new().with_env_vars(Vec::<(String, String)>::new()))
+        .with_endpoint(endpoint)
 }
 
 /// A mock OTLP/HTTP collector on its own thread and runtime (so it answers while a test
@@ -175,15 +175,15 @@ fn resource_honours_injected_env_and_code_attributes_win() {
     let _s = serial();
     let collector = Collector::start(true);
     let guard = TracerInit::new()
-        .config(OtlpConfig::new().with_env_vars([
+        .with_config(OtlpConfig::new().with_env_vars([
             ("OTEL_SERVICE_NAME", "svc-from-env"),
             (
                 "OTEL_RESOURCE_ATTRIBUTES",
                 "deployment.environment=env,team=blue",
             ),
         ]))
-        .endpoint(format!("{}/v1/traces", collector.url()))
-        .attributes([KeyValue::new("deployment.environment", "explicit")])
+        .with_endpoint(format!("{}/v1/traces", collector.url()))
+        .with_attributes([KeyValue::new("deployment.environment", "explicit")])
         .install()
         .expect("init");
     global::tracer("t").start("resource-probe").end();
@@ -213,13 +213,12 @@ fn resource_honours_injected_env_and_code_attributes_win() {
 #[test]
 fn grpc_without_feature_or_runtime_is_an_error() {
     let _s = serial();
-    let err = match TracerInit::new()
-        .config(OtlpConfig::new().with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]))
-        .endpoint("http://127.0.0.1:4317")
+    let Err(err) = TracerInit::new()
+        .with_config(OtlpConfig::new().with_env_vars([("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]))
+        .with_endpoint("http://127.0.0.1:4317")
         .install()
-    {
-        Err(e) => e,
-        Ok(_) => panic!("gRPC must fail here"),
+    else {
+        panic!("gRPC must fail here")
     };
     if cfg!(feature = "grpc") {
         // No Tokio runtime on this thread: gRPC needs a multi-thread one.
@@ -279,9 +278,11 @@ async fn child_implicit_init() {
     drop((c, s));
     println!("TW default options set a global: {}", !global_is_noop());
     // Opted in: the first connection installs the provider.
-    let (mut c, mut s) =
-        crate::common::traced_pair(Options::default().implicit_init(true), Options::default())
-            .await;
+    let (mut c, mut s) = crate::common::traced_pair(
+        Options::default().with_implicit_init(true),
+        Options::default(),
+    )
+    .await;
     println!("TW implicit init installed: {}", !global_is_noop());
     c.send(
         &opentelemetry::Context::new(),
@@ -323,7 +324,7 @@ fn implicit_init_only_when_opted_in() {
 async fn global_propagator_is_read_per_message() {
     let _s = serial();
     let spans = crate::common::Spans::new();
-    let opts = || spans.options().global_propagator();
+    let opts = || spans.options().with_global_propagator();
     let (mut c, mut raw) = crate::common::traced_client_raw_server(opts()).await;
     // The default global propagator injects nothing.
     c.send(&spans.root("a"), tracewire_ws::Message::text("x"))

@@ -22,8 +22,8 @@ use tungstenite::protocol::Role;
 
 fn strict(apps: &[&str]) -> Options {
     Options::default()
-        .negotiation(Negotiation::Strict)
-        .subprotocols(apps.iter().copied())
+        .with_negotiation(Negotiation::Strict)
+        .with_subprotocols(apps.iter().copied())
 }
 
 /// A traced server on its own listener; returns the url and the server socket's future.
@@ -227,9 +227,12 @@ async fn plain_server_selecting_nothing_makes_the_client_retry_once_without_the_
 
     let count = Arc::new(AtomicUsize::new(0));
     let (url, _server) = raw_server(|_| None, count.clone()).await;
-    let err = connect(url.as_str(), strict(&[]).retry_without_subprotocols(false))
-        .await
-        .unwrap_err();
+    let err = connect(
+        url.as_str(),
+        strict(&[]).with_retry_without_subprotocols(false),
+    )
+    .await
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -258,8 +261,8 @@ async fn gorilla_offer_is_pass_through_under_strict_and_enveloped_under_gorilla_
 
     // GorillaCompat: otel-ws+json with the envelope.
     let opts = Options::default()
-        .negotiation(Negotiation::GorillaCompat)
-        .subprotocols(["json"]);
+        .with_negotiation(Negotiation::GorillaCompat)
+        .with_subprotocols(["json"]);
     let (url, server) = traced_server(opts).await;
     let (mut raw, reply) = manual_client(&url, "otel-ws, json", &[]).await;
     let mut s = server.await.unwrap();
@@ -294,7 +297,7 @@ async fn plain_app_offer_is_pass_through() {
 
 #[tokio::test]
 async fn disabled_server_never_confirms_otel_ws_and_wrap_without_token_is_pass_through() {
-    let (url, server) = traced_server(strict(&["json"]).enabled(false)).await;
+    let (url, server) = traced_server(strict(&["json"]).with_enabled(false)).await;
     let (_raw, reply) = manual_client(&url, "otel-ws+json, otel-ws, json", &[]).await;
     let s = server.await.unwrap();
     assert_eq!(reply.as_deref(), Some("json"));
@@ -317,7 +320,7 @@ async fn disabled_server_never_confirms_otel_ws_and_wrap_without_token_is_pass_t
     assert!(!w.is_enveloped());
     let w2 = wrap(
         w.into_inner(),
-        strict(&[]).negotiated_subprotocol(Some("otel-ws+json".into())),
+        strict(&[]).with_negotiated_subprotocol(Some("otel-ws+json".into())),
     );
     assert!(w2.is_enveloped());
     assert_eq!(w2.subprotocol(), Some("json"));
@@ -388,8 +391,8 @@ async fn upgrade_request_carries_the_current_context_to_the_servers_connection_c
     let (url, server) = traced_server(
         spans
             .options()
-            .negotiation(Negotiation::Strict)
-            .subprotocols(["json"]),
+            .with_negotiation(Negotiation::Strict)
+            .with_subprotocols(["json"]),
     )
     .await;
     let (mut raw, _) = manual_client(&url, "json", &[("traceparent", TP)]).await;
@@ -423,7 +426,7 @@ async fn upgrade_request_carries_the_current_context_to_the_servers_connection_c
 async fn explicit_format_wins_over_the_negotiated_default() {
     let count = Arc::new(AtomicUsize::new(0));
     let (url, server) = raw_server(|o| o.iter().find(|t| *t == "otel-ws").cloned(), count).await;
-    let opts = strict(&[]).format(tracewire_ws::Format::Seed);
+    let opts = strict(&[]).with_format(tracewire_ws::Format::Seed);
     let (mut c, _) = connect(url.as_str(), opts).await.unwrap();
     let mut raw = server.await.unwrap();
     assert!(c.is_otel_negotiated());
@@ -438,7 +441,7 @@ async fn explicit_format_wins_over_the_negotiated_default() {
 #[tokio::test]
 async fn trace_passthrough_false_skips_pass_through_spans() {
     let spans = Spans::new();
-    let (url, server) = traced_server(spans.options().trace_passthrough(false)).await;
+    let (url, server) = traced_server(spans.options().with_trace_passthrough(false)).await;
     let (mut raw, _) = manual_client(&url, "", &[]).await;
     let mut s = server.await.unwrap();
     raw.send(Message::text("plain")).await.unwrap();

@@ -60,7 +60,7 @@ async fn wire_traceparent_names_the_send_span() {
     let spans = Spans::new();
     for format in [tracewire_ws::Format::Seed, tracewire_ws::Format::OtelWs] {
         spans.exporter.reset();
-        let (mut c, mut raw) = traced_client_raw_server(spans.options().format(format)).await;
+        let (mut c, mut raw) = traced_client_raw_server(spans.options().with_format(format)).await;
         c.send(&spans.root("op"), Message::text("{}"))
             .await
             .unwrap();
@@ -154,7 +154,7 @@ async fn span_policy_parent_link_and_parent_and_link() {
     ] {
         let spans = Spans::new();
         let (mut c, mut s) =
-            traced_pair(spans.options(), spans.options().span_policy(policy)).await;
+            traced_pair(spans.options(), spans.options().with_span_policy(policy)).await;
         c.send(&spans.root("op"), Message::text("x")).await.unwrap();
         recv(&mut s).await.unwrap();
         let send = &spans.named("websocket.send")[0];
@@ -404,7 +404,8 @@ async fn reunite_rejects_halves_of_different_sockets() {
 async fn per_connection_options_leave_globals_untouched_and_disabled_is_raw() {
     let spans = Spans::new();
     let custom = tracewire_context::otel::CompositePropagator::w3c_with_baggage();
-    let (mut c, mut s) = traced_pair(spans.options().propagator(custom), spans.options()).await;
+    let (mut c, mut s) =
+        traced_pair(spans.options().with_propagator(custom), spans.options()).await;
     c.send(&spans.root("op"), Message::text("x")).await.unwrap();
     recv(&mut s).await.unwrap();
     // The global provider is still the no-op and the global propagator injects nothing.
@@ -437,7 +438,7 @@ async fn per_connection_options_leave_globals_untouched_and_disabled_is_raw() {
     let tcp = TcpStream::connect(url.trim_start_matches("ws://").trim_end_matches('/'))
         .await
         .unwrap();
-    let (mut c, _) = client(url.as_str(), tcp, spans.options().enabled(false))
+    let (mut c, _) = client(url.as_str(), tcp, spans.options().with_enabled(false))
         .with_context(spans.root("op"))
         .await
         .unwrap();

@@ -88,7 +88,8 @@ async fn encoding_matches_peers_byte_for_byte() {
         let cx =
             CompositePropagator::w3c_with_baggage().extract_with_context(&Context::new(), &carrier);
         // No provider: the caller's span context is injected unchanged.
-        let (mut c, mut raw) = traced_client_raw_server(Options::default().format(format)).await;
+        let (mut c, mut raw) =
+            traced_client_raw_server(Options::default().with_format(format)).await;
         let frame = s(v, "frame");
         c.send(&cx, payload(v, frame)).await.unwrap();
         assert_eq!(

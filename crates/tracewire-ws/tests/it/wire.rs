@@ -30,7 +30,7 @@ fn binary_64k() -> Vec<u8> {
 
 async fn round_trip_all(format: Option<Format>, messages: &[Message]) {
     let opts = |o: Options| match format {
-        Some(f) => o.format(f),
+        Some(f) => o.with_format(f),
         None => o,
     };
     let (mut c, mut s) = traced_pair(opts(Options::default()), opts(Options::default())).await;
@@ -85,7 +85,7 @@ async fn otel_ws_embeds_json_verbatim() {
     let deep126 = format!("{}{}", "[".repeat(126), "]".repeat(126));
     let deep127 = format!("{}{}", "[".repeat(127), "]".repeat(127));
     let (mut c, mut raw) =
-        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+        traced_client_raw_server(Options::default().with_format(Format::OtelWs)).await;
     for v in [
         r#"{"b":1, "a":[1,2]}"#,
         r#"{"x":"\u003c"}"#,
@@ -148,7 +148,7 @@ async fn otel_ws_text_travels_as_a_json_string() {
         "😀",
     ];
     let (mut c, mut raw) =
-        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+        traced_client_raw_server(Options::default().with_format(Format::OtelWs)).await;
     for t in texts {
         c.send(&tp_context(), Message::text(t)).await.unwrap();
         let expect = format!(
@@ -163,7 +163,7 @@ async fn otel_ws_text_travels_as_a_json_string() {
 #[tokio::test]
 async fn otel_ws_binary_goes_as_otel_ws_when_utf8_else_as_seed() {
     let (mut c, mut raw) =
-        traced_client_raw_server(Options::default().format(Format::OtelWs)).await;
+        traced_client_raw_server(Options::default().with_format(Format::OtelWs)).await;
     c.send(&tp_context(), Message::binary(&b"[1,2]"[..]))
         .await
         .unwrap();
@@ -195,7 +195,8 @@ async fn otel_ws_binary_goes_as_otel_ws_when_utf8_else_as_seed() {
 
 #[tokio::test]
 async fn auto_sends_text_as_otel_ws_and_binary_as_seed() {
-    let (mut c, mut raw) = traced_client_raw_server(Options::default().format(Format::Auto)).await;
+    let (mut c, mut raw) =
+        traced_client_raw_server(Options::default().with_format(Format::Auto)).await;
     c.send(&tp_context(), Message::text("[1]")).await.unwrap();
     assert_eq!(
         raw_next(&mut raw).await,
@@ -386,7 +387,8 @@ async fn malformed_envelopes_are_errors_and_the_stream_continues() {
 #[tokio::test]
 async fn envelope_limits_on_send_and_receive() {
     let spans = Spans::new();
-    let (mut c, mut raw) = traced_client_raw_server(spans.options().max_envelope_size(128)).await;
+    let (mut c, mut raw) =
+        traced_client_raw_server(spans.options().with_max_envelope_size(128)).await;
     let err = c
         .send(&Context::new(), Message::text("x".repeat(100)))
         .await
@@ -405,7 +407,8 @@ async fn envelope_limits_on_send_and_receive() {
     assert!(matches!(send_spans[0].status, Status::Error { .. }));
     assert!(!matches!(send_spans[1].status, Status::Error { .. }));
 
-    let (mut raw, mut s) = raw_client_traced_server(Options::default().max_envelope_size(64)).await;
+    let (mut raw, mut s) =
+        raw_client_traced_server(Options::default().with_max_envelope_size(64)).await;
     let big_object = format!(r#"{{"headers":{{}},"payload":"{}"}}"#, "A".repeat(100));
     raw.send(Message::text(big_object)).await.unwrap();
     assert!(matches!(

@@ -45,11 +45,11 @@ pub async fn start_with(limits: Limits, with_view: bool, journal: Option<PathBuf
     let ingest = dir.path().join("in.sock");
     let view = with_view.then(|| dir.path().join("view.sock"));
     let mut b = Collector::builder()
-        .socket_path(&ingest)
-        .view_socket_path(view.clone())
-        .limits(limits);
+        .with_socket_path(&ingest)
+        .with_view_socket_path(view.clone())
+        .with_limits(limits);
     if let Some(j) = journal {
-        b = b.journal(j);
+        b = b.with_journal(j);
     }
     let bound = b.bind().await.expect("bind");
     let collector = bound.handle();

@@ -52,7 +52,7 @@ impl Spans {
     }
 
     pub fn options(&self) -> Options {
-        Options::default().tracer_provider(self.provider.clone())
+        Options::default().with_tracer_provider(self.provider.clone())
     }
 }
 
