@@ -6,7 +6,7 @@ use std::alloc::System;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use rand::RngCore;
+use rand::Rng as _;
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tracewire_ws::envelope::{decode, encode, Fields};
 use tracewire_ws::{Format, Message};

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use rand::RngExt as _;
 
 use crate::backoff::Backoff;
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rand::{Rng, SeedableRng};
+use rand::{RngExt as _, SeedableRng};
 use tracewire_otlp::batch::{
     BatchExporter, BlockingError, DropReason, ExportEvent, Overflow, ShutdownError, SubmitError,
 };

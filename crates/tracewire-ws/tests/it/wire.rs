@@ -7,7 +7,7 @@ use opentelemetry::trace::{
     SpanContext, SpanId, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
 use opentelemetry::{Context, KeyValue};
-use rand::RngCore;
+use rand::Rng as _;
 use tracewire_ws::{EnvelopeKind, Error, Format, Malformed, Message, Options};
 
 fn tp_context() -> Context {
