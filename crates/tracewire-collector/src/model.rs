@@ -424,6 +424,16 @@ pub struct SpanEnd {
     pub status: Status,
 }
 
+/// The attribute map of a `with_attrs` setter.
+fn attr_map(
+    attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+) -> BTreeMap<String, String> {
+    attrs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
 impl SpanStart {
     /// A root span's start without attributes.
     pub fn new(
@@ -457,10 +467,7 @@ impl SpanStart {
         mut self,
         attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
     ) -> Self {
-        self.attrs = attrs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        self.attrs = attr_map(attrs);
         self
     }
 }
@@ -492,10 +499,7 @@ impl SpanEnd {
         mut self,
         attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
     ) -> Self {
-        self.attrs = attrs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        self.attrs = attr_map(attrs);
         self
     }
 
@@ -656,10 +660,7 @@ impl CompletedSpan {
         mut self,
         attrs: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
     ) -> Self {
-        self.attrs = attrs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        self.attrs = attr_map(attrs);
         self
     }
 

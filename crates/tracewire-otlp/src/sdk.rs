@@ -259,21 +259,7 @@ mod tests {
     use super::*;
 
     fn sample() -> Span {
-        let mut s = Span::new(
-            TraceId::from_u128(0x0af7651916cd43dd8448eb211c80319c),
-            SpanId::from_u64(0xb7ad6b7169203331),
-            "provider.openai",
-            SpanKind::Client,
-            1_000,
-            2_000,
-        );
-        s.parent_span_id = Some(SpanId::from_u64(1));
-        s.flags = 0x01 | HAS_IS_REMOTE | IS_REMOTE;
-        s.attributes.insert("gen_ai.usage.input_tokens", 100i64);
-        s.attributes.insert("provider.cost", 0.5f64);
-        s.events.push(SpanEvent::new("gen_ai.user.message", 1_500));
-        s.status = Status::error("boom");
-        s
+        crate::span::sample_span()
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! tree.
 
 use std::borrow::Borrow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::hash::IdHashBuilder;
 use crate::model::{
-    CompletedSpan, SpanId, SpanNode, Status, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
+    CompletedSpan, SpanId, SpanNode, Timestamp, WireKind, WireTraceId, SYNTHETIC_SPAN_ID,
 };
 
 /// Name of the synthetic root of a partial trace.
@@ -84,19 +83,14 @@ where
         .unwrap_or_default()
         .max(start);
     let root = SpanNode {
-        span: Arc::new(CompletedSpan {
+        span: Arc::new(CompletedSpan::new(
             trace_id,
-            span_id: SYNTHETIC_SPAN_ID,
-            parent_id: None,
-            name: SYNTHETIC_ROOT_NAME.to_owned(),
-            kind: WireKind::Internal,
+            SYNTHETIC_SPAN_ID,
+            SYNTHETIC_ROOT_NAME,
+            WireKind::Internal,
             start,
             end,
-            duration: end.duration_since(start).unwrap_or(Duration::ZERO),
-            attrs: BTreeMap::new(),
-            status: Status::default(),
-            seq: 0,
-        }),
+        )),
         children: top_nodes,
     };
     (root, true)

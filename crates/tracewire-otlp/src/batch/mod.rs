@@ -350,18 +350,7 @@ impl BatchExporter {
         {
             let mut st = shared.lock();
             if st.shutting_down {
-                let n = prepared.len() as u64;
-                st.drop_submitted(n);
-                let total = st.dropped;
-                drop(st);
-                if n > 0 {
-                    shared.events.emit(ExportEvent::Dropped {
-                        count: n,
-                        reason: DropReason::AfterShutdown,
-                        total_dropped: total,
-                    });
-                }
-                return Err(SubmitError::Shutdown { dropped: n });
+                return Err(drop_after_shutdown(shared, st, prepared.len() as u64));
             }
             for (span, bytes) in prepared {
                 match st.check_room(bytes) {
@@ -413,18 +402,7 @@ impl BatchExporter {
             {
                 let mut st = shared.lock();
                 if st.shutting_down {
-                    let n = pending.len() as u64;
-                    st.drop_submitted(n);
-                    let total = st.dropped;
-                    drop(st);
-                    if n > 0 {
-                        shared.events.emit(ExportEvent::Dropped {
-                            count: n,
-                            reason: DropReason::AfterShutdown,
-                            total_dropped: total,
-                        });
-                    }
-                    return Err(SubmitError::Shutdown { dropped: n });
+                    return Err(drop_after_shutdown(shared, st, pending.len() as u64));
                 }
                 while let Some((_, bytes)) = pending.peek() {
                     match st.check_room(*bytes) {
@@ -564,6 +542,22 @@ impl BatchExporter {
     pub fn events(&self) -> EventStream {
         self.shared().events.subscribe()
     }
+}
+
+/// Counts `n` spans submitted after shutdown began as dropped, reports them (outside the
+/// lock) and gives the error `submit` returns.
+fn drop_after_shutdown(shared: &Shared, mut st: MutexGuard<'_, State>, n: u64) -> SubmitError {
+    st.drop_submitted(n);
+    let total_dropped = st.dropped;
+    drop(st);
+    if n > 0 {
+        shared.events.emit(ExportEvent::Dropped {
+            count: n,
+            reason: DropReason::AfterShutdown,
+            total_dropped,
+        });
+    }
+    SubmitError::Shutdown { dropped: n }
 }
 
 /// Counts spans submitted to a disabled exporter (after shutdown they are refused as

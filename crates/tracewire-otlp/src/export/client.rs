@@ -127,12 +127,18 @@ mod tls {
 
     /// rustls with ring, given to reqwest explicitly: when another crate of the program
     /// also enables aws-lc-rs, rustls would otherwise have no single default provider.
+    /// reqwest is built without a provider of its own here, so every other reqwest client
+    /// of the program needs a process-default one: ring becomes it when none is set.
     #[cfg(all(
         feature = "rustls-ring",
         not(any(feature = "native-tls", feature = "rustls-aws-lc"))
     ))]
     pub(super) fn client_builder() -> Result<reqwest::ClientBuilder, TransportError> {
         use rustls_platform_verifier::BuilderVerifierExt as _;
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Losing a race with another installer is fine: a default is then set.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -308,7 +308,7 @@ impl Export for OtlpHttpExporter {
 fn default_client(https: bool) -> Result<Arc<dyn HttpClient>, BuildError> {
     if https && !client::TLS_ENABLED {
         return Err(BuildError::Client(
-            "an https endpoint needs a TLS feature of tracewire-otlp: rustls-ring (default), rustls-aws-lc or native-tls".into(),
+            "an https endpoint needs a TLS feature of tracewire-otlp: rustls-aws-lc (default), rustls-ring or native-tls".into(),
         ));
     }
     ReqwestClient::try_new()

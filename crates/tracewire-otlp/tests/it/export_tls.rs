@@ -50,3 +50,20 @@ fn https_endpoint_without_a_tls_feature_is_refused_naming_the_features() {
         "{text}"
     );
 }
+
+/// With ring alone, reqwest is built without a provider of its own; building our client
+/// must leave a process default behind, so the program's other reqwest clients work.
+#[cfg(all(
+    feature = "rustls-ring",
+    not(any(feature = "rustls-aws-lc", feature = "native-tls"))
+))]
+#[test]
+fn ring_alone_leaves_a_default_provider_for_other_reqwest_clients() {
+    OtlpHttpExporter::builder()
+        .with_env_vars::<&str, &str>([])
+        .with_endpoint("https://127.0.0.1:9/v1/traces")
+        .build()
+        .expect("the exporter builds");
+    let other = std::panic::catch_unwind(|| reqwest::Client::builder().build().is_ok());
+    assert_eq!(other.ok(), Some(true), "another reqwest client builds");
+}
